@@ -1,0 +1,122 @@
+import { Command, Option } from 'commander';
+import { ZsdError } from '../core/errors';
+import { getTask } from '../data/tasks';
+import { evaluateTeacher, type TeacherEvaluation } from '../evaluate/evaluate-teacher';
+import type { TemplateEvaluation } from '../evaluate/metrics';
+import { applyEvaluation, metadataFile, readPromptMetadata, writePromptMetadata } from '../evaluate/prompt-metadata';
+import { PALM_TEACHER } from '../teacher/palm';
+import { STUDY_MODEL } from '../teacher/recorded-responses';
+import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
+import { formatTable } from './table';
+
+interface EvaluateOptions extends CommonOptions {
+  task: string;
+  split: string;
+  teacher: string;
+  templates?: number[];
+  json?: boolean;
+  write: boolean;
+}
+
+/** Fields of `--json`, in the study's prompt-metadata vocabulary. */
+const JSON_FIELDS = [
+  'accuracy',
+  'n_correct',
+  'n_wrong',
+  'n_parse_errors',
+  'n_none_responses',
+  'total_responses',
+  'explanation_rate',
+  'avg_len_of_explanations',
+  'avg_nr_of_words',
+  'avg_nr_of_sentences',
+  'variance_length_of_explanations',
+  'flesch_reading_ease',
+  'n_responses',
+  'n_explanations',
+] as const satisfies readonly (keyof TemplateEvaluation)[];
+
+export function evaluateCommand(): Command {
+  const command = new Command('evaluate')
+    .description(
+      'Evaluate a recorded teacher on one split: per prompt template, accuracy, parse errors, explanation rate and explanation statistics. ' +
+        'Writes prompt metadata (prompt-metadata/<task>.yaml in the workspace) for the train split.',
+    )
+    .requiredOption('--task <task>', 'cqa, svamp, anli1, esnli, or your own task under datasets/<task>/')
+    .requiredOption('--split <split>', 'split to evaluate (train, valid, test)')
+    .addOption(new Option('--teacher <teacher>', `recorded teacher: ${STUDY_MODEL} (query-results/) or palm (few-shot PaLM llm/ files)`).default(STUDY_MODEL))
+    .option('--templates <ids>', 'only these template ids, comma-separated', parseIdList)
+    .option('--json', 'print only a JSON object keyed by template id')
+    .option('--no-write', 'do not write prompt metadata');
+  addCommonOptions(command);
+  return command.action((options: EvaluateOptions) => runEvaluate(options));
+}
+
+export function runEvaluate(options: EvaluateOptions): void {
+  const { dataRoot, workspace } = resolveRoots(options);
+  const task = getTask(options.task, [dataRoot, workspace.root]);
+  if (task.splits.length > 0 && !task.splits.includes(options.split)) {
+    throw new ZsdError('usage', `--split ${options.split} is not a split of ${task.name}; expected one of ${task.splits.join(', ')}`);
+  }
+  const result = evaluateTeacher({ task, split: options.split, dataRoot, workspace, teacher: options.teacher, templateIds: options.templates });
+  const reports = sortByAccuracy(result);
+  const log = options.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
+
+  if (options.json) {
+    const object: Record<string, Record<string, number | null>> = {};
+    for (const report of reports) {
+      object[report.id] = Object.fromEntries(JSON_FIELDS.map((field) => [field, jsonNumber(report.evaluation[field])]));
+    }
+    process.stdout.write(`${JSON.stringify(object, null, 2)}\n`);
+  } else {
+    printTable(result, reports);
+  }
+
+  if (options.split === 'train' && options.write && options.teacher !== PALM_TEACHER) {
+    if (workspace.readOnly) {
+      log(`not writing prompt metadata: the workspace ${workspace.root} is inside the read-only data root (pass --workspace DIR)`);
+    } else {
+      const file = metadataFile(workspace.root, task.name);
+      const metadata = readPromptMetadata(file);
+      for (const report of reports) applyEvaluation(metadata, Number(report.id), report.evaluation);
+      writePromptMetadata(file, metadata);
+      log(`prompt metadata for ${reports.length} templates written to ${file}`);
+    }
+  }
+}
+
+function sortByAccuracy(result: TeacherEvaluation) {
+  return [...result.reports].sort((a, b) => {
+    const left = a.evaluation.accuracy ?? -1;
+    const right = b.evaluation.accuracy ?? -1;
+    if (left !== right) return right - left;
+    if (a.evaluation.explanation_rate !== b.evaluation.explanation_rate) return b.evaluation.explanation_rate - a.evaluation.explanation_rate;
+    return Number(a.id) - Number(b.id);
+  });
+}
+
+function printTable(result: TeacherEvaluation, reports: TeacherEvaluation['reports']): void {
+  const header = ['template', 'accuracy', 'correct', 'wrong', 'parse err', 'no expl', 'rows', 'expl rate', 'avg chars', 'avg words', 'FRE'];
+  const rows = reports.map(({ id, evaluation: e }) => [
+    id,
+    e.accuracy,
+    e.n_correct,
+    e.n_wrong,
+    e.n_parse_errors,
+    e.n_none_responses,
+    e.n_responses,
+    e.explanation_rate,
+    e.avg_len_of_explanations,
+    e.avg_nr_of_words,
+    e.flesch_reading_ease,
+  ]);
+  process.stdout.write(`${result.task} ${result.split}, teacher ${result.teacher}: ${reports.length} template${reports.length === 1 ? '' : 's'}\n`);
+  process.stdout.write(`${formatTable(header, rows)}\n`);
+  if (result.goldUnavailable) process.stdout.write(`accuracy unavailable: ${result.goldUnavailable}\n`);
+  const best = reports[0];
+  if (best && best.evaluation.accuracy !== null) process.stdout.write(`best: template ${best.id} (accuracy ${best.evaluation.accuracy.toFixed(4)})\n`);
+}
+
+function jsonNumber(value: number | null): number | null {
+  return value === null || Number.isNaN(value) ? null : value;
+}

@@ -1,0 +1,46 @@
+import { Command, CommanderError } from 'commander';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isZsdError } from '../core/errors';
+import { packageRoot } from '../core/paths';
+import { evaluateCommand } from './evaluate';
+import { demoCommand } from './demo';
+
+/** The `zsd` command: one subcommand per pipeline step. */
+export function buildProgram(): Command {
+  const program = new Command('zsd')
+    .description('Zero-shot step-by-step distillation: evaluate and query teacher LLMs, build training data, train T5 students.')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(evaluateCommand());
+  program.addCommand(demoCommand());
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (error) {
+    process.exitCode = exitCodeFor(error);
+  }
+}
+
+function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; commander has printed its own message otherwise.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (isZsdError(error)) {
+    process.stderr.write(`zsd: error: ${error.message}\n`);
+    return error.kind === 'usage' ? 2 : 1;
+  }
+  process.stderr.write(`zsd: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return 70;
+}
+
+function packageVersion(): string {
+  return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')).version;
+}

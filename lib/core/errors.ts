@@ -1,0 +1,42 @@
+/**
+ * Errors that carry data. Callers decide on `kind` and the fields, never on the message text.
+ * Every user-facing failure names where the problem is (file, line, key) and what was expected.
+ */
+
+export type ZsdErrorKind =
+  | 'usage' // a flag or argument out of range
+  | 'not-found' // a file, task, split or template that does not exist
+  | 'invalid-file' // a file that exists but does not have the expected shape
+  | 'invalid-template' // a prompt template that cannot be rendered or whose pattern does not compile
+  | 'read-only' // an attempt to write below the read-only data root
+  | 'internal';
+
+export interface ErrorLocation {
+  file?: string;
+  line?: number;
+  key?: string;
+}
+
+export class ZsdError extends Error {
+  readonly kind: ZsdErrorKind;
+  readonly location: ErrorLocation;
+
+  constructor(kind: ZsdErrorKind, message: string, location: ErrorLocation = {}) {
+    super(formatMessage(message, location));
+    this.name = 'ZsdError';
+    this.kind = kind;
+    this.location = location;
+  }
+}
+
+function formatMessage(message: string, location: ErrorLocation): string {
+  const where = [
+    location.file ? `${location.file}${location.line !== undefined ? `:${location.line}` : ''}` : undefined,
+    location.key ? `key ${location.key}` : undefined,
+  ].filter((part): part is string => part !== undefined);
+  return where.length > 0 ? `${where.join(', ')}: ${message}` : message;
+}
+
+export function isZsdError(value: unknown): value is ZsdError {
+  return value instanceof ZsdError;
+}

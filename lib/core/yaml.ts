@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { ZsdError } from './errors';
+
+/**
+ * YAML reading for files written for (or by) PyYAML, the study's library, with errors that name file and line.
+ * - YAML 1.1, as PyYAML: `True` is a boolean.
+ * - PyYAML accepts a multi-line quoted scalar whose continuation lines are indented less than its key
+ *   (the study's cqa.yaml has such templates); the YAML spec and JavaScript parsers do not. Continuation
+ *   lines of a quoted scalar lose their leading spaces when the scalar is folded, so indenting them changes
+ *   no value: when a strict parse fails, zsd retries once with those lines indented, and reports the
+ *   original error if that fails too.
+ */
+
+export interface ParsedYaml {
+  document: Document;
+  lineCounter: LineCounter;
+}
+
+export function readYamlFile(file: string): ParsedYaml {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ZsdError('not-found', `cannot read YAML file: ${(error as Error).message}`, { file });
+  }
+  return parseYamlText(text, file);
+}
+
+export function parseYamlText(text: string, file: string): ParsedYaml {
+  const strict = parseWithLines(text);
+  if (strict.document.errors.length === 0) return strict;
+  const indented = indentQuotedContinuationLines(text);
+  if (indented !== text) {
+    const lenient = parseWithLines(indented);
+    if (lenient.document.errors.length === 0) return lenient;
+  }
+  const first = strict.document.errors[0];
+  throw new ZsdError('invalid-file', `broken YAML: ${first.message.split('\n')[0]}`, { file, line: first.linePos?.[0].line });
+}
+
+function parseWithLines(text: string): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { version: '1.1', lineCounter, uniqueKeys: true, prettyErrors: false });
+  return { document, lineCounter };
+}
+
+/** Indents the continuation lines of quoted scalars that span lines to (start line's indent + 2). */
+export function indentQuotedContinuationLines(text: string): string {
+  const lines = text.split('\n');
+  let quote: "'" | '"' | null = null;
+  let continuationIndent = 0;
+  for (let lineIndex = 0; lineIndex < lines.length; lineIndex++) {
+    let line = lines[lineIndex];
+    let position = 0;
+    if (quote !== null) {
+      const leading = /^[ \t]*/.exec(line)![0].length;
+      if (line.trim() !== '' && leading < continuationIndent) {
+        line = ' '.repeat(continuationIndent) + line.slice(leading);
+        lines[lineIndex] = line;
+      }
+      position = 0;
+    } else {
+      continuationIndent = /^ */.exec(line)![0].length + 2;
+    }
+    while (position < line.length) {
+      const character = line[position];
+      if (quote === "'") {
+        if (character === "'") {
+          if (line[position + 1] === "'") position++;
+          else quote = null;
+        }
+      } else if (quote === '"') {
+        if (character === '\\') position++;
+        else if (character === '"') quote = null;
+      } else if (character === '#' && (position === 0 || /\s/.test(line[position - 1]))) {
+        break;
+      } else if ((character === "'" || character === '"') && startsScalar(line, position)) {
+        quote = character;
+      }
+      position++;
+    }
+  }
+  return lines.join('\n');
+}
+
+/** A quote opens a scalar only where a value starts: after indentation, "key: ", "- ", "[", "{" or ",". */
+function startsScalar(line: string, position: number): boolean {
+  const before = line.slice(0, position).trimEnd();
+  return before === '' || before.endsWith(':') || before.endsWith('-') || before.endsWith('[') || before.endsWith('{') || before.endsWith(',');
+}

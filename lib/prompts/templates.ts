@@ -1,0 +1,256 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { isMap, isScalar, type Document, type LineCounter } from 'yaml';
+import { z } from 'zod';
+import { ZsdError, type ErrorLocation } from '../core/errors';
+import { workspaceLayers, type Workspace } from '../core/paths';
+import { readYamlFile } from '../core/yaml';
+import { compilePythonRegex, PythonRegexError, translatePythonRegex } from './python-regex';
+import { missingPlaceholder, placeholdersOf, renderPythonFormat } from './python-format';
+
+/**
+ * Prompt templates: `prompt-templates/<task>.yaml` in a workspace, in the study's format
+ * `templates: {id: {id, system_message, user_message, label_parse, explanation_parse, swap?}}`.
+ * Validated on load: every template renders (placeholders well formed) and its parse pattern compiles.
+ */
+
+export interface PromptTemplate {
+  id: number;
+  systemMessage: string;
+  userMessage: string;
+  /** Python regular-expression fragment with one capture group for the label. */
+  labelParse: string;
+  /** Python regular-expression fragment with one capture group for the explanation ('' for none). */
+  explanationParse: string;
+  /** Explanation pattern first (e.g. math: reasoning, then the number). */
+  swap: boolean;
+  /** Escape every regex metacharacter in interpolated values; the study escaped only parentheses. */
+  escapeValues: boolean;
+  file: string;
+}
+
+export interface TemplateSet {
+  task: string;
+  file: string;
+  templates: ReadonlyMap<number, PromptTemplate>;
+}
+
+const templateSchema = z.strictObject({
+  id: z.number().int().nonnegative(),
+  system_message: z.string(),
+  user_message: z.string().min(1),
+  label_parse: z.string().min(1),
+  explanation_parse: z.string(),
+  swap: z.boolean().optional(),
+  escape_values: z.boolean().optional(),
+  // Free-form provenance some tools add (e.g. OPRO round, parent template).
+  meta: z.record(z.string(), z.unknown()).optional(),
+});
+
+const templateFileSchema = z.object({
+  dataset: z.string().optional(),
+  templates: z.record(z.string().regex(/^\d+$/, 'template ids are non-negative integers'), templateSchema),
+});
+
+/** The first layer of the workspace that has `prompt-templates/<task>.yaml`. */
+export function findTemplateFile(workspace: Workspace, task: string): string {
+  for (const layer of workspaceLayers(workspace)) {
+    const candidate = path.join(layer, 'prompt-templates', `${task}.yaml`);
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new ZsdError(
+    'not-found',
+    `no prompt templates for task "${task}": looked for prompt-templates/${task}.yaml in ${workspaceLayers(workspace).join(', ')}`,
+  );
+}
+
+export function loadTemplates(workspace: Workspace, task: string): TemplateSet {
+  return loadTemplateFile(findTemplateFile(workspace, task), task);
+}
+
+export function loadTemplateFile(file: string, task: string): TemplateSet {
+  const { document, lineCounter } = readYamlFile(file);
+  const parsed = templateFileSchema.safeParse(document.toJS({ mapAsMap: false }));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue.path.map(String).join('.');
+    throw new ZsdError('invalid-template', `${issue.message}${describeExpected(issue)}`, {
+      file,
+      key: key || undefined,
+      line: lineOf(document, lineCounter, issue.path),
+    });
+  }
+  const templates = new Map<number, PromptTemplate>();
+  for (const [key, raw] of Object.entries(parsed.data.templates)) {
+    const id = Number(key);
+    const location = { file, key: `templates.${key}`, line: lineOf(document, lineCounter, ['templates', key]) };
+    if (raw.id !== id) throw new ZsdError('invalid-template', `template listed under ${key} says id: ${raw.id}; expected the same id`, location);
+    const template: PromptTemplate = {
+      id,
+      systemMessage: raw.system_message,
+      userMessage: raw.user_message,
+      labelParse: raw.label_parse,
+      explanationParse: raw.explanation_parse,
+      swap: raw.swap ?? false,
+      escapeValues: raw.escape_values ?? false,
+      file,
+    };
+    validateTemplate(template, document, lineCounter);
+    templates.set(id, template);
+  }
+  return { task, file, templates };
+}
+
+export function getTemplate(set: TemplateSet, id: number): PromptTemplate {
+  const template = set.templates.get(id);
+  if (!template) {
+    const ids = [...set.templates.keys()];
+    throw new ZsdError('not-found', `no template with id ${id} for task "${set.task}" (ids ${summarizeIds(ids)})`, { file: set.file });
+  }
+  return template;
+}
+
+/** Messages for one row, exactly as the study sent them. */
+export interface RenderedPrompt {
+  system: string;
+  user: string;
+}
+
+export function renderTemplate(template: PromptTemplate, values: Readonly<Record<string, string>>): RenderedPrompt {
+  return {
+    system: renderPythonFormat(template.systemMessage, values, templateLocation(template, 'system_message')),
+    user: renderPythonFormat(template.userMessage, values, templateLocation(template, 'user_message')),
+  };
+}
+
+/** The study's `complete_prompt`: system message, newline, user message. */
+export function completePrompt(prompt: RenderedPrompt): string {
+  return `${prompt.system}\n${prompt.user}`;
+}
+
+/** Where the label and the explanation are in a compiled parse pattern. */
+export interface ParsePattern {
+  regex: RegExp;
+  labelGroup: number;
+  /** 0 when the template asks for no explanation. */
+  explanationGroup: number;
+}
+
+const patternCache = new Map<string, RegExp>();
+const groupLayoutCache = new Map<PromptTemplate, { labelGroup: number; explanationGroup: number; hasPlaceholders: boolean }>();
+
+/**
+ * The parse pattern for one response: label_parse + explanation_parse (explanation first with `swap`),
+ * `{placeholder}` values interpolated (parentheses escaped, as the study did), compiled case-insensitive
+ * and dot-all. Patterns are cached by their final text, so a task whose patterns take no values compiles once.
+ */
+export function buildParsePattern(template: PromptTemplate, values: Readonly<Record<string, string>>): ParsePattern {
+  const layout = groupLayout(template);
+  const source = template.swap ? template.explanationParse + template.labelParse : template.labelParse + template.explanationParse;
+  const interpolated = layout.hasPlaceholders ? interpolatePattern(source, values, template) : source;
+  let regex = patternCache.get(interpolated);
+  if (!regex) {
+    try {
+      regex = compilePythonRegex(interpolated);
+    } catch (error) {
+      throw new ZsdError('invalid-template', `parse pattern does not compile once values are filled in: ${(error as Error).message}`, templateLocation(template, 'label_parse'));
+    }
+    if (patternCache.size > 50_000) patternCache.clear();
+    patternCache.set(interpolated, regex);
+  }
+  return { regex, labelGroup: layout.labelGroup, explanationGroup: layout.explanationGroup };
+}
+
+/**
+ * Fills `{name}` in a parse pattern. Other braces are regex syntax (`{2}`, `[{$]`) and stay.
+ * The study escaped only "(" and ")" in values, so the other metacharacters of a value act as regex
+ * syntax; reproducing its counts needs the same. `escape_values: true` in a template escapes all of them.
+ */
+function interpolatePattern(source: string, values: Readonly<Record<string, string>>, template: PromptTemplate): string {
+  return source.replace(/\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string | undefined) => {
+    if (name === undefined) return whole === '{{' ? '\\{' : '\\}';
+    const value = values[name];
+    if (value === undefined) throw missingPlaceholder(name, values, templateLocation(template, 'label_parse'));
+    return template.escapeValues ? value.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&') : value.replace(/\(/g, '\\(').replace(/\)/g, '\\)');
+  });
+}
+
+function groupLayout(template: PromptTemplate) {
+  let layout = groupLayoutCache.get(template);
+  if (!layout) {
+    const labelGroups = countGroups(template.labelParse, template, 'label_parse');
+    const explanationGroups = countGroups(template.explanationParse, template, 'explanation_parse');
+    const hasPlaceholders = /\{[A-Za-z_][A-Za-z0-9_]*\}|\{\{|\}\}/.test(template.labelParse + template.explanationParse);
+    layout = template.swap
+      ? { labelGroup: explanationGroups + 1, explanationGroup: explanationGroups > 0 ? 1 : 0, hasPlaceholders }
+      : { labelGroup: 1, explanationGroup: explanationGroups > 0 ? labelGroups + 1 : 0, hasPlaceholders };
+    groupLayoutCache.set(template, layout);
+  }
+  return layout;
+}
+
+/** Capture groups in a pattern fragment, with placeholders replaced by a neutral literal. */
+function countGroups(fragment: string, template: PromptTemplate, key: string): number {
+  if (fragment === '') return 0;
+  const neutral = fragment.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, 'x');
+  try {
+    const regex = new RegExp(`${translatePythonRegex(neutral)}|`, 'u');
+    return regex.exec('')!.length - 1;
+  } catch (error) {
+    const reason = error instanceof PythonRegexError || error instanceof SyntaxError ? error.message : String(error);
+    throw new ZsdError('invalid-template', `${key} is not a valid regular expression: ${reason}`, templateLocation(template, key));
+  }
+}
+
+function validateTemplate(template: PromptTemplate, document: Document, lineCounter: LineCounter): void {
+  for (const key of ['system_message', 'user_message'] as const) {
+    const text = key === 'system_message' ? template.systemMessage : template.userMessage;
+    const dummy = Object.fromEntries(placeholdersOf(text).map((name) => [name, 'x']));
+    const where = { ...templateLocation(template, key), line: lineOf(document, lineCounter, ['templates', String(template.id), key]) };
+    renderPythonFormat(text, dummy, where);
+  }
+  for (const key of ['label_parse', 'explanation_parse'] as const) {
+    try {
+      countGroups(key === 'label_parse' ? template.labelParse : template.explanationParse, template, key);
+    } catch (error) {
+      if (error instanceof ZsdError) {
+        throw new ZsdError(error.kind, error.message.replace(/^.*?: key [^:]*: /, ''), {
+          ...error.location,
+          line: lineOf(document, lineCounter, ['templates', String(template.id), key]),
+        });
+      }
+      throw error;
+    }
+  }
+  if (countGroups(template.labelParse, template, 'label_parse') < 1) {
+    throw new ZsdError('invalid-template', 'label_parse has no capture group; expected one group around the label, e.g. (true|false)', templateLocation(template, 'label_parse'));
+  }
+  // Compile the whole pattern once with placeholder stand-ins, so a combination error shows at load time.
+  const neutralValues = new Proxy({}, { get: () => 'x' }) as Record<string, string>;
+  buildParsePattern(template, neutralValues);
+}
+
+function templateLocation(template: PromptTemplate, key: string): ErrorLocation {
+  return { file: template.file, key: `templates.${template.id}.${key}` };
+}
+
+function lineOf(document: Document, lineCounter: LineCounter, pathParts: readonly PropertyKey[]): number | undefined {
+  for (let depth = pathParts.length; depth > 0; depth--) {
+    const parts = pathParts.slice(0, depth).map((part) => (typeof part === 'string' && /^\d+$/.test(part) ? Number(part) : part));
+    const node = document.getIn(parts, true) ?? document.getIn(parts.map(String), true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return lineCounter.linePos(range[0]).line;
+    if (isScalar(node) || isMap(node)) break;
+  }
+  return undefined;
+}
+
+function describeExpected(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') return ` (expected ${issue.expected})`;
+  return '';
+}
+
+export function summarizeIds(ids: readonly number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  return sorted.length > 12 ? `${sorted.slice(0, 12).join(', ')}, ... ${sorted.length} in all` : sorted.join(', ');
+}
