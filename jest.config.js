@@ -1,4 +1,4 @@
-/** Tests live beside the code (lib/**/x.test.ts) and read real data from the data root (ZSD_DATA, default ../shared/data). */
+// Tests live beside the code (lib/<stage>/x.test.ts) and read real data from the data root (ZSD_DATA, default ../shared/data).
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/lib'],

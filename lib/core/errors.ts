@@ -20,12 +20,20 @@ export interface ErrorLocation {
 export class ZsdError extends Error {
   readonly kind: ZsdErrorKind;
   readonly location: ErrorLocation;
+  /** The message without the location prefix. */
+  readonly detail: string;
 
-  constructor(kind: ZsdErrorKind, message: string, location: ErrorLocation = {}) {
-    super(formatMessage(message, location));
+  constructor(kind: ZsdErrorKind, detail: string, location: ErrorLocation = {}) {
+    super(formatMessage(detail, location));
     this.name = 'ZsdError';
     this.kind = kind;
     this.location = location;
+    this.detail = detail;
+  }
+
+  /** The same error, located more precisely (e.g. with the line a caller knows). */
+  relocated(location: ErrorLocation): ZsdError {
+    return new ZsdError(this.kind, this.detail, { ...this.location, ...location });
   }
 }
 

@@ -36,12 +36,13 @@ export function parseYamlText(text: string, file: string): ParsedYaml {
     if (lenient.document.errors.length === 0) return lenient;
   }
   const first = strict.document.errors[0];
-  throw new ZsdError('invalid-file', `broken YAML: ${first.message.split('\n')[0]}`, { file, line: first.linePos?.[0].line });
+  const message = first.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+  throw new ZsdError('invalid-file', `broken YAML: ${message}`, { file, line: first.linePos?.[0].line });
 }
 
 function parseWithLines(text: string): ParsedYaml {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { version: '1.1', lineCounter, uniqueKeys: true, prettyErrors: false });
+  const document = parseDocument(text, { version: '1.1', lineCounter, uniqueKeys: true });
   return { document, lineCounter };
 }
 

@@ -213,12 +213,7 @@ function validateTemplate(template: PromptTemplate, document: Document, lineCoun
     try {
       countGroups(key === 'label_parse' ? template.labelParse : template.explanationParse, template, key);
     } catch (error) {
-      if (error instanceof ZsdError) {
-        throw new ZsdError(error.kind, error.message.replace(/^.*?: key [^:]*: /, ''), {
-          ...error.location,
-          line: lineOf(document, lineCounter, ['templates', String(template.id), key]),
-        });
-      }
+      if (error instanceof ZsdError) throw error.relocated({ line: lineOf(document, lineCounter, ['templates', String(template.id), key]) });
       throw error;
     }
   }

@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: one JSON object per line, each with a `bench` name and its measures.
+ * Speed claims are ratios against a baseline measured in the same run, never timed assertions in tests.
+ *
+ * evaluate-recorded: parse and evaluate every recorded response of the study ($ZSD_DATA/zero-shot, all tasks,
+ * splits and templates), as `zsd demo` does. Baseline: reading and JSON-parsing the same files (the floor
+ * any evaluator pays). The study's own Python evaluator took 18.7 s for this on this kind of machine.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveDataRoot, resolveWorkspace } from '../lib/core/paths';
+import { getTask } from '../lib/data/tasks';
+import { evaluateTeacher } from '../lib/evaluate/evaluate-teacher';
+import { listRecordedTemplateIds, responsesFile } from '../lib/teacher/recorded-responses';
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function benchEvaluateRecorded(): Record<string, unknown> {
+  const dataRoot = resolveDataRoot();
+  const study = path.join(dataRoot, 'zero-shot');
+  const workspace = resolveWorkspace(dataRoot, study);
+  const runs: { task: string; split: string }[] = [];
+  for (const task of fs.readdirSync(path.join(study, 'query-results')).sort()) {
+    for (const split of fs.readdirSync(path.join(study, 'query-results', task)).sort()) runs.push({ task, split });
+  }
+  const evaluateAll = () => {
+    let responses = 0;
+    for (const { task, split } of runs) {
+      const result = evaluateTeacher({ task: getTask(task), split, dataRoot, workspace, teacher: 'gpt-3.5-turbo' });
+      for (const report of result.reports) responses += report.evaluation.n_responses;
+    }
+    return responses;
+  };
+  const readAll = () => {
+    let lines = 0;
+    for (const { task, split } of runs) {
+      for (const id of listRecordedTemplateIds(workspace, task, split)) {
+        for (const line of fs.readFileSync(responsesFile(study, task, split, id), 'utf8').split('\n')) {
+          if (line !== '') {
+            JSON.parse(line);
+            lines++;
+          }
+        }
+      }
+    }
+    return lines;
+  };
+  let start = process.hrtime.bigint();
+  const responses = evaluateAll();
+  const cold = seconds(start);
+  const warm: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    start = process.hrtime.bigint();
+    evaluateAll();
+    warm.push(seconds(start));
+  }
+  start = process.hrtime.bigint();
+  const lines = readAll();
+  const baseline = seconds(start);
+  const best = Math.min(...warm);
+  return {
+    bench: 'evaluate-recorded',
+    seconds: round(cold),
+    seconds_warm_best_of_3: round(best),
+    responses,
+    response_lines: lines,
+    responses_per_second: Math.round(responses / cold),
+    baseline_read_and_json_parse_seconds: round(baseline),
+    ratio_to_baseline: round(best / baseline),
+    study_python_seconds: 18.7,
+  };
+}
+
+function round(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+const benches: Record<string, () => Record<string, unknown>> = { 'evaluate-recorded': benchEvaluateRecorded };
+const selected = process.argv.slice(2);
+for (const [name, bench] of Object.entries(benches)) {
+  if (selected.length > 0 && !selected.includes(name)) continue;
+  process.stdout.write(`${JSON.stringify(bench())}\n`);
+}

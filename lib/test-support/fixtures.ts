@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { resolveWorkspace, type Workspace } from '../core/paths';
+
+/** The real shared data the tests read (never copied): $ZSD_DATA or ../shared/data beside the repository. */
+export const DATA_ROOT = path.resolve(process.env.ZSD_DATA ?? path.join(__dirname, '..', '..', '..', 'shared', 'data'));
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export function temporaryDirectory(prefix = 'zsd-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A fresh, empty workspace with the recorded study as its read-only layer. */
+export function studyWorkspace(root = temporaryDirectory()): Workspace {
+  return resolveWorkspace(DATA_ROOT, root);
+}
+
+/** Every file below a directory, relative, sorted: to prove a failed command wrote nothing. */
+export function listFiles(directory: string): string[] {
+  if (!fs.existsSync(directory)) return [];
+  return fs
+    .readdirSync(directory, { recursive: true, encoding: 'utf8' })
+    .filter((entry) => fs.statSync(path.join(directory, entry)).isFile())
+    .sort();
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `zsd` command (bin/zsd.js over dist/) as a user would. */
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'zsd.js'), ...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: { ...process.env, ZSD_DATA: DATA_ROOT, ...options.env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function writeFile(file: string, content: string): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content);
+  return file;
+}
