@@ -135,3 +135,23 @@ describe('template selection', () => {
     expect(() => evaluate('cqa', 'train', 'gpt-3.5-turbo', [9999])).toThrow(/no template with id 9999 for task "cqa"/);
   });
 });
+
+describe('every recorded (task, split, template) agrees with the study’s evaluator', () => {
+  const fixture = require('./study-counts.fixture.json') as { counts: Record<string, [number, number, number, number, number, number, number, number | null]> };
+  const keys = Object.keys(fixture.counts);
+
+  test('the fixture covers all 384 sets', () => {
+    expect(keys).toHaveLength(384);
+  });
+
+  test.each(['anli1/train', 'anli1/valid', 'anli1/test', 'cqa/train', 'cqa/test', 'esnli/train', 'svamp/train', 'svamp/test'])('%s', (taskSplit) => {
+    const [task, split] = taskSplit.split('/');
+    const reports = evaluate(task, split).reports;
+    const expected = keys.filter((key) => key.startsWith(`${taskSplit}/`));
+    expect(reports.map((r) => `${taskSplit}/${r.id}`).sort()).toEqual([...expected].sort());
+    for (const { id, evaluation: e } of reports) {
+      const actual = [e.n_responses, e.n_parse_errors, e.n_none_responses, e.total_responses, e.total_length_of_explanations, e.total_number_of_words, e.total_number_of_sentences, e.n_correct];
+      expect([`${taskSplit}/${id}`, ...actual]).toEqual([`${taskSplit}/${id}`, ...fixture.counts[`${taskSplit}/${id}`]]);
+    }
+  });
+});
