@@ -47,25 +47,30 @@ export function codePointLength(text: string): number {
 
 /** `c.islower()` for one character: cased and lowercase. */
 export function pythonIsLowerCharacter(character: string): boolean {
-  return character !== character.toUpperCase() && character === character.toLowerCase();
+  return /^\p{Lowercase}$/u.test(character);
 }
 
-/** `round(x, digits)` in Python 3: correctly rounded, ties (exact in binary) to even. */
+/**
+ * `round(x, digits)` in Python 3: correctly rounded from the exact binary value, ties to even. Works on the
+ * exact decimal expansion (`toFixed` is exact), so large values keep every digit.
+ */
 export function pythonRound(value: number, digits: number): number {
   if (!Number.isFinite(value)) return value;
   const exact = Math.abs(value).toFixed(Math.min(100, digits + 60));
   const point = exact.indexOf('.');
-  const kept = exact.slice(0, point + 1 + digits);
+  const kept = (exact.slice(0, point) + exact.slice(point + 1, point + 1 + digits)).split('').map(Number);
   const rest = exact.slice(point + 1 + digits);
-  let rounded = Number(kept.endsWith('.') ? kept.slice(0, -1) : kept);
-  const unit = 10 ** -digits;
-  const isTie = rest[0] === '5' && /^50*$/.test(rest);
-  if (rest[0] > '5' || (rest[0] === '5' && !isTie)) {
-    rounded = Number((rounded + unit).toFixed(digits));
-  } else if (isTie) {
-    const lastDigit = Number(kept.replace('.', '').slice(-1));
-    if (lastDigit % 2 === 1) rounded = Number((rounded + unit).toFixed(digits));
+  const isTie = /^50*$/.test(rest);
+  const roundUp = rest[0] > '5' || (rest[0] === '5' && !isTie) || (isTie && kept[kept.length - 1] % 2 === 1);
+  if (roundUp) {
+    let position = kept.length - 1;
+    while (position >= 0 && kept[position] === 9) kept[position--] = 0;
+    if (position < 0) kept.unshift(1);
+    else kept[position]++;
   }
+  const integerDigits = kept.length - digits;
+  const text = `${kept.slice(0, integerDigits).join('') || '0'}.${kept.slice(integerDigits).join('')}`;
+  const rounded = Number(text);
   return value < 0 ? -rounded : rounded;
 }
 

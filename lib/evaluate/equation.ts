@@ -33,7 +33,7 @@ export function equationsAgree(predicted: string | null, gold: string): boolean 
 
 function tokenize(text: string): Token[] | undefined {
   const tokens: Token[] = [];
-  let rest = text.replace(/^[ \t]+|[ \t]+$/g, '');
+  let rest = text.replace(/^[ \t\n\r\f]+|[ \t\n\r\f]+$/g, '');
   while (rest.length > 0) {
     const space = /^[ \t\f]+/.exec(rest);
     if (space) {
@@ -87,8 +87,7 @@ class EquationParser {
       if (operator === '*') value *= right;
       else if (right === 0) throw new Error('division by zero');
       else if (operator === '/') value /= right;
-      else if (operator === '//') value = Math.floor(value / right);
-      else value = value - right * Math.floor(value / right);
+      else value = pythonDivMod(value, right)[operator === '//' ? 0 : 1];
     }
     return value;
   }
@@ -133,4 +132,26 @@ class EquationParser {
     const token = this.tokens[this.position];
     return token?.type === 'operator' ? token.value : undefined;
   }
+}
+
+/** CPython's float `divmod`: the remainder from fmod, with the sign of the divisor, and a floored quotient. */
+function pythonDivMod(dividend: number, divisor: number): [number, number] {
+  let remainder = dividend % divisor;
+  let quotient = (dividend - remainder) / divisor;
+  if (remainder !== 0) {
+    if (divisor < 0 !== remainder < 0) {
+      remainder += divisor;
+      quotient -= 1;
+    }
+  } else {
+    remainder = divisor < 0 ? -0 : 0;
+  }
+  let floored: number;
+  if (quotient !== 0) {
+    floored = Math.floor(quotient);
+    if (quotient - floored > 0.5) floored += 1;
+  } else {
+    floored = dividend / divisor < 0 ? -0 : 0;
+  }
+  return [floored, remainder];
 }

@@ -52,8 +52,9 @@ export function translatePythonRegex(pattern: string): string {
       output += translated;
       index += consumed;
     } else if (character === '{') {
+      // As sre_parse: "{}" and an unclosed "{" are literals; "{m}", "{m,}", "{,n}", "{m,n}" and "{,}" repeat.
       const quantifier = QUANTIFIER_BRACE.exec(pattern.slice(index));
-      if (quantifier && (quantifier[1] !== '' || (quantifier[2] !== undefined && quantifier[3] !== ''))) {
+      if (quantifier && quantifier[0] !== '{}') {
         const minimum = quantifier[1] === '' ? '0' : quantifier[1];
         output += quantifier[2] === undefined ? `{${minimum}}` : `{${minimum},${quantifier[3]}}`;
         index += quantifier[0].length;

@@ -21,6 +21,12 @@ export interface RecordedResponse {
   response: string;
   /** Model that answered; absent on the study's lines (all gpt-3.5-turbo). */
   model?: string;
+  /** zsd's additions: request key, endpoint, sampling parameters, usage and cost (absent on the study's lines). */
+  key?: string;
+  endpoint?: 'chat' | 'completion';
+  parameters?: Readonly<Record<string, unknown>>;
+  usage?: { prompt_tokens: number; completion_tokens: number };
+  costUsd?: number;
   file: string;
   line: number;
 }
@@ -71,7 +77,7 @@ export function readRecordedResponses(workspace: Workspace, task: string, split:
     }
     if (content.lines.length === 0) throw new ZsdError('invalid-file', 'responses file is empty; expected one JSON response per line', { file });
     for (const { line, value } of content.lines) {
-      const response = toRecordedResponse(value, file, line);
+      const response = parseResponseLine(value, file, line);
       if (response.promptTemplateId !== templateId) {
         throw new ZsdError('invalid-file', `prompt_template_id ${response.promptTemplateId} in the folder of template ${templateId}`, { file, line, key: 'prompt_template_id' });
       }
@@ -85,7 +91,8 @@ export function readRecordedResponses(workspace: Workspace, task: string, split:
   return [...byIndex.values()];
 }
 
-function toRecordedResponse(value: unknown, file: string, line: number): RecordedResponse {
+/** Validates one line of a responses file (the study's fields, and zsd's when present). */
+export function parseResponseLine(value: unknown, file: string, line: number): RecordedResponse {
   const where = { file, line };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ZsdError('invalid-file', 'expected a JSON object per line', where);
   const record = value as Record<string, unknown>;
@@ -117,7 +124,20 @@ function toRecordedResponse(value: unknown, file: string, line: number): Recorde
     completePrompt: typeof record.complete_prompt === 'string' ? record.complete_prompt : '',
     response: record.response as string,
     model: typeof record.model === 'string' ? record.model : undefined,
+    key: typeof record.key === 'string' ? record.key : undefined,
+    endpoint: record.endpoint === 'chat' || record.endpoint === 'completion' ? record.endpoint : undefined,
+    parameters: typeof record.parameters === 'object' && record.parameters !== null ? (record.parameters as Record<string, unknown>) : undefined,
+    usage: parseUsage(record.usage),
+    costUsd: typeof record.cost_usd === 'number' ? record.cost_usd : undefined,
     file,
     line,
   };
+}
+
+function parseUsage(value: unknown): RecordedResponse['usage'] {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const usage = value as Record<string, unknown>;
+  return typeof usage.prompt_tokens === 'number' && typeof usage.completion_tokens === 'number'
+    ? { prompt_tokens: usage.prompt_tokens, completion_tokens: usage.completion_tokens }
+    : undefined;
 }

@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ZsdError } from '../core/errors';
+import { parseJsonLines } from '../core/jsonl';
+import { workspaceLayers, type Workspace } from '../core/paths';
+import { parseResponseLine, responsesFile, STUDY_MODEL, type RecordedResponse } from './recorded-responses';
+import { studyCompletePrompt, type SamplingParameters, type TeacherEndpoint, type TeacherRequest } from './request-key';
+
+/**
+ * The response store: every teacher answer, on disk before anyone uses it, so nothing is paid twice.
+ * Layout and line format are the study's (`query-results/<task>/<split>/<template>/responses.json`) plus
+ * model, endpoint, parameters, usage, cost and the request key. Invariants (see README.md in this folder):
+ * - append-only; one `write` of a whole line then `fsync`, before the response is returned to the caller;
+ * - a lookup hits only when the request key matches; a study line without a key matches on its recorded
+ *   `complete_prompt` for the model it was made with (gpt-3.5-turbo);
+ * - a torn last line (a crash mid-write) is moved to `responses.json.torn` on the next append, never parsed;
+ * - the workspace file is read before the read-only layers (the recorded study); writes go to the workspace only;
+ * - every file is read once; lookups are O(1) map hits.
+ */
+
+export interface StoredEntry {
+  split: string;
+  idx: number;
+  prompt_template_id: number;
+  prompt_values: Readonly<Record<string, string>>;
+  complete_prompt: string;
+  response: string;
+  model: string;
+  endpoint: TeacherEndpoint;
+  parameters: SamplingParameters;
+  usage: { prompt_tokens: number; completion_tokens: number };
+  cost_usd: number;
+  key: string;
+  created_at: string;
+  batch_id?: string;
+}
+
+export class ResponseStore {
+  private readonly byKey = new Map<string, RecordedResponse>();
+  private readonly byStudyPrompt = new Map<string, RecordedResponse>();
+  private readonly file: string;
+  private repaired = false;
+  /** Responses on disk across all layers (first per key). */
+  size = 0;
+
+  constructor(
+    private readonly workspace: Workspace,
+    readonly task: string,
+    readonly split: string,
+    readonly templateId: number,
+  ) {
+    this.file = responsesFile(workspace.root, task, split, templateId);
+    for (const layer of workspaceLayers(workspace)) this.load(responsesFile(layer, task, split, templateId));
+  }
+
+  get path(): string {
+    return this.file;
+  }
+
+  lookup(request: TeacherRequest, key: string): RecordedResponse | undefined {
+    return this.byKey.get(key) ?? this.byStudyPrompt.get(studyIndexKey(request.model, studyCompletePrompt(request)));
+  }
+
+  /** Appends one answer durably (write + fsync) and indexes it. */
+  append(entry: StoredEntry): RecordedResponse {
+    if (this.workspace.readOnly) throw new ZsdError('read-only', `refusing to write responses below the read-only data root: ${this.file}`);
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    if (!this.repaired) {
+      repairTornTail(this.file);
+      this.repaired = true;
+    }
+    const handle = fs.openSync(this.file, 'a');
+    try {
+      fs.writeSync(handle, `${JSON.stringify(entry)}\n`);
+      fs.fsyncSync(handle);
+    } finally {
+      fs.closeSync(handle);
+    }
+    const record = parseResponseLine(entry, this.file, 0);
+    this.index(record);
+    return record;
+  }
+
+  private load(file: string): void {
+    if (!fs.existsSync(file)) return;
+    // A torn tail is ignored here: it was never acknowledged to anyone, and the next append moves it aside.
+    const { lines } = parseJsonLines(fs.readFileSync(file, 'utf8'), file);
+    for (const { line, value } of lines) this.index(parseResponseLine(value, file, line));
+  }
+
+  private index(record: RecordedResponse): void {
+    if (record.key !== undefined) {
+      if (!this.byKey.has(record.key)) {
+        this.byKey.set(record.key, record);
+        this.size++;
+      }
+      return;
+    }
+    const studyKey = studyIndexKey(record.model ?? STUDY_MODEL, record.completePrompt);
+    if (!this.byStudyPrompt.has(studyKey)) {
+      this.byStudyPrompt.set(studyKey, record);
+      this.size++;
+    }
+  }
+}
+
+function studyIndexKey(model: string, completePrompt: string): string {
+  return `${model}\u0000${completePrompt}`;
+}
+
+/**
+ * Makes the file end on a complete line: a torn last line (no newline, not JSON) is moved to a `.torn`
+ * sidecar and cut off; a complete last line that lacks its newline gets one.
+ */
+export function repairTornTail(file: string): void {
+  if (!fs.existsSync(file)) return;
+  const content = fs.readFileSync(file, 'utf8');
+  if (content === '' || content.endsWith('\n')) return;
+  const lastBreak = content.lastIndexOf('\n');
+  const tail = content.slice(lastBreak + 1);
+  try {
+    JSON.parse(tail);
+    fs.appendFileSync(file, '\n');
+  } catch {
+    fs.appendFileSync(`${file}.torn`, `${tail}\n`);
+    fs.truncateSync(file, Buffer.byteLength(content.slice(0, lastBreak + 1), 'utf8'));
+  }
+}
