@@ -1,0 +1,128 @@
+import OpenAI from 'openai';
+import { chatMessages, completionPrompt, type TeacherRequest } from './request-key';
+
+/**
+ * One attempt at one teacher request, against any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp,
+ * zsd fake-openai). The SDK's own retries are off (`maxRetries: 0`): the scheduler is the only retry layer, and
+ * it decides on the fields of TeacherError, never on message text.
+ */
+
+export interface TeacherClientOptions {
+  baseURL?: string;
+  apiKey?: string;
+  timeoutMs: number;
+}
+
+export interface TeacherAnswer {
+  text: string;
+  usage: { prompt_tokens: number; completion_tokens: number };
+  /** The model the server says answered. */
+  model: string;
+}
+
+export type TeacherErrorKind =
+  | 'rate-limit' // wait (Retry-After) and retry
+  | 'quota' // out of credit: stop the run
+  | 'auth' // bad key: stop the run
+  | 'context-length' // this prompt cannot be answered: give up on the row
+  | 'bad-request' // the server refuses this request: give up on the row
+  | 'not-found' // no such model, or (fake server) no recording: give up on the row
+  | 'timeout'
+  | 'connection'
+  | 'server'
+  | 'malformed' // 200 with a body that is not a completion
+  | 'empty'; // 200 without choices
+
+export class TeacherError extends Error {
+  constructor(
+    readonly kind: TeacherErrorKind,
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'TeacherError';
+  }
+
+  /** Errors after which no other request can succeed either. */
+  get stopsRun(): boolean {
+    return this.kind === 'quota' || this.kind === 'auth';
+  }
+}
+
+export class TeacherClient {
+  private readonly openai: OpenAI;
+
+  constructor(options: TeacherClientOptions) {
+    this.openai = new OpenAI({
+      baseURL: options.baseURL,
+      // Local servers (vLLM, Ollama, llama.cpp) take any key; the SDK insists on one.
+      apiKey: options.apiKey ?? (options.baseURL ? 'no-key-needed' : undefined),
+      maxRetries: 0,
+      timeout: options.timeoutMs,
+    });
+  }
+
+  async complete(request: TeacherRequest): Promise<TeacherAnswer> {
+    try {
+      if (request.endpoint === 'chat') {
+        const completion = await this.openai.chat.completions.create({ model: request.model, messages: chatMessages(request), ...request.parameters });
+        const choice = completion.choices?.[0];
+        if (!choice) throw new TeacherError('empty', 'the server answered without choices', true);
+        return { text: choice.message?.content ?? '', usage: usageOf(completion.usage), model: completion.model ?? request.model };
+      }
+      const completion = await this.openai.completions.create({ model: request.model, prompt: completionPrompt(request), ...request.parameters });
+      const choice = completion.choices?.[0];
+      if (!choice) throw new TeacherError('empty', 'the server answered without choices', true);
+      return { text: choice.text ?? '', usage: usageOf(completion.usage), model: completion.model ?? request.model };
+    } catch (error) {
+      throw classifyTeacherError(error);
+    }
+  }
+}
+
+function usageOf(usage: { prompt_tokens?: number; completion_tokens?: number } | undefined | null) {
+  return { prompt_tokens: usage?.prompt_tokens ?? 0, completion_tokens: usage?.completion_tokens ?? 0 };
+}
+
+/** Maps SDK, fetch and parse errors to kinds. Names, not instanceof: errors may come from another realm. */
+export function classifyTeacherError(error: unknown): TeacherError {
+  if (error instanceof TeacherError) return error;
+  const name = (error as { name?: string } | null)?.name ?? '';
+  const message = (error as { message?: string } | null)?.message ?? String(error);
+  const status = (error as { status?: number } | null)?.status;
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  if (typeof status === 'number') {
+    const retryAfterMs = retryAfterOf(error);
+    if (status === 429) {
+      return code === 'insufficient_quota'
+        ? new TeacherError('quota', `out of quota (429 insufficient_quota): ${message}`, false, status)
+        : new TeacherError('rate-limit', `rate limited (429): ${message}`, true, status, retryAfterMs);
+    }
+    if (status === 401 || status === 403) return new TeacherError('auth', `not authorised (${status}): check the API key (${message})`, false, status);
+    if (status === 400 && (code === 'context_length_exceeded' || /maximum context length/i.test(message))) {
+      return new TeacherError('context-length', `prompt too long for the model: ${message}`, false, status);
+    }
+    if (status === 404) return new TeacherError('not-found', `not found (404): ${message}`, false, status);
+    if (status === 408 || status === 409 || status >= 500) return new TeacherError('server', `server error (${status}): ${message}`, true, status, retryAfterMs);
+    return new TeacherError('bad-request', `request refused (${status}): ${message}`, false, status);
+  }
+  if (/timeout/i.test(name) || /timed? ?out/i.test(message)) return new TeacherError('timeout', `timed out: ${message}`, true);
+  if (name === 'SyntaxError' || /JSON/.test(message)) return new TeacherError('malformed', `malformed answer: ${message}`, true);
+  if (/connection|ECONNRESET|socket|fetch failed|terminated|network/i.test(`${name} ${message}`)) {
+    return new TeacherError('connection', `connection failed: ${message}`, true);
+  }
+  return new TeacherError('connection', `request failed: ${name ? `${name}: ` : ''}${message}`, true);
+}
+
+function retryAfterOf(error: unknown): number | undefined {
+  const headers = (error as { headers?: Headers | Record<string, string> } | null)?.headers;
+  if (!headers) return undefined;
+  const value = typeof (headers as Headers).get === 'function' ? (headers as Headers).get('retry-after') : (headers as Record<string, string>)['retry-after'];
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}

@@ -1,0 +1,103 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { resolveWorkspace } from '../core/paths';
+import { readJsonLines } from '../core/jsonl';
+import { loadSplit } from '../data/datasets';
+import { getTask } from '../data/tasks';
+import { getTemplate, loadTemplates } from '../prompts/templates';
+import { DATA_ROOT, studyWorkspace, temporaryDirectory } from '../test-support/fixtures';
+import { TeacherClient } from './client';
+import { startFakeOpenAI, type FakeOpenAIServer } from './fake-openai-server';
+import { buildQueryJobs, StoreRegistry } from './query-jobs';
+import { runQueries } from './scheduler';
+
+const price = { prompt: 0.0015, completion: 0.002 };
+const template = getTemplate(loadTemplates(studyWorkspace(), 'svamp'), 1);
+const rows = loadSplit(getTask('svamp'), 'test', [DATA_ROOT]).rows;
+const teacher = { model: 'gpt-3.5-turbo', endpoint: 'chat' as const, parameters: {} };
+
+let server: FakeOpenAIServer;
+afterEach(async () => server?.close());
+
+function freshWorkspace() {
+  // No recorded layer: every answer must come from the (fake) API and be stored here.
+  return resolveWorkspace(DATA_ROOT, temporaryDirectory(), { recordedStudy: false });
+}
+
+test('under injected faults every row is answered, each distinct prompt paid once, and a re-run is all cache', async () => {
+  server = await startFakeOpenAI({
+    replay: [path.join(DATA_ROOT, 'zero-shot')],
+    faults: 'rate-limit:0.08,server-error:0.08,unavailable:0.04,reset:0.04,malformed:0.04,empty:0.04,hang:0.02,seed:3',
+    hangMs: 200,
+  });
+  const workspace = freshWorkspace();
+  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 500 });
+  const jobs = buildQueryJobs('svamp', 'test', template, rows, teacher, new StoreRegistry(workspace));
+  const first = await runQueries(jobs, client, { concurrency: 16, price, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 30 });
+  expect(first.progress).toMatchObject({ total: 200, fresh: 200, failed: 0, skipped: 0 });
+  expect(first.progress.retries).toBeGreaterThan(10);
+  const stats = server.stats();
+  expect(Object.keys(stats.byPrompt)).toHaveLength(200);
+  expect(Object.values(stats.byPrompt).every((count) => count === 1)).toBe(true);
+
+  const file = jobs[0].store.path;
+  const content = readJsonLines(file);
+  expect(content.tornTail).toBeUndefined();
+  expect(content.lines).toHaveLength(200);
+  // Recorded answers come back verbatim: the study's responses for these prompts.
+  const recorded = new Map(fs.readFileSync(path.join(DATA_ROOT, 'zero-shot', 'query-results', 'svamp', 'test', '1', 'responses.json'), 'utf8').trim().split('\n').map((line) => {
+    const value = JSON.parse(line);
+    return [value.idx as number, value.response as string];
+  }));
+  for (const { value } of content.lines as { value: { idx: number; response: string; key: string; usage: { prompt_tokens: number } } }[]) {
+    expect(value.response).toBe(recorded.get(value.idx));
+    expect(value.key).toMatch(/^[0-9a-f]{64}$/);
+    expect(value.usage.prompt_tokens).toBeGreaterThan(10);
+  }
+
+  server.resetStats();
+  const again = await runQueries(buildQueryJobs('svamp', 'test', template, rows, teacher, new StoreRegistry(workspace)), client, { concurrency: 16, price });
+  expect(again.progress).toMatchObject({ cached: 200, fresh: 0 });
+  expect(server.stats().completions).toBe(0);
+});
+
+test('recorded study responses are cache hits: nothing is sent', async () => {
+  server = await startFakeOpenAI({ replay: [] });
+  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 500 });
+  const jobs = buildQueryJobs('svamp', 'test', template, rows, teacher, new StoreRegistry(studyWorkspace()));
+  const run = await runQueries(jobs, client, { concurrency: 8, price });
+  expect(run.progress).toMatchObject({ cached: 200, fresh: 0 });
+  expect(server.stats().requests).toBe(0);
+});
+
+test('a quota error stops the run and says why; the budget stops before it is passed', async () => {
+  server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], faults: 'quota:1' });
+  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 500 });
+  const quota = await runQueries(buildQueryJobs('svamp', 'test', template, rows.slice(0, 20), teacher, new StoreRegistry(freshWorkspace())), client, { concurrency: 2, price });
+  expect(quota.stoppedBecause).toMatch(/out of quota/);
+  expect(quota.progress.fresh).toBe(0);
+  expect(quota.progress.skipped).toBeGreaterThan(10);
+  await server.close();
+
+  server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')] });
+  const budgetClient = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 500 });
+  const budget = await runQueries(buildQueryJobs('svamp', 'test', template, rows, teacher, new StoreRegistry(freshWorkspace())), budgetClient, {
+    concurrency: 4,
+    price,
+    maxCostUsd: 0.002,
+    estimateCostUsd: () => 0.0003,
+  });
+  expect(budget.stoppedBecause).toMatch(/budget/);
+  expect(budget.progress.costUsd).toBeLessThanOrEqual(0.002);
+  expect(budget.progress.fresh).toBeGreaterThan(0);
+});
+
+test('changing the template text, the model or the temperature changes the key', () => {
+  const store = new StoreRegistry(freshWorkspace());
+  const base = buildQueryJobs('svamp', 'test', template, rows.slice(0, 1), teacher, store)[0].key;
+  const edited = buildQueryJobs('svamp', 'test', { ...template, userMessage: `${template.userMessage} ` }, rows.slice(0, 1), teacher, store)[0].key;
+  const otherModel = buildQueryJobs('svamp', 'test', template, rows.slice(0, 1), { ...teacher, model: 'gpt-4o-mini' }, store)[0].key;
+  const warmer = buildQueryJobs('svamp', 'test', template, rows.slice(0, 1), { ...teacher, parameters: { temperature: 0.7 } }, store)[0].key;
+  expect(new Set([base, edited, otherModel, warmer]).size).toBe(4);
+  expect(buildQueryJobs('svamp', 'test', template, rows.slice(0, 1), teacher, store)[0].key).toBe(base);
+});
