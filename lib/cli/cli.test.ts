@@ -18,6 +18,15 @@ describe('zsd --help', () => {
   });
 });
 
+test('fake-openai --help documents its options; a bad fault spec is refused with exit 2', () => {
+  const help = runCli(['fake-openai', '--help']);
+  expect(help.status).toBe(0);
+  expect(help.stdout).toMatch(/--faults <spec>/);
+  const bad = runCli(['fake-openai', '--faults', 'bogus:1']);
+  expect(bad.status).toBe(2);
+  expect(bad.stderr).toMatch(/unknown fault kind "bogus"/);
+});
+
 describe('zsd evaluate', () => {
   test('--json prints only a JSON object keyed by template id, with the documented fields', () => {
     const result = runCli(['evaluate', '--task', 'svamp', '--split', 'test', '--json']);

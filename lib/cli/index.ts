@@ -5,6 +5,7 @@ import { isZsdError } from '../core/errors';
 import { packageRoot } from '../core/paths';
 import { evaluateCommand } from './evaluate';
 import { demoCommand } from './demo';
+import { fakeOpenAICommand } from './fake-openai';
 
 /** The `zsd` command: one subcommand per pipeline step. */
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(evaluateCommand());
   program.addCommand(demoCommand());
+  program.addCommand(fakeOpenAICommand());
   return program;
 }
 
