@@ -3,15 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ZsdError } from './errors';
 import { parseJsonLines, readJsonLines } from './jsonl';
+import { thrownBy } from '../test-support/fixtures';
 
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 describe('parseJsonLines', () => {
   test('returns each value with its 1-based line number', () => {

@@ -1,18 +1,11 @@
 import { ZsdError } from './errors';
 import { NumpyRandomState, numpyPermutationOfRange } from './numpy-random';
+import { thrownBy } from '../test-support/fixtures';
 
 // Every expected value below was computed with numpy 2.4.6 (legacy `np.random` / `RandomState`), e.g.
 // `np.random.RandomState(s).get_state()[1]`, `._bit_generator.random_raw(n)`, and for `random_interval` the C
 // function from numpy's libnpyrandom.a called on a RandomState's bit generator.
 
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 /** sum(index * value): one number that changes if any two positions swap. */
 function positionChecksum(values: number[]): number {

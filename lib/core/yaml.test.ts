@@ -4,15 +4,8 @@ import * as path from 'node:path';
 import { ZsdError } from './errors';
 import { resolveDataRoot } from './paths';
 import { indentQuotedContinuationLines, parseYamlText, readYamlFile } from './yaml';
+import { thrownBy } from '../test-support/fixtures';
 
-function thrownBy(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to throw');
-}
 
 // A template like the study's cqa.yaml: the single-quoted value continues at column 0, left of its key.
 const UNDER_INDENTED_TEMPLATE = ["templates:", "  1:", "    id: 1", "    user_message: 'a", 'b) {x}', "c'", '    swap: True', ''].join('\n');

@@ -48,3 +48,13 @@ export function writeFile(file: string, content: string): string {
   fs.writeFileSync(file, content);
   return file;
 }
+
+/** The error a call throws (fails the test when it does not throw), to assert on its fields. */
+export function thrownBy(action: () => unknown): unknown {
+  try {
+    action();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to throw');
+}
