@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { getTask } from '../data/tasks';
 import { evaluateTeacher, type TeacherEvaluation } from '../evaluate/evaluate-teacher';
-import { applyEvaluation, metadataFile, readPromptMetadata, writePromptMetadata } from '../evaluate/prompt-metadata';
+import { updatePromptMetadata } from '../evaluate/prompt-metadata';
 import { matchesPublished, PUBLISHED_TEACHER_ACCURACIES } from '../evaluate/published';
 import { listRecordedTemplateIds, STUDY_MODEL } from '../teacher/recorded-responses';
 import { addCommonOptions, resolveRoots, type CommonOptions } from './options';
@@ -64,11 +64,7 @@ export function runDemo(options: DemoOptions): void {
     const top = ranked[0];
     best.push([taskName, result.reports.length, top.id, top.evaluation.accuracy, top.evaluation.explanation_rate, result.goldUnavailable ? 'no gold labels: ranked by explanation rate' : '']);
     if (options.write && !workspace.readOnly) {
-      const file = metadataFile(workspace.root, taskName);
-      const metadata = readPromptMetadata(file);
-      for (const report of result.reports) applyEvaluation(metadata, Number(report.id), report.evaluation);
-      writePromptMetadata(file, metadata);
-      written.push(file);
+      written.push(updatePromptMetadata(workspace.root, taskName, result.reports));
     }
   }
 

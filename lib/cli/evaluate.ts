@@ -3,7 +3,7 @@ import { ZsdError } from '../core/errors';
 import { getTask } from '../data/tasks';
 import { evaluateTeacher, type TeacherEvaluation } from '../evaluate/evaluate-teacher';
 import type { TemplateEvaluation } from '../evaluate/metrics';
-import { applyEvaluation, metadataFile, readPromptMetadata, writePromptMetadata } from '../evaluate/prompt-metadata';
+import { updatePromptMetadata } from '../evaluate/prompt-metadata';
 import { PALM_TEACHER } from '../teacher/palm';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
 import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
@@ -76,10 +76,7 @@ export function runEvaluate(options: EvaluateOptions): void {
     if (workspace.readOnly) {
       log(`not writing prompt metadata: the workspace ${workspace.root} is inside the read-only data root (pass --workspace DIR)`);
     } else {
-      const file = metadataFile(workspace.root, task.name);
-      const metadata = readPromptMetadata(file);
-      for (const report of reports) applyEvaluation(metadata, Number(report.id), report.evaluation);
-      writePromptMetadata(file, metadata);
+      const file = updatePromptMetadata(workspace.root, task.name, reports);
       log(`prompt metadata for ${reports.length} templates written to ${file}`);
     }
   }

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { ZsdError } from './errors';
 
 /**
@@ -89,4 +89,34 @@ export function indentQuotedContinuationLines(text: string): string {
 function startsScalar(line: string, position: number): boolean {
   const before = line.slice(0, position).trimEnd();
   return before === '' || before.endsWith(':') || before.endsWith('-') || before.endsWith('[') || before.endsWith('{') || before.endsWith(',');
+}
+
+/**
+ * The line of a key (the line where `label:` or `7:` is written), found by walking the document's nodes, so
+ * that a number key matches and a block mapping is located at its key rather than its first entry.
+ */
+export function lineOfKey(document: Document, lineCounter: LineCounter, pathParts: readonly PropertyKey[]): number | undefined {
+  let node: unknown = document.contents;
+  let line: number | undefined;
+  for (const part of pathParts) {
+    if (!isMap(node)) break;
+    const pair = node.items.find((item) => {
+      const key = isScalar(item.key) ? item.key.value : item.key;
+      return key === part || String(key) === String(part) || (isScalar(item.key) && scalarSource(item.key) === String(part));
+    });
+    if (!pair) break;
+    const range = (pair.key as { range?: [number, number, number] } | null)?.range ?? (pair.value as { range?: [number, number, number] } | null)?.range;
+    if (range) line = lineCounter.linePos(range[0]).line;
+    node = pair.value;
+  }
+  return line;
+}
+
+/** A scalar as written in the file (`1.0` stays `1.0`), for messages. */
+export function scalarSource(node: unknown): string {
+  if (isScalar(node)) {
+    const source = (node as { source?: unknown }).source;
+    return typeof source === 'string' ? source : String(node.value);
+  }
+  return String(node);
 }

@@ -75,3 +75,12 @@ function compareKeys(a: { key: unknown }, b: { key: unknown }): number {
   if (typeof left === 'number' && typeof right === 'number') return left - right;
   return String(left) < String(right) ? -1 : String(left) > String(right) ? 1 : 0;
 }
+
+/** Reads `prompt-metadata/<task>.yaml`, applies these evaluations (one per template id) and writes it back. */
+export function updatePromptMetadata(workspaceRoot: string, task: string, reports: readonly { id: string; evaluation: TemplateEvaluation }[]): string {
+  const file = metadataFile(workspaceRoot, task);
+  const metadata = readPromptMetadata(file);
+  for (const report of reports) applyEvaluation(metadata, Number(report.id), report.evaluation);
+  writePromptMetadata(file, metadata);
+  return file;
+}

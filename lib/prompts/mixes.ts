@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ZsdError } from '../core/errors';
 import { NumpyRandomState, numpyPermutationOfRange } from '../core/numpy-random';
 import { workspaceLayers, type Workspace } from '../core/paths';
-import { readYamlFile } from '../core/yaml';
+import { lineOfKey as lineOf, readYamlFile, scalarSource as sourceOf } from '../core/yaml';
 import { summarizeIds, type TemplateSet } from './templates';
 
 /**
@@ -258,14 +258,6 @@ function looksLikeFloat(node: unknown): boolean {
   return !/^[-+]?0x/i.test(source) && /[.eE]/.test(source);
 }
 
-function sourceOf(node: unknown): string {
-  if (isScalar(node)) {
-    const source = (node as { source?: unknown }).source;
-    return typeof source === 'string' ? source : String(node.value);
-  }
-  return String(node);
-}
-
 function describeValue(value: unknown): string {
   if (value instanceof Map) return 'a mapping';
   if (Array.isArray(value)) return 'a list';
@@ -274,23 +266,3 @@ function describeValue(value: unknown): string {
   return String(value);
 }
 
-/**
- * The line of a key (the line where `label:` or `7:` is written), found by walking the document's nodes, so
- * that a number key matches and a block mapping is located at its key rather than its first entry.
- */
-function lineOf(document: Document, lineCounter: LineCounter, pathParts: readonly PropertyKey[]): number | undefined {
-  let node: unknown = document.contents;
-  let line: number | undefined;
-  for (const part of pathParts) {
-    if (!isMap(node)) break;
-    const pair = node.items.find((item) => {
-      const key = isScalar(item.key) ? item.key.value : item.key;
-      return key === part || String(key) === String(part) || (isScalar(item.key) && sourceOf(item.key) === String(part));
-    });
-    if (!pair) break;
-    const range = (pair.key as { range?: [number, number, number] } | null)?.range ?? (pair.value as { range?: [number, number, number] } | null)?.range;
-    if (range) line = lineCounter.linePos(range[0]).line;
-    node = pair.value;
-  }
-  return line;
-}

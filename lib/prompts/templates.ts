@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isMap, isScalar, type Document, type LineCounter } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { z } from 'zod';
 import { ZsdError, type ErrorLocation } from '../core/errors';
 import { workspaceLayers, type Workspace } from '../core/paths';
-import { readYamlFile } from '../core/yaml';
+import { lineOfKey as lineOf, readYamlFile } from '../core/yaml';
 import { compilePythonRegex, PythonRegexError, translatePythonRegex } from './python-regex';
 import { missingPlaceholder, placeholdersOf, renderPythonFormat } from './python-format';
 
@@ -229,16 +229,6 @@ function templateLocation(template: PromptTemplate, key: string): ErrorLocation 
   return { file: template.file, key: `templates.${template.id}.${key}` };
 }
 
-function lineOf(document: Document, lineCounter: LineCounter, pathParts: readonly PropertyKey[]): number | undefined {
-  for (let depth = pathParts.length; depth > 0; depth--) {
-    const parts = pathParts.slice(0, depth).map((part) => (typeof part === 'string' && /^\d+$/.test(part) ? Number(part) : part));
-    const node = document.getIn(parts, true) ?? document.getIn(parts.map(String), true);
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    if (range) return lineCounter.linePos(range[0]).line;
-    if (isScalar(node) || isMap(node)) break;
-  }
-  return undefined;
-}
 
 function describeExpected(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') return ` (expected ${issue.expected})`;
