@@ -32,9 +32,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built `zsd` command (bin/zsd.js over dist/) as a user would. */
+/** Runs the built `zsd` command (lib/cli/zsd.js over dist/) as a user would. */
 export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
-  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'zsd.js'), ...args], {
+  const result = spawnSync(process.execPath, [path.join(REPO_ROOT, 'lib', 'cli', 'zsd.js'), ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ZSD_DATA: DATA_ROOT, ...options.env },
     encoding: 'utf8',

@@ -8,10 +8,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { resolveDataRoot, resolveWorkspace } from '../lib/core/paths';
-import { getTask } from '../lib/data/tasks';
-import { evaluateTeacher } from '../lib/evaluate/evaluate-teacher';
-import { listRecordedTemplateIds, responsesFile } from '../lib/teacher/recorded-responses';
+import { resolveDataRoot, resolveWorkspace } from '../core/paths';
+import { getTask } from '../data/tasks';
+import { evaluateTeacher } from '../evaluate/evaluate-teacher';
+import { listRecordedTemplateIds, responsesFile } from '../teacher/recorded-responses';
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
