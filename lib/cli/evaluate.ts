@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { ZsdError } from '../core/errors';
 import { getTask } from '../data/tasks';
 import { evaluateTeacher, type TeacherEvaluation } from '../evaluate/evaluate-teacher';
-import type { TemplateEvaluation } from '../evaluate/metrics';
+import { rankByAccuracy, type TemplateEvaluation } from '../evaluate/metrics';
 import { updatePromptMetadata } from '../evaluate/prompt-metadata';
 import { PALM_TEACHER } from '../teacher/palm';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
@@ -59,7 +59,7 @@ export function runEvaluate(options: EvaluateOptions): void {
     throw new ZsdError('usage', `--split ${options.split} is not a split of ${task.name}; expected one of ${task.splits.join(', ')}`);
   }
   const result = evaluateTeacher({ task, split: options.split, dataRoot, workspace, teacher: options.teacher, templateIds: options.templates });
-  const reports = sortByAccuracy(result);
+  const reports = rankByAccuracy(result.reports);
   const log = options.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
 
   if (options.json) {
@@ -80,16 +80,6 @@ export function runEvaluate(options: EvaluateOptions): void {
       log(`prompt metadata for ${reports.length} templates written to ${file}`);
     }
   }
-}
-
-function sortByAccuracy(result: TeacherEvaluation) {
-  return [...result.reports].sort((a, b) => {
-    const left = a.evaluation.accuracy ?? -1;
-    const right = b.evaluation.accuracy ?? -1;
-    if (left !== right) return right - left;
-    if (a.evaluation.explanation_rate !== b.evaluation.explanation_rate) return b.evaluation.explanation_rate - a.evaluation.explanation_rate;
-    return Number(a.id) - Number(b.id);
-  });
 }
 
 function printTable(result: TeacherEvaluation, reports: TeacherEvaluation['reports']): void {

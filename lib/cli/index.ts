@@ -6,6 +6,9 @@ import { packageRoot } from '../core/paths';
 import { evaluateCommand } from './evaluate';
 import { demoCommand } from './demo';
 import { fakeOpenAICommand } from './fake-openai';
+import { experimentCommand } from './experiment';
+import { generateCommand } from './generate';
+import { queryCommand } from './query';
 
 /** The `zsd` command: one subcommand per pipeline step. */
 export function buildProgram(): Command {
@@ -13,7 +16,10 @@ export function buildProgram(): Command {
     .description('Zero-shot step-by-step distillation: evaluate and query teacher LLMs, build training data, train T5 students.')
     .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(queryCommand());
+  program.addCommand(experimentCommand());
   program.addCommand(evaluateCommand());
+  program.addCommand(generateCommand());
   program.addCommand(demoCommand());
   program.addCommand(fakeOpenAICommand());
   return program;

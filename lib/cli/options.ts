@@ -12,12 +12,12 @@ export function addCommonOptions(command: Command): Command {
   return command
     .option('--data <dir>', 'data root with datasets/ and the recorded study (default: $ZSD_DATA or ../shared/data)')
     .option('--workspace <dir>', 'workspace for templates, mixes, query results, metadata and results (default: current directory)')
-    .option('--no-recorded', 'do not read the recorded study (<data>/zero-shot) as a read-only layer under the workspace');
+    .option('--no-recorded', 'do not use the recorded study\'s responses (<data>/zero-shot/query-results) as answers; its templates and mixes are still read');
 }
 
 export function resolveRoots(options: CommonOptions): { dataRoot: string; workspace: Workspace } {
   const dataRoot = resolveDataRoot(options.data);
-  const workspace = resolveWorkspace(dataRoot, options.workspace, { recordedStudy: options.recorded !== false });
+  const workspace = resolveWorkspace(dataRoot, options.workspace, { recordedResponses: options.recorded !== false });
   return { dataRoot, workspace };
 }
 
@@ -28,4 +28,13 @@ export function parseIdList(value: string): number[] {
     throw new InvalidArgumentError(`expected comma-separated template ids such as 1,2,10, got "${value}"`);
   }
   return ids.map(Number);
+}
+
+/** `--splits train,test` */
+export function parseNameList(value: string): string[] {
+  const names = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (names.length === 0 || !names.every((name) => /^[A-Za-z0-9_.-]+$/.test(name))) {
+    throw new InvalidArgumentError(`expected comma-separated names such as train,test, got "${value}"`);
+  }
+  return [...new Set(names)];
 }

@@ -31,18 +31,25 @@ export interface Workspace {
   readonly readLayers: readonly string[];
   /** True when `root` lies inside the read-only data root: nothing may be written there. */
   readonly readOnly: boolean;
+  /** False: the read-only layers' responses are not read (their templates and mixes still are). Default true. */
+  readonly recordedResponses?: boolean;
 }
 
-export function resolveWorkspace(dataRoot: string, flag?: string, options: { recordedStudy?: boolean } = {}): Workspace {
+export function resolveWorkspace(dataRoot: string, flag?: string, options: { recordedResponses?: boolean } = {}): Workspace {
   const root = path.resolve(flag ?? '.');
   const study = path.join(dataRoot, 'zero-shot');
-  const readLayers = options.recordedStudy !== false && fs.existsSync(study) && path.resolve(study) !== root ? [study] : [];
-  return { root, readLayers, readOnly: isInside(root, dataRoot) };
+  const readLayers = fs.existsSync(study) && path.resolve(study) !== root ? [study] : [];
+  return { root, readLayers, readOnly: isInside(root, dataRoot), recordedResponses: options.recordedResponses !== false };
 }
 
-/** All directories of a workspace to read from, writable one first. */
+/** All directories of a workspace to read templates and mixes from, writable one first. */
 export function workspaceLayers(workspace: Workspace): string[] {
   return [workspace.root, ...workspace.readLayers];
+}
+
+/** The directories whose query-results/ hold responses: all layers, or only the workspace with `--no-recorded`. */
+export function responseLayers(workspace: Workspace): string[] {
+  return workspace.recordedResponses === false ? [workspace.root] : workspaceLayers(workspace);
 }
 
 export function isInside(candidate: string, parent: string): boolean {

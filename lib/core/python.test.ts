@@ -1,6 +1,7 @@
 import {
   codePointLength,
   pythonIsLowerCharacter,
+  pythonJsonDumps,
   pythonLstrip,
   pythonRound,
   pythonRstrip,
@@ -111,5 +112,19 @@ describe('pythonIsLowerCharacter', () => {
     [' ', false],
   ])('%j.islower() is %s', (character, expected) => {
     expect(pythonIsLowerCharacter(character)).toBe(expected);
+  });
+});
+
+describe('pythonJsonDumps', () => {
+  test('matches json.dumps: ", " and ": " separators, non-ASCII and DEL as lowercase \\u escapes, surrogate pairs', () => {
+    // python3 -c 'import json; print(json.dumps({"label": "x\u00e9\U0001F600\x7f\x01\"\\\\", "explanation": None}))'
+    expect(pythonJsonDumps({ label: 'x\u00e9\u{1F600}\u007f\u0001"\\', explanation: null })).toBe(
+      '{"label": "x\\u00e9\\ud83d\\ude00\\u007f\\u0001\\"\\\\", "explanation": null}',
+    );
+    expect(pythonJsonDumps([1, true, 'a\nb\t'])).toBe('[1, true, "a\\nb\\t"]');
+  });
+
+  test('refuses a float, whose Python repr could differ', () => {
+    expect(() => pythonJsonDumps(0.1)).toThrow(/not an integer/);
   });
 });

@@ -94,3 +94,17 @@ export function populationVariance(values: readonly number[]): number {
   const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
   return values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / values.length;
 }
+
+/**
+ * Best first: accuracy, then explanation rate (the only signal where a split has no gold labels), then id.
+ * How `evaluate` and `experiment` name the best template.
+ */
+export function rankByAccuracy<T extends { id: string | number; evaluation: TemplateEvaluation }>(reports: readonly T[]): T[] {
+  return [...reports].sort((a, b) => {
+    const left = a.evaluation.accuracy ?? -1;
+    const right = b.evaluation.accuracy ?? -1;
+    if (left !== right) return right - left;
+    if (a.evaluation.explanation_rate !== b.evaluation.explanation_rate) return b.evaluation.explanation_rate - a.evaluation.explanation_rate;
+    return Number(a.id) - Number(b.id);
+  });
+}

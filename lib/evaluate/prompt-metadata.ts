@@ -84,3 +84,55 @@ export function updatePromptMetadata(workspaceRoot: string, task: string, report
   writePromptMetadata(file, metadata);
   return file;
 }
+
+export interface QueryCosts {
+  queries: number;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: number;
+}
+
+/**
+ * Adds a run's paid queries to each template's `costs`, as the study's update_from_callback did: totals
+ * accumulate (total_performed_queries, total_tokens_sent, total_tokens_received, total_accumulated_costs), the
+ * averages are recomputed from them. Templates with no paid query are left alone. Returns the file, or
+ * undefined when there was nothing to add.
+ */
+export function accumulateQueryCosts(workspaceRoot: string, task: string, costs: ReadonlyMap<number, QueryCosts>): string | undefined {
+  const paid = [...costs].filter(([, run]) => run.queries > 0);
+  if (paid.length === 0) return undefined;
+  const file = metadataFile(workspaceRoot, task);
+  const metadata = readPromptMetadata(file);
+  for (const [templateId, run] of paid) {
+    const entry = metadata.get(templateId) ?? {};
+    const before = entry.costs ?? {};
+    const total = (field: string, added: number) => (typeof before[field] === 'number' ? (before[field] as number) : 0) + added;
+    const queries = total('total_performed_queries', run.queries);
+    const sent = total('total_tokens_sent', run.promptTokens);
+    const received = total('total_tokens_received', run.completionTokens);
+    const dollars = total('total_accumulated_costs', run.costUsd);
+    entry.costs = {
+      ...before,
+      total_performed_queries: queries,
+      total_tokens_sent: sent,
+      total_tokens_received: received,
+      total_accumulated_costs: dollars,
+      avg_cost_per_query: dollars / queries,
+      avg_nr_tokens_sent: sent / queries,
+      avg_nr_tokens_received: received / queries,
+    };
+    metadata.set(templateId, entry);
+  }
+  writePromptMetadata(file, metadata);
+  return file;
+}
+
+/** avg_nr_tokens_received per template id, for completion-token estimates. */
+export function recordedCompletionAverages(workspaceRoot: string, task: string): Map<number, number> {
+  const averages = new Map<number, number>();
+  for (const [templateId, entry] of readPromptMetadata(metadataFile(workspaceRoot, task))) {
+    const value = entry.costs?.avg_nr_tokens_received;
+    if (typeof value === 'number' && Number.isFinite(value)) averages.set(templateId, value);
+  }
+  return averages;
+}

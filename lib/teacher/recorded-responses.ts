@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
 import { readJsonLines } from '../core/jsonl';
-import { workspaceLayers, type Workspace } from '../core/paths';
+import { responseLayers, type Workspace } from '../core/paths';
 
 /**
  * Recorded teacher responses in the study's layout:
@@ -40,7 +40,7 @@ export function responsesFile(root: string, task: string, split: string, templat
 /** Template ids with recorded responses for (task, split) in any layer of the workspace, ascending. */
 export function listRecordedTemplateIds(workspace: Workspace, task: string, split: string): number[] {
   const ids = new Set<number>();
-  for (const layer of workspaceLayers(workspace)) {
+  for (const layer of responseLayers(workspace)) {
     const directory = path.join(layer, 'query-results', task, split);
     if (!fs.existsSync(directory)) continue;
     for (const entry of fs.readdirSync(directory)) {
@@ -63,7 +63,7 @@ export interface ReadOptions {
 export function readRecordedResponses(workspace: Workspace, task: string, split: string, templateId: number, options: ReadOptions = {}): RecordedResponse[] {
   const byIndex = new Map<number, RecordedResponse>();
   let filesFound = 0;
-  for (const layer of workspaceLayers(workspace)) {
+  for (const layer of responseLayers(workspace)) {
     const file = responsesFile(layer, task, split, templateId);
     if (!fs.existsSync(file)) continue;
     filesFound++;
@@ -86,7 +86,7 @@ export function readRecordedResponses(workspace: Workspace, task: string, split:
     }
   }
   if (filesFound === 0) {
-    throw new ZsdError('not-found', `no recorded responses for task "${task}", split "${split}", template ${templateId} in ${workspaceLayers(workspace).join(', ')}`);
+    throw new ZsdError('not-found', `no recorded responses for task "${task}", split "${split}", template ${templateId} in ${responseLayers(workspace).join(', ')}`);
   }
   return [...byIndex.values()];
 }

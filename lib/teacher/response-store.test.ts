@@ -29,7 +29,7 @@ test('a complete last line without its newline gets one', () => {
 });
 
 test('append is durable and indexed; a new store reads it back by key', () => {
-  const workspace = resolveWorkspace(DATA_ROOT, temporaryDirectory(), { recordedStudy: false });
+  const workspace = resolveWorkspace(DATA_ROOT, temporaryDirectory(), { recordedResponses: false });
   const store = new ResponseStore(workspace, 'svamp', 'test', 1);
   const written = entry(3, 'four');
   store.append(written);
@@ -42,7 +42,7 @@ test('append is durable and indexed; a new store reads it back by key', () => {
 
 test('a store whose file ends torn still opens, and the next append repairs it', () => {
   const root = temporaryDirectory();
-  const workspace = resolveWorkspace(DATA_ROOT, root, { recordedStudy: false });
+  const workspace = resolveWorkspace(DATA_ROOT, root, { recordedResponses: false });
   const file = writeFile(path.join(root, 'query-results', 'svamp', 'test', '1', 'responses.json'), `${JSON.stringify(entry(0, 'four'))}\n{"torn`);
   const store = new ResponseStore(workspace, 'svamp', 'test', 1);
   expect(store.size).toBe(1);

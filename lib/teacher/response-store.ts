@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
 import { parseJsonLines } from '../core/jsonl';
-import { workspaceLayers, type Workspace } from '../core/paths';
+import { responseLayers, type Workspace } from '../core/paths';
 import { parseResponseLine, responsesFile, STUDY_MODEL, type RecordedResponse } from './recorded-responses';
 import { studyCompletePrompt, type SamplingParameters, type TeacherEndpoint, type TeacherRequest } from './request-key';
 
@@ -50,11 +50,16 @@ export class ResponseStore {
     readonly templateId: number,
   ) {
     this.file = responsesFile(workspace.root, task, split, templateId);
-    for (const layer of workspaceLayers(workspace)) this.load(responsesFile(layer, task, split, templateId));
+    for (const layer of responseLayers(workspace)) this.load(responsesFile(layer, task, split, templateId));
   }
 
   get path(): string {
     return this.file;
+  }
+
+  /** Every response on disk for this (task, split, template), first per key, workspace before read-only layers. */
+  records(): RecordedResponse[] {
+    return [...this.byKey.values(), ...this.byStudyPrompt.values()];
   }
 
   lookup(request: TeacherRequest, key: string): RecordedResponse | undefined {

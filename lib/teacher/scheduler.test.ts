@@ -21,7 +21,7 @@ afterEach(async () => server?.close());
 
 function freshWorkspace() {
   // No recorded layer: every answer must come from the (fake) API and be stored here.
-  return resolveWorkspace(DATA_ROOT, temporaryDirectory(), { recordedStudy: false });
+  return resolveWorkspace(DATA_ROOT, temporaryDirectory(), { recordedResponses: false });
 }
 
 test('under injected faults every row is answered, each distinct prompt paid once, and a re-run is all cache', async () => {

@@ -1,0 +1,248 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ZsdError } from '../core/errors';
+import type { Workspace } from '../core/paths';
+import { accumulateQueryCosts, recordedCompletionAverages, type QueryCosts } from '../evaluate/prompt-metadata';
+import { TeacherClient } from '../teacher/client';
+import { dotEnvFileOf, resolveConnection, type TeacherConnection } from '../teacher/connection';
+import { estimateRun, promptTokensOf, type RunEstimate } from '../teacher/estimate';
+import { costOf, loadPriceTable, parsePriceFlag, priceFor, type ModelPrice } from '../teacher/prices';
+import type { TeacherSettings } from '../teacher/query-jobs';
+import { STUDY_MODEL } from '../teacher/recorded-responses';
+import type { SamplingParameters, TeacherEndpoint, TeacherRequest } from '../teacher/request-key';
+import { runQueries, type QueryJob, type QueryRun } from '../teacher/scheduler';
+import { countTextTokens } from '../teacher/tokens';
+import { formatCount, ProgressLine } from './progress';
+import { formatTable } from './table';
+
+/**
+ * What every querying command (`query`, `experiment`, `generate`) shares: the teacher flags, resolving them
+ * (model, endpoint, sampling parameters, price, server and key), and running a set of jobs: a dry-run estimate,
+ * or the queries with a budget, progress, Ctrl-C handling, a summary of what was spent and saved, and the
+ * costs added to prompt metadata.
+ */
+
+/** The study's sampling: langchain's ChatOpenAI defaults (temperature 0.7, nothing else set). */
+export const STUDY_TEMPERATURE = 0.7;
+
+export interface TeacherFlags {
+  model: string;
+  endpoint?: TeacherEndpoint;
+  baseUrl?: string;
+  apiKey?: string;
+  temperature: number;
+  topP?: number;
+  maxTokens?: number;
+  requestSeed?: number;
+  concurrency: number;
+  timeout: number;
+  maxAttempts: number;
+  maxCost?: number;
+  price?: ModelPrice;
+  completionTokens?: number;
+  dryRun?: boolean;
+}
+
+export function numberFlag(name: string, range: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean }) {
+  return (value: string): number => {
+    const number = Number(value);
+    const wanted = `${range.integer ? 'an integer' : 'a number'}${describeRange(range)}`;
+    if (value.trim() === '' || !Number.isFinite(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
+    if (range.integer && !Number.isInteger(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
+    if (range.min !== undefined && (range.exclusiveMin ? number <= range.min : number < range.min)) throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
+    if (range.max !== undefined && number > range.max) throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
+    return number;
+  };
+}
+
+function describeRange(range: { min?: number; max?: number; exclusiveMin?: boolean }): string {
+  if (range.min !== undefined && range.max !== undefined) return ` in ${range.exclusiveMin ? '(' : '['}${range.min}, ${range.max}]`;
+  if (range.min !== undefined) return range.exclusiveMin ? ` above ${range.min}` : ` of at least ${range.min}`;
+  if (range.max !== undefined) return ` of at most ${range.max}`;
+  return '';
+}
+
+export function addTeacherOptions(command: Command): Command {
+  return command
+    .option('--model <name>', 'teacher model, as the server names it', STUDY_MODEL)
+    .addOption(new Option('--endpoint <kind>', 'chat (chat completions) or completion (legacy completions; default for *-instruct and davinci models)').choices(['chat', 'completion']))
+    .option('--base-url <url>', 'OpenAI-compatible server, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL, .env, else OpenAI)')
+    .option('--api-key <key>', 'API key (default: $OPENAI_API_KEY or .env in the workspace; prefer those: flags show in process lists)')
+    .option('--temperature <t>', `sampling temperature (the study used ${STUDY_TEMPERATURE})`, numberFlag('--temperature', { min: 0, max: 2 }), STUDY_TEMPERATURE)
+    .option('--top-p <p>', 'nucleus sampling', numberFlag('--top-p', { min: 0, max: 1 }))
+    .option('--max-tokens <n>', 'cap on completion tokens per answer', numberFlag('--max-tokens', { min: 1, integer: true }))
+    .option('--request-seed <n>', 'the API\'s sampling seed (part of the request, so of the cache key)', numberFlag('--request-seed', { min: 0, integer: true }))
+    .option('--concurrency <n>', 'queries in flight at once', numberFlag('--concurrency', { min: 1, max: 1024, integer: true }), 16)
+    .option('--timeout <seconds>', 'per-request timeout', numberFlag('--timeout', { min: 0, exclusiveMin: true }), 60)
+    .option('--max-attempts <n>', 'attempts per query before its row fails', numberFlag('--max-attempts', { min: 1, max: 100, integer: true }), 8)
+    .option('--max-cost <dollars>', 'stop before the estimated spend would pass this budget', numberFlag('--max-cost', { min: 0 }))
+    .option('--price <prompt,completion>', 'dollars per 1K prompt and completion tokens, instead of the price table (0,0 for a free local server)', parsePriceFlag)
+    .option('--completion-tokens <n>', 'expected completion tokens per answer, for estimates (default: the template\'s recorded average)', numberFlag('--completion-tokens', { min: 0 }))
+    .option('--dry-run', 'estimate tokens and dollars, send nothing');
+}
+
+export interface TeacherContext {
+  settings: TeacherSettings;
+  price: ModelPrice;
+  connection: TeacherConnection;
+  flags: TeacherFlags;
+}
+
+export function resolveTeacher(flags: TeacherFlags, workspace: Workspace): TeacherContext {
+  const endpoint = flags.endpoint ?? defaultEndpoint(flags.model);
+  const parameters: SamplingParameters = { temperature: flags.temperature, top_p: flags.topP, max_tokens: flags.maxTokens, seed: flags.requestSeed };
+  const price = priceFor(flags.model, loadPriceTable(workspace.root), flags.price);
+  const connection = resolveConnection({ baseUrl: flags.baseUrl, apiKey: flags.apiKey }, process.env, dotEnvFileOf(workspace.root));
+  return { settings: { model: flags.model, endpoint, parameters }, price, connection, flags };
+}
+
+/** Legacy completion models (gpt-3.5-turbo-instruct, davinci-002, ...) take a prompt, not messages. */
+export function defaultEndpoint(model: string): TeacherEndpoint {
+  return /(^|[-/:])(instruct|davinci|babbage)([-:]|\d|$)/i.test(model) ? 'completion' : 'chat';
+}
+
+export interface TeacherRunOptions {
+  task: string;
+  label: string;
+  workspace: Workspace;
+  log?: (line: string) => void;
+}
+
+/** A dry run returns the estimate only; a real run returns the run too. */
+export interface TeacherRunResult {
+  estimate: RunEstimate;
+  run?: QueryRun;
+}
+
+export async function runTeacherJobs(jobs: readonly QueryJob[], context: TeacherContext, options: TeacherRunOptions): Promise<TeacherRunResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { flags, price } = context;
+  const estimate = estimateRun(jobs, {
+    price,
+    completionTokens: flags.completionTokens,
+    requireCompletionEstimate: flags.dryRun === true || flags.maxCost !== undefined,
+    metadataCompletionTokens: recordedCompletionAverages(options.workspace.root, options.task),
+  });
+  if (flags.dryRun) {
+    printEstimate(estimate, context, log);
+    return { estimate };
+  }
+  if (estimate.queries > 0) {
+    if (options.workspace.readOnly) throw new ZsdError('read-only', `the workspace ${options.workspace.root} is inside the read-only data root; pass --workspace DIR`);
+    if (!context.connection.apiKey && !context.connection.baseURL) {
+      throw new ZsdError('usage', `${estimate.queries} queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(options.workspace.root)}), or pass --base-url for a local server`);
+    }
+    log(
+      `${options.label}: ${estimate.queries} queries to send to ${context.settings.model} at ${context.connection.baseURL ?? 'api.openai.com'}` +
+        ` (${estimate.cached} answered from the store), estimated $${estimate.costUsd.toFixed(4)}` +
+        (estimate.templates.some((template) => template.completionSource === 'unknown') ? ' plus completions of templates never answered before' : ''),
+    );
+  }
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onInterrupt = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+    log('\ninterrupted: letting the queries in flight finish and store their answers (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onInterrupt);
+  const progressLine = new ProgressLine(options.label);
+  let run: QueryRun;
+  try {
+    // Made on first use: a run answered wholly from the store needs no key.
+    let teacher: TeacherClient | undefined;
+    const client = {
+      complete: (request: TeacherRequest) =>
+        (teacher ??= new TeacherClient({ baseURL: context.connection.baseURL, apiKey: context.connection.apiKey, timeoutMs: flags.timeout * 1000 })).complete(request),
+    };
+    run = await runQueries(jobs, client, {
+      concurrency: flags.concurrency,
+      price,
+      maxAttempts: flags.maxAttempts,
+      maxCostUsd: flags.maxCost,
+      estimateCostUsd: estimate.jobCostUsd,
+      signal: controller.signal,
+      onProgress: (progress) => progressLine.update(progress),
+    });
+    progressLine.finish();
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+
+  const costsFile = accumulateQueryCosts(options.workspace.root, options.task, costsByTemplate(run));
+  for (const line of summarizeRun(run, price)) log(line);
+  if (costsFile) log(`query costs added to ${costsFile}`);
+  return { estimate, run };
+}
+
+function costsByTemplate(run: QueryRun): Map<number, QueryCosts> {
+  const costs = new Map<number, QueryCosts>();
+  for (const outcome of run.outcomes) {
+    if (outcome?.kind !== 'fresh') continue;
+    const id = outcome.job.row.templateId;
+    const entry = costs.get(id) ?? { queries: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+    entry.queries++;
+    entry.promptTokens += outcome.usage.prompt_tokens;
+    entry.completionTokens += outcome.usage.completion_tokens;
+    entry.costUsd += outcome.costUsd;
+    costs.set(id, entry);
+  }
+  return costs;
+}
+
+/** Spent (fresh answers, from the API's usage), saved (store hits: recorded usage, else counted), failures. */
+export function summarizeRun(run: QueryRun, price: ModelPrice): string[] {
+  const { progress } = run;
+  let savedTokens = 0;
+  let savedUsd = 0;
+  const failures = new Map<string, { count: number; example: string }>();
+  for (const outcome of run.outcomes) {
+    if (!outcome) continue;
+    if (outcome.kind === 'cached') {
+      const usage = outcome.record.usage ?? {
+        prompt_tokens: promptTokensOf(outcome.job.request),
+        completion_tokens: countTextTokens(outcome.record.response, outcome.job.request.model),
+      };
+      savedTokens += usage.prompt_tokens + usage.completion_tokens;
+      savedUsd += costOf(usage, price);
+    } else if (outcome.kind === 'failed') {
+      const entry = failures.get(outcome.error.kind) ?? { count: 0, example: outcome.error.message };
+      entry.count++;
+      failures.set(outcome.error.kind, entry);
+    }
+  }
+  const lines = [
+    `spent: ${progress.fresh} queries, ${formatCount(progress.promptTokens)} prompt + ${formatCount(progress.completionTokens)} completion tokens, $${progress.costUsd.toFixed(4)}` +
+      (progress.retries > 0 ? ` (${progress.retries} retries)` : ''),
+    `saved by the store: ${progress.cached} answers, ${formatCount(savedTokens)} tokens, $${savedUsd.toFixed(4)}`,
+  ];
+  for (const [kind, { count, example }] of failures) lines.push(`failed: ${count} (${kind}), e.g. ${example}`);
+  if (progress.skipped > 0) lines.push(`not sent: ${progress.skipped}`);
+  if (run.stoppedBecause) lines.push(`stopped: ${run.stoppedBecause}`);
+  if (progress.failed + progress.skipped > 0) lines.push('every answer so far is stored: run the same command again to resume');
+  return lines;
+}
+
+function printEstimate(estimate: RunEstimate, context: TeacherContext, log: (line: string) => void): void {
+  const header = ['task', 'split', 'template', 'to send', 'in store', 'prompt tokens', 'completion tokens', 'per answer (from)', 'dollars'];
+  const rows = estimate.templates.map((template) => [
+    template.task,
+    template.split,
+    template.templateId,
+    template.queries,
+    template.cached,
+    template.promptTokens,
+    template.completionTokens,
+    `${template.completionTokensPerAnswer.toFixed(1)} (${template.completionSource})`,
+    template.costUsd.toFixed(4),
+  ]);
+  const { prompt, completion } = context.price;
+  log(`dry run: nothing sent. ${context.settings.model} at $${prompt}/1K prompt and $${completion}/1K completion tokens:`);
+  log(formatTable(header, rows));
+  log(
+    `total: ${estimate.queries} queries, ${formatCount(estimate.promptTokens)} prompt + ~${formatCount(estimate.completionTokens)} completion tokens, ` +
+      `~$${estimate.costUsd.toFixed(4)} (${estimate.cached} answers already in the store)`,
+  );
+}
+
