@@ -50,7 +50,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<void> {
   const stores = new StoreRegistry(workspace);
   const jobs = selected.flatMap((template) => buildQueryJobs(task.name, split.split, template, rows, context.settings, stores));
   process.stdout.write(`experiment on ${task.name} ${split.split}: ${rows.length} rows (seed ${options.seed}) x ${selected.length} templates\n`);
-  const { run } = await runTeacherJobs(jobs, context, { task: task.name, label: `experiment ${task.name}`, workspace });
+  const { run } = await runTeacherJobs(jobs, context, { task: task.name, stores, label: `experiment ${task.name}`, workspace });
   if (!run) return;
   if (run.progress.fresh + run.progress.cached < run.progress.total) {
     process.stdout.write('not every row was answered, so templates cannot be compared yet: run the same command again to resume\n');

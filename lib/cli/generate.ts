@@ -62,7 +62,7 @@ export async function runGenerate(options: GenerateOptions): Promise<void> {
   const { run } = await runTeacherJobs(
     plans.flatMap((plan) => plan.jobs),
     context,
-    { task: task.name, label: `generate ${task.name}`, workspace },
+    { task: task.name, stores, label: `generate ${task.name}`, workspace },
   );
   if (!run) return;
   if (run.progress.fresh + run.progress.cached < run.progress.total) {

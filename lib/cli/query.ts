@@ -41,6 +41,6 @@ export async function runQuery(options: QueryOptions): Promise<void> {
   const context = resolveTeacher(options, workspace);
   const stores = new StoreRegistry(workspace);
   const jobs = selected.flatMap((template) => buildQueryJobs(task.name, split.split, template, rows, context.settings, stores));
-  const { run } = await runTeacherJobs(jobs, context, { task: task.name, label: `${task.name} ${split.split}`, workspace });
+  const { run } = await runTeacherJobs(jobs, context, { task: task.name, stores, label: `${task.name} ${split.split}`, workspace });
   if (run && run.progress.fresh + run.progress.cached < run.progress.total) process.exitCode = 1;
 }

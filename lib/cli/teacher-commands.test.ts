@@ -106,6 +106,27 @@ test('--max-cost stops before the budget is passed; the re-run with a larger bud
   expect(Object.values(server.stats().byPrompt).every((count) => count === 1)).toBe(true);
 });
 
+test('--batch goes through the Batch API at half price; a budget below the batch estimate sends nothing', async () => {
+  await replayServer({ batchCompletionPolls: 2 });
+  const workspace = temporaryDirectory();
+  const args = ['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--samples', '20', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--batch', '--poll-interval', '0.01'];
+  const refused = await zsd([...args, '--max-cost', '0.0001', '--completion-tokens', '100']);
+  expect(refused.status).toBe(2);
+  expect(refused.stderr).toMatch(/the batch is estimated at \$0\.\d+, over --max-cost \$0\.0001/);
+  expect(server.stats().requests).toBe(0);
+
+  const result = await zsd(args);
+  expect(result.status).toBe(0);
+  expect(server.stats()).toMatchObject({ completions: 20, misses: 0 });
+  const stored = readLines(path.join(workspace, 'query-results', 'svamp', 'test', '1', 'responses.json')) as { batch_id?: string; usage: { prompt_tokens: number; completion_tokens: number }; cost_usd: number }[];
+  expect(stored).toHaveLength(20);
+  for (const line of stored) {
+    expect(line.batch_id).toMatch(/^batch_fake/);
+    expect(line.cost_usd).toBeCloseTo((line.usage.prompt_tokens * 0.0015 + line.usage.completion_tokens * 0.002) / 2000, 12);
+  }
+  expect(fs.readdirSync(path.join(workspace, 'query-results', '.batches')).every((name) => name.endsWith('.done.json'))).toBe(true);
+});
+
 test('the API key comes from .env, is never written anywhere, and an unknown model needs --price', async () => {
   await replayServer({ fallback: 'echo' });
   const workspace = temporaryDirectory();

@@ -6,10 +6,11 @@ import { TeacherClient } from '../teacher/client';
 import { dotEnvFileOf, resolveConnection, type TeacherConnection } from '../teacher/connection';
 import { estimateRun, promptTokensOf, type RunEstimate } from '../teacher/estimate';
 import { costOf, loadPriceTable, parsePriceFlag, priceFor, type ModelPrice } from '../teacher/prices';
-import type { TeacherSettings } from '../teacher/query-jobs';
+import type { StoreRegistry, TeacherSettings } from '../teacher/query-jobs';
+import { batchStateDirectory, runBatchQueries } from '../teacher/batch';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
 import type { SamplingParameters, TeacherEndpoint, TeacherRequest } from '../teacher/request-key';
-import { runQueries, type QueryJob, type QueryRun } from '../teacher/scheduler';
+import { runQueries, type QueryJob, type QueryProgress, type QueryRun } from '../teacher/scheduler';
 import { countTextTokens } from '../teacher/tokens';
 import { formatCount, ProgressLine } from './progress';
 import { formatTable } from './table';
@@ -40,6 +41,8 @@ export interface TeacherFlags {
   price?: ModelPrice;
   completionTokens?: number;
   dryRun?: boolean;
+  batch?: boolean;
+  pollInterval: number;
 }
 
 export function numberFlag(name: string, range: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean }) {
@@ -77,7 +80,9 @@ export function addTeacherOptions(command: Command): Command {
     .option('--max-cost <dollars>', 'stop before the estimated spend would pass this budget', numberFlag('--max-cost', { min: 0 }))
     .option('--price <prompt,completion>', 'dollars per 1K prompt and completion tokens, instead of the price table (0,0 for a free local server)', parsePriceFlag)
     .option('--completion-tokens <n>', 'expected completion tokens per answer, for estimates (default: the template\'s recorded average)', numberFlag('--completion-tokens', { min: 0 }))
-    .option('--dry-run', 'estimate tokens and dollars, send nothing');
+    .option('--dry-run', 'estimate tokens and dollars, send nothing')
+    .option('--batch', 'use the OpenAI Batch API (half price, answers within 24 h): upload, create, poll and store; a re-run resumes pending batches')
+    .option('--poll-interval <seconds>', 'with --batch: seconds between status checks', numberFlag('--poll-interval', { min: 0, exclusiveMin: true }), 30);
 }
 
 export interface TeacherContext {
@@ -104,6 +109,8 @@ export interface TeacherRunOptions {
   task: string;
   label: string;
   workspace: Workspace;
+  /** The stores the jobs were built with; a batch run also stores answers of earlier runs' batches in them. */
+  stores: StoreRegistry;
   log?: (line: string) => void;
 }
 
@@ -118,6 +125,7 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
   const { flags, price } = context;
   const estimate = estimateRun(jobs, {
     price,
+    batch: flags.batch,
     completionTokens: flags.completionTokens,
     requireCompletionEstimate: flags.dryRun === true || flags.maxCost !== undefined,
     metadataCompletionTokens: recordedCompletionAverages(options.workspace.root, options.task),
@@ -131,8 +139,14 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
     if (!context.connection.apiKey && !context.connection.baseURL) {
       throw new ZsdError('usage', `${estimate.queries} queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(options.workspace.root)}), or pass --base-url for a local server`);
     }
+    if (flags.batch && flags.maxCost !== undefined && estimate.costUsd > flags.maxCost) {
+      throw new ZsdError(
+        'usage',
+        `the batch is estimated at $${estimate.costUsd.toFixed(4)}, over --max-cost $${flags.maxCost}; a batch is paid whole, so nothing was sent (use --samples, fewer templates, or a larger budget)`,
+      );
+    }
     log(
-      `${options.label}: ${estimate.queries} queries to send to ${context.settings.model} at ${context.connection.baseURL ?? 'api.openai.com'}` +
+      `${options.label}: ${estimate.queries} queries to send to ${context.settings.model} at ${context.connection.baseURL ?? 'api.openai.com'}${flags.batch ? ' in batches' : ''}` +
         ` (${estimate.cached} answered from the store), estimated $${estimate.costUsd.toFixed(4)}` +
         (estimate.templates.some((template) => template.completionSource === 'unknown') ? ' plus completions of templates never answered before' : ''),
     );
@@ -150,21 +164,28 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
   const progressLine = new ProgressLine(options.label);
   let run: QueryRun;
   try {
-    // Made on first use: a run answered wholly from the store needs no key.
-    let teacher: TeacherClient | undefined;
-    const client = {
-      complete: (request: TeacherRequest) =>
-        (teacher ??= new TeacherClient({ baseURL: context.connection.baseURL, apiKey: context.connection.apiKey, timeoutMs: flags.timeout * 1000 })).complete(request),
-    };
-    run = await runQueries(jobs, client, {
-      concurrency: flags.concurrency,
-      price,
-      maxAttempts: flags.maxAttempts,
-      maxCostUsd: flags.maxCost,
-      estimateCostUsd: estimate.jobCostUsd,
-      signal: controller.signal,
-      onProgress: (progress) => progressLine.update(progress),
-    });
+    const clientOptions = { baseURL: context.connection.baseURL, apiKey: context.connection.apiKey, timeoutMs: flags.timeout * 1000 };
+    const common = { price, signal: controller.signal, onProgress: (progress: QueryProgress) => progressLine.update(progress) };
+    if (flags.batch) {
+      run = await runBatchQueries(jobs, {
+        ...common,
+        client: clientOptions,
+        stateDir: batchStateDirectory(options.workspace.root),
+        pollIntervalMs: flags.pollInterval * 1000,
+        storeFor: (task, split, templateId) => options.stores.get(task, split, templateId),
+      });
+    } else {
+      // Made on first use: a run answered wholly from the store needs no key.
+      let teacher: TeacherClient | undefined;
+      const client = { complete: (request: TeacherRequest) => (teacher ??= new TeacherClient(clientOptions)).complete(request) };
+      run = await runQueries(jobs, client, {
+        ...common,
+        concurrency: flags.concurrency,
+        maxAttempts: flags.maxAttempts,
+        maxCostUsd: flags.maxCost,
+        estimateCostUsd: estimate.jobCostUsd,
+      });
+    }
     progressLine.finish();
   } finally {
     process.off('SIGINT', onInterrupt);

@@ -51,31 +51,59 @@ export class TeacherError extends Error {
   }
 }
 
+/** The SDK instance zsd talks through: no SDK retries (the scheduler or the batch runner is the retry layer). */
+export function createOpenAI(options: TeacherClientOptions): OpenAI {
+  return new OpenAI({
+    baseURL: options.baseURL,
+    // Local servers (vLLM, Ollama, llama.cpp) take any key; the SDK insists on one.
+    apiKey: options.apiKey ?? (options.baseURL ? 'no-key-needed' : undefined),
+    maxRetries: 0,
+    timeout: options.timeoutMs,
+  });
+}
+
+/** What is POSTed for a request, and where: the same body goes to the SDK directly and into a batch's JSONL line. */
+export type TeacherRequestBody =
+  | { url: '/v1/chat/completions'; body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming }
+  | { url: '/v1/completions'; body: OpenAI.CompletionCreateParamsNonStreaming };
+
+export function teacherRequestBody(request: TeacherRequest): TeacherRequestBody {
+  return request.endpoint === 'chat'
+    ? { url: '/v1/chat/completions', body: { model: request.model, messages: chatMessages(request), ...request.parameters } }
+    : { url: '/v1/completions', body: { model: request.model, prompt: completionPrompt(request), ...request.parameters } };
+}
+
+interface CompletionBody {
+  model?: string | null;
+  choices?: Array<{ message?: { content?: string | null } | null; text?: string | null } | null> | null;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+/**
+ * The answer in a chat or completion response body (from the SDK or from a batch output line).
+ * Throws TeacherError 'empty' when there is no choice, 'malformed' when the body is not an object.
+ */
+export function teacherAnswerFrom(request: Pick<TeacherRequest, 'endpoint' | 'model'>, body: unknown): TeacherAnswer {
+  if (typeof body !== 'object' || body === null) throw new TeacherError('malformed', `malformed answer: expected a completion object, got ${JSON.stringify(body)}`, true);
+  const completion = body as CompletionBody;
+  const choice = completion.choices?.[0];
+  if (!choice) throw new TeacherError('empty', 'the server answered without choices', true);
+  const text = request.endpoint === 'chat' ? choice.message?.content : choice.text;
+  return { text: text ?? '', usage: usageOf(completion.usage), model: completion.model ?? request.model };
+}
+
 export class TeacherClient {
   private readonly openai: OpenAI;
 
   constructor(options: TeacherClientOptions) {
-    this.openai = new OpenAI({
-      baseURL: options.baseURL,
-      // Local servers (vLLM, Ollama, llama.cpp) take any key; the SDK insists on one.
-      apiKey: options.apiKey ?? (options.baseURL ? 'no-key-needed' : undefined),
-      maxRetries: 0,
-      timeout: options.timeoutMs,
-    });
+    this.openai = createOpenAI(options);
   }
 
   async complete(request: TeacherRequest): Promise<TeacherAnswer> {
     try {
-      if (request.endpoint === 'chat') {
-        const completion = await this.openai.chat.completions.create({ model: request.model, messages: chatMessages(request), ...request.parameters });
-        const choice = completion.choices?.[0];
-        if (!choice) throw new TeacherError('empty', 'the server answered without choices', true);
-        return { text: choice.message?.content ?? '', usage: usageOf(completion.usage), model: completion.model ?? request.model };
-      }
-      const completion = await this.openai.completions.create({ model: request.model, prompt: completionPrompt(request), ...request.parameters });
-      const choice = completion.choices?.[0];
-      if (!choice) throw new TeacherError('empty', 'the server answered without choices', true);
-      return { text: choice.text ?? '', usage: usageOf(completion.usage), model: completion.model ?? request.model };
+      const post = teacherRequestBody(request);
+      const completion = post.url === '/v1/chat/completions' ? await this.openai.chat.completions.create(post.body) : await this.openai.completions.create(post.body);
+      return teacherAnswerFrom(request, completion);
     } catch (error) {
       throw classifyTeacherError(error);
     }
@@ -86,7 +114,10 @@ function usageOf(usage: { prompt_tokens?: number; completion_tokens?: number } |
   return { prompt_tokens: usage?.prompt_tokens ?? 0, completion_tokens: usage?.completion_tokens ?? 0 };
 }
 
-/** Maps SDK, fetch and parse errors to kinds. Names, not instanceof: errors may come from another realm. */
+/**
+ * Maps SDK, fetch and parse errors to kinds. Names, not instanceof: errors may come from another realm. Any object
+ * with `status`, `message` and `code` classifies like the SDK's APIError (a batch's per-request error lines do).
+ */
 export function classifyTeacherError(error: unknown): TeacherError {
   if (error instanceof TeacherError) return error;
   const name = (error as { name?: string } | null)?.name ?? '';
