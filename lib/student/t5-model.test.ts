@@ -1,0 +1,187 @@
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { DATA_ROOT } from '../test-support/fixtures';
+import { initBackend } from './backend';
+import { readSafetensorsHeader } from './safetensors';
+import { presetConfig, readT5Config, type T5Config } from './t5-config';
+import { IGNORE_INDEX, relativePositionBucket, shiftRight, t5ParameterShapes, T5Model, type T5Batch } from './t5-model';
+
+const REFERENCE = path.join(DATA_ROOT, 't5-reference');
+
+beforeAll(async () => {
+  await initBackend();
+});
+
+/** A tiny config where num_heads * d_kv (3 * 6) differs from d_model (16). */
+function tinyConfig(overrides: Parameters<typeof presetConfig>[1] = {}): T5Config {
+  return presetConfig('t5-efficient-tiny', {
+    vocabSize: 40,
+    dModel: 16,
+    dKv: 6,
+    numHeads: 3,
+    dFf: 24,
+    numLayers: 2,
+    numDecoderLayers: 1,
+    dropoutRate: 0.1,
+    ...overrides,
+  });
+}
+
+function tinyBatch(): T5Batch {
+  return {
+    inputIds: tf.tensor2d([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0]], undefined, 'int32'),
+    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], undefined, 'int32'),
+    labels: tf.tensor2d([[11, 12, 1], [13, 1, IGNORE_INDEX]], undefined, 'int32'),
+  };
+}
+
+function disposeBatch(batch: T5Batch): void {
+  tf.dispose([batch.inputIds, batch.attentionMask, batch.labels!]);
+}
+
+describe('relative position buckets (transformers T5Attention._relative_position_bucket, 32 buckets, max distance 128)', () => {
+  test('bidirectional (encoder): exact up to 7, logarithmic to 127, keys after the query in the upper half', () => {
+    const bucket = (relative: number) => relativePositionBucket(relative, true, 32, 128);
+    expect([0, -1, -7, -8, -11, -12, -16, -20, -32, -64, -127, -1000].map(bucket)).toEqual([0, 1, 7, 8, 8, 9, 10, 10, 12, 14, 15, 15]);
+    expect([1, 7, 8, 16, 20, 127].map(bucket)).toEqual([17, 23, 24, 26, 26, 31]);
+  });
+
+  test('causal (decoder): keys after the query share bucket 0; exact up to 15', () => {
+    const bucket = (relative: number) => relativePositionBucket(relative, false, 32, 128);
+    expect([5, 1, 0, -1, -15, -16, -20, -32, -64, -127, -128, -500].map(bucket)).toEqual([0, 0, 0, 1, 15, 16, 17, 21, 26, 31, 31, 31]);
+  });
+});
+
+test('parameter names and shapes are exactly those of the transformers checkpoints', () => {
+  for (const variant of ['v1_1', 'orig']) {
+    const directory = path.join(REFERENCE, variant);
+    const header = readSafetensorsHeader(path.join(directory, 'model.safetensors'));
+    const fromFile = Object.entries(header.tensors).map(([name, info]): [string, number[]] => [name, info.shape]);
+    const expected = [...t5ParameterShapes(readT5Config(path.join(directory, 'config.json')))];
+    expect(new Map(expected)).toEqual(new Map(fromFile));
+  }
+  const untied = t5ParameterShapes(tinyConfig({ tieWordEmbeddings: false }));
+  expect(untied.get('lm_head.weight')).toEqual([40, 16]);
+  expect(untied.get('encoder.block.0.layer.0.SelfAttention.q.weight')).toEqual([18, 16]);
+  expect(untied.get('decoder.block.0.layer.1.EncDecAttention.o.weight')).toEqual([16, 18]);
+  expect(untied.has('encoder.block.1.layer.0.SelfAttention.relative_attention_bias.weight')).toBe(false);
+});
+
+test('randomInit follows transformers _init_weights (factor 1) and is reproducible from its seed', () => {
+  const config = presetConfig('zsd-bench', { numLayers: 1, vocabSize: 2000 });
+  const model = T5Model.randomInit(config, 3);
+  const again = T5Model.randomInit(config, 3);
+  const std = (name: string) => tf.tidy(() => Math.sqrt(tf.moments(model.parameters.get(name)!).variance.dataSync()[0]));
+  expect(std('shared.weight')).toBeCloseTo(1, 1);
+  expect(std('lm_head.weight')).toBeCloseTo(1, 1);
+  expect(std('encoder.block.0.layer.0.SelfAttention.q.weight') / (256 * 64) ** -0.5).toBeCloseTo(1, 1);
+  expect(std('encoder.block.0.layer.0.SelfAttention.k.weight') / 256 ** -0.5).toBeCloseTo(1, 1);
+  expect(std('encoder.block.0.layer.0.SelfAttention.o.weight') / (4 * 64) ** -0.5).toBeCloseTo(1, 1);
+  expect(std('decoder.block.0.layer.2.DenseReluDense.wi_1.weight') / 256 ** -0.5).toBeCloseTo(1, 1);
+  expect(std('decoder.block.0.layer.2.DenseReluDense.wo.weight') / 1024 ** -0.5).toBeCloseTo(1, 1);
+  expect([...model.parameters.get('encoder.final_layer_norm.weight')!.dataSync()].every((value) => value === 1)).toBe(true);
+  const first = model.toHostTensors();
+  const second = again.toHostTensors();
+  for (const [name, tensor] of first) expect(Buffer.from(tensor.data.buffer).equals(Buffer.from(second.get(name)!.data.buffer))).toBe(true);
+  model.dispose();
+  again.dispose();
+});
+
+test('shiftRight puts the decoder start token first and turns -100 into the pad token', () => {
+  expect(shiftRight([[644, 4598, 1], [3, 1, IGNORE_INDEX]], 0, 0)).toEqual([[0, 644, 4598], [0, 3, 1]]);
+});
+
+describe('a tiny model (num_heads * d_kv != d_model, dropout 0.1)', () => {
+  let model: T5Model;
+  beforeAll(() => {
+    model = T5Model.randomInit(tinyConfig({ tieWordEmbeddings: false }), 7);
+  });
+  afterAll(() => model.dispose());
+
+  test('forward gives logits [b, t, vocab], the encoder state and a finite loss; eval mode is deterministic; no tensor leaks', () => {
+    const batch = tinyBatch();
+    const before = tf.memory().numTensors;
+    const first = model.forward(batch);
+    expect(first.logits.shape).toEqual([2, 3, 40]);
+    expect(first.encoderHiddenState.shape).toEqual([2, 5, 16]);
+    expect(Number.isFinite(first.loss!.dataSync()[0])).toBe(true);
+    const second = model.forward(batch);
+    expect(second.logits.dataSync()).toEqual(first.logits.dataSync());
+    const training = model.forward(batch, { training: true });
+    expect(training.logits.dataSync()).not.toEqual(first.logits.dataSync());
+    tf.dispose([first, second, training]);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeBatch(batch);
+  });
+
+  test('a decoder attention mask of ones changes nothing; a zero hides that position from later ones only', () => {
+    const batch = tinyBatch();
+    const plain = model.forward(batch);
+    const ones = model.forward({ ...batch, decoderAttentionMask: tf.ones([2, 3], 'int32') as tf.Tensor2D });
+    expect(ones.logits.dataSync()).toEqual(plain.logits.dataSync());
+    const hidden = model.forward({ ...batch, decoderAttentionMask: tf.tensor2d([[1, 0, 1], [1, 1, 1]], undefined, 'int32') });
+    const [before, changed] = [plain.logits.arraySync() as number[][][], hidden.logits.arraySync() as number[][][]];
+    expect(changed[0][0]).toEqual(before[0][0]);
+    expect(changed[0][2]).not.toEqual(before[0][2]);
+    expect(changed[1]).toEqual(before[1]);
+    tf.dispose([plain, ones, hidden]);
+    disposeBatch(batch);
+  });
+
+  test('dropout masks follow the dropout seed', () => {
+    const batch = tinyBatch();
+    const run = (seed: number) => {
+      model.seedDropout(seed);
+      return tf.tidy(() => model.forward(batch, { training: true }).logits.dataSync());
+    };
+    expect(run(5)).toEqual(run(5));
+    expect(run(5)).not.toEqual(run(6));
+    disposeBatch(batch);
+  });
+
+  test('the loss is the mean cross-entropy over labels that are not -100', () => {
+    const batch = tinyBatch();
+    const { logits, loss, encoderHiddenState } = model.forward(batch);
+    const logProbabilities = tf.tidy(() => tf.logSoftmax(logits).arraySync() as number[][][]);
+    const labels = batch.labels!.arraySync();
+    const picked = labels.flatMap((row, b) => row.flatMap((label, t) => (label === IGNORE_INDEX ? [] : [logProbabilities[b][t][label]])));
+    expect(picked).toHaveLength(5);
+    expect(loss!.dataSync()[0]).toBeCloseTo(-picked.reduce((sum, value) => sum + value, 0) / picked.length, 5);
+    tf.dispose([logits, loss!, encoderHiddenState]);
+    disposeBatch(batch);
+  });
+
+  test('padding is masked: changing padded input tokens changes nothing', () => {
+    const batch = tinyBatch();
+    const changed = { ...batch, inputIds: tf.tensor2d([[5, 6, 7, 8, 1], [9, 10, 1, 33, 21]], undefined, 'int32') };
+    const a = model.forward(batch);
+    const b = model.forward(changed);
+    expect(b.logits.dataSync()).toEqual(a.logits.dataSync());
+    tf.dispose([a, b, changed.inputIds]);
+    disposeBatch(batch);
+  });
+
+  test('training with Adam lowers the loss, touches every parameter, and leaks no tensors per step', () => {
+    const trained = T5Model.randomInit(tinyConfig({ tieWordEmbeddings: false, dropoutRate: 0 }), 11);
+    const batch = tinyBatch();
+    const optimizer = tf.train.adam(1e-2);
+    const variables = trained.trainableVariables();
+    const start = trained.toHostTensors();
+    const losses: number[] = [];
+    let tensorsAfterFirstStep = 0;
+    for (let step = 0; step < 20; step++) {
+      const loss = optimizer.minimize(() => trained.lossFn(batch, { training: true }), true, variables)!;
+      losses.push(loss.dataSync()[0]);
+      loss.dispose();
+      if (step === 0) tensorsAfterFirstStep = tf.memory().numTensors; // Adam's slots appear at the first step
+    }
+    expect(tf.memory().numTensors).toBe(tensorsAfterFirstStep);
+    expect(losses[19]).toBeLessThan(losses[0] * 0.5);
+    const end = trained.toHostTensors();
+    const unchanged = [...start].filter(([name, tensor]) => Buffer.from(tensor.data.buffer).equals(Buffer.from(end.get(name)!.data.buffer)));
+    expect(unchanged.map(([name]) => name)).toEqual([]);
+    optimizer.dispose();
+    trained.dispose();
+    disposeBatch(batch);
+  });
+});

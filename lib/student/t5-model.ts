@@ -1,0 +1,723 @@
+/**
+ * The T5 encoder-decoder (T5ForConditionalGeneration) in TensorFlow.js, computed as Hugging Face transformers'
+ * modeling_t5.py does in PyTorch, so that checkpoints move both ways and numbers agree to float32 rounding
+ * (check-model.ts pins that against tensors PyTorch computed).
+ *
+ * What T5 does that other transformers do not, all reproduced here:
+ * - T5LayerNorm is an RMS norm: x * rsqrt(mean(x^2) + eps) * weight; no mean subtraction, no bias.
+ * - Attention scores are not scaled by 1/sqrt(d_kv). Instead of position embeddings, a learned bias per
+ *   (relative-position bucket, head) is added to the scores. Only block 0 of each stack owns
+ *   `relative_attention_bias`; its bias is reused by every layer of that stack. Buckets are bidirectional in the
+ *   encoder and causal in the decoder; cross-attention has no position bias.
+ * - Masks are additive (float32's minimum where attention is not allowed), folded into the position bias.
+ * - num_heads * d_kv may differ from d_model.
+ * - With `scaleDecoderOutputs` (original T5; `tie_word_embeddings` in transformers 4) the decoder output is
+ *   multiplied by d_model^-0.5 before the lm_head. The lm_head is `lm_head.weight` when the checkpoint is untied,
+ *   else the shared embedding.
+ *
+ * Parameters are tf.Variables keyed by their Hugging Face names, in PyTorch layout ([out, in] for linear layers).
+ * Every matrix product goes through backend.matMul (explicit-transpose gradients; see backend.ts).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ZsdError } from '../core/errors';
+import { matMul } from './backend';
+import type { HostTensor } from './safetensors';
+import type { T5Config } from './t5-config';
+
+/** torch.finfo(torch.float32).min: what Hugging Face adds to the scores where attention is masked out. */
+export const FLOAT32_MIN = -3.4028234663852886e38;
+/** Label value that the loss ignores (PyTorch CrossEntropyLoss's ignore_index). */
+export const IGNORE_INDEX = -100;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parameter names and shapes
+
+type Stack = 'encoder' | 'decoder';
+
+/** Every parameter of T5ForConditionalGeneration for this config, in Hugging Face's order, with its shape. */
+export function t5ParameterShapes(config: T5Config): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const inner = config.numHeads * config.dKv;
+  shapes.set('shared.weight', [config.vocabSize, config.dModel]);
+  const addStack = (stack: Stack, layers: number) => {
+    for (let block = 0; block < layers; block++) {
+      const prefix = `${stack}.block.${block}.layer`;
+      const attentions = [`${prefix}.0.SelfAttention`];
+      if (stack === 'decoder') attentions.push(`${prefix}.1.EncDecAttention`);
+      for (const attention of attentions) {
+        shapes.set(`${attention}.q.weight`, [inner, config.dModel]);
+        shapes.set(`${attention}.k.weight`, [inner, config.dModel]);
+        shapes.set(`${attention}.v.weight`, [inner, config.dModel]);
+        shapes.set(`${attention}.o.weight`, [config.dModel, inner]);
+        if (block === 0 && attention.endsWith('SelfAttention')) {
+          shapes.set(`${attention}.relative_attention_bias.weight`, [config.relativeAttentionNumBuckets, config.numHeads]);
+        }
+        shapes.set(`${attention.slice(0, attention.lastIndexOf('.'))}.layer_norm.weight`, [config.dModel]);
+      }
+      const feedForward = `${prefix}.${stack === 'encoder' ? 1 : 2}`;
+      if (config.isGatedAct) {
+        shapes.set(`${feedForward}.DenseReluDense.wi_0.weight`, [config.dFf, config.dModel]);
+        shapes.set(`${feedForward}.DenseReluDense.wi_1.weight`, [config.dFf, config.dModel]);
+      } else {
+        shapes.set(`${feedForward}.DenseReluDense.wi.weight`, [config.dFf, config.dModel]);
+      }
+      shapes.set(`${feedForward}.DenseReluDense.wo.weight`, [config.dModel, config.dFf]);
+      shapes.set(`${feedForward}.layer_norm.weight`, [config.dModel]);
+    }
+    shapes.set(`${stack}.final_layer_norm.weight`, [config.dModel]);
+  };
+  addStack('encoder', config.numLayers);
+  addStack('decoder', config.numDecoderLayers);
+  if (!config.tieWordEmbeddings) shapes.set('lm_head.weight', [config.vocabSize, config.dModel]);
+  return shapes;
+}
+
+export type ParameterProblem =
+  | { kind: 'missing'; name: string; expectedShape: number[] }
+  | { kind: 'wrong-shape'; name: string; expectedShape: number[]; actualShape: number[] }
+  | { kind: 'unexpected'; name: string; actualShape: number[] };
+
+/** Missing, mis-shaped and unexpected tensors, against what the config calls for (empty when all is well). */
+export function findParameterProblems(config: T5Config, tensors: ReadonlyMap<string, { shape: number[] }>): ParameterProblem[] {
+  const expected = t5ParameterShapes(config);
+  const problems: ParameterProblem[] = [];
+  for (const [name, expectedShape] of expected) {
+    const tensor = tensors.get(name);
+    if (tensor === undefined) problems.push({ kind: 'missing', name, expectedShape });
+    else if (!sameShape(tensor.shape, expectedShape)) {
+      problems.push({ kind: 'wrong-shape', name, expectedShape, actualShape: tensor.shape });
+    }
+  }
+  for (const [name, tensor] of tensors) {
+    if (!expected.has(name)) problems.push({ kind: 'unexpected', name, actualShape: tensor.shape });
+  }
+  return problems;
+}
+
+export function describeParameterProblem(problem: ParameterProblem): string {
+  switch (problem.kind) {
+    case 'missing':
+      return `missing tensor ${problem.name} (expected shape [${problem.expectedShape.join(', ')}])`;
+    case 'wrong-shape':
+      return `tensor ${problem.name} has shape [${problem.actualShape.join(', ')}], expected [${problem.expectedShape.join(', ')}]`;
+    case 'unexpected':
+      return `unexpected tensor ${problem.name} (shape [${problem.actualShape.join(', ')}]) that this T5 config has no parameter for`;
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((size, axis) => size === b[axis]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// How the math reads parameters
+
+/**
+ * `stored` gives a parameter as kept (PyTorch layout); `transposed` gives a linear weight as [in, out] for
+ * `x @ W^T`. During training the transpose is recomputed (it is part of the differentiated graph); for generation
+ * InferenceParameters transposes each weight once.
+ */
+export interface ParameterSource {
+  stored(name: string): tf.Tensor;
+  transposed(name: string): tf.Tensor;
+}
+
+class LiveParameters implements ParameterSource {
+  constructor(private readonly variables: ReadonlyMap<string, tf.Variable>) {}
+  stored(name: string): tf.Tensor {
+    const variable = this.variables.get(name);
+    if (variable === undefined) throw new ZsdError('internal', `T5 parameter ${name} does not exist`);
+    return variable;
+  }
+  transposed(name: string): tf.Tensor {
+    return tf.transpose(this.stored(name));
+  }
+}
+
+/** Parameters frozen for inference: transposes are computed once, kept across tidy scopes, freed by dispose(). */
+export class InferenceParameters implements ParameterSource {
+  private readonly transposes = new Map<string, tf.Tensor>();
+  constructor(private readonly live: LiveParameters) {}
+  stored(name: string): tf.Tensor {
+    return this.live.stored(name);
+  }
+  transposed(name: string): tf.Tensor {
+    let transposed = this.transposes.get(name);
+    if (transposed === undefined) {
+      transposed = tf.keep(this.live.transposed(name));
+      this.transposes.set(name, transposed);
+    }
+    return transposed;
+  }
+  dispose(): void {
+    for (const tensor of this.transposes.values()) tensor.dispose();
+    this.transposes.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Building blocks
+
+/** x @ W^T for a PyTorch Linear weight W [out, in] given transposed as [in, out]; x is [..., in]. */
+function linear(x: tf.Tensor, weightTransposed: tf.Tensor): tf.Tensor {
+  const [inFeatures, outFeatures] = weightTransposed.shape;
+  const rows = x.size / inFeatures;
+  const flat = matMul(tf.reshape(x, [rows, inFeatures]), weightTransposed);
+  return tf.reshape(flat, [...x.shape.slice(0, -1), outFeatures]);
+}
+
+/** T5LayerNorm: root-mean-square normalisation, no mean subtraction, no bias. */
+function rmsNorm(x: tf.Tensor, weight: tf.Tensor, epsilon: number): tf.Tensor {
+  const variance = tf.mean(tf.square(x), -1, true);
+  return tf.mul(weight, tf.mul(x, tf.rsqrt(tf.add(variance, epsilon))));
+}
+
+function activation(name: string, x: tf.Tensor): tf.Tensor {
+  switch (name) {
+    case 'relu':
+      return tf.relu(x);
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh': {
+      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), transformers' NewGELUActivation
+      const cubic = tf.add(x, tf.mul(tf.mul(x, tf.square(x)), 0.044715));
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(cubic, Math.sqrt(2 / Math.PI)))));
+    }
+    case 'gelu':
+      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+    case 'silu':
+    case 'swish':
+      return tf.mul(x, tf.sigmoid(x));
+    default:
+      throw new ZsdError('usage', `T5 activation ${name} is not supported (relu, gelu, gelu_new, silu)`);
+  }
+}
+
+/**
+ * Hugging Face's T5Attention._relative_position_bucket for one relative position (key - query). PyTorch computes
+ * the logarithmic part in float32 and truncates toward zero; the float32 roundings are reproduced with fround.
+ */
+export function relativePositionBucket(
+  relativePosition: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): number {
+  let buckets = numBuckets;
+  let bucket = 0;
+  let distance: number;
+  if (bidirectional) {
+    buckets = Math.floor(buckets / 2);
+    if (relativePosition > 0) bucket += buckets;
+    distance = Math.abs(relativePosition);
+  } else {
+    distance = -Math.min(relativePosition, 0);
+  }
+  const maxExact = Math.floor(buckets / 2);
+  if (distance < maxExact) return bucket + distance;
+  const f = Math.fround;
+  const logRatio = f(Math.log(f(distance / maxExact)));
+  const scaled = f(f(logRatio / f(Math.log(maxDistance / maxExact))) * (buckets - maxExact));
+  return bucket + Math.min(maxExact + Math.trunc(scaled), buckets - 1);
+}
+
+/** Buckets for queries at positions queryOffset.. (queryLength of them) against keys 0..keyLength-1, as [q, k]. */
+function positionBuckets(config: T5Config, bidirectional: boolean, queryOffset: number, queryLength: number, keyLength: number): tf.Tensor2D {
+  const buckets = new Int32Array(queryLength * keyLength);
+  for (let query = 0; query < queryLength; query++) {
+    for (let key = 0; key < keyLength; key++) {
+      buckets[query * keyLength + key] = relativePositionBucket(
+        key - (queryOffset + query),
+        bidirectional,
+        config.relativeAttentionNumBuckets,
+        config.relativeAttentionMaxDistance,
+      );
+    }
+  }
+  return tf.tensor2d(buckets, [queryLength, keyLength], 'int32');
+}
+
+/** The learned relative-position bias [1, heads, q, k] from a [buckets, heads] table. */
+function positionBias(table: tf.Tensor, buckets: tf.Tensor2D): tf.Tensor {
+  return tf.expandDims(tf.transpose(tf.gather(table, buckets), [2, 0, 1]), 0);
+}
+
+/** Additive padding mask [b, 1, 1, k] from a 0/1 attention mask [b, k]: 0 where allowed, float32 min elsewhere. */
+function paddingMaskBias(attentionMask: tf.Tensor): tf.Tensor {
+  const [batch, length] = attentionMask.shape;
+  const blocked = tf.sub(1, tf.cast(attentionMask, 'float32'));
+  return tf.reshape(tf.mul(blocked, FLOAT32_MIN), [batch, 1, 1, length]);
+}
+
+/** Additive causal mask [1, 1, q, k] for queries at queryOffset.. against keys 0..k-1. */
+function causalMaskBias(queryOffset: number, queryLength: number, keyLength: number): tf.Tensor {
+  const mask = new Float32Array(queryLength * keyLength);
+  for (let query = 0; query < queryLength; query++) {
+    for (let key = queryOffset + query + 1; key < keyLength; key++) mask[query * keyLength + key] = FLOAT32_MIN;
+  }
+  return tf.tensor4d(mask, [1, 1, queryLength, keyLength]);
+}
+
+/** [b, t, h*d] -> [b, h, t, d] */
+function splitHeads(x: tf.Tensor, heads: number): tf.Tensor {
+  const [batch, length, width] = x.shape;
+  return tf.transpose(tf.reshape(x, [batch, length, heads, width / heads]), [0, 2, 1, 3]);
+}
+
+/** [b, t, h*d] -> keys transposed for the score product, [b, h, d, t] */
+function splitHeadsTransposed(x: tf.Tensor, heads: number): tf.Tensor {
+  const [batch, length, width] = x.shape;
+  return tf.transpose(tf.reshape(x, [batch, length, heads, width / heads]), [0, 2, 3, 1]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The model
+
+export interface T5Batch {
+  /** [batch, source] int32 */
+  inputIds: tf.Tensor2D;
+  /** [batch, source] 0/1 */
+  attentionMask: tf.Tensor2D;
+  /** [batch, target] int32; -100 where the loss ignores the position */
+  labels?: tf.Tensor2D;
+  /** [batch, target] int32; defaults to labels shifted right (decoder start token first, -100 -> pad) */
+  decoderInputIds?: tf.Tensor2D;
+  /** [batch, target] 0/1; default all ones (the causal mask always applies) */
+  decoderAttentionMask?: tf.Tensor2D;
+}
+
+export type T5Output = {
+  /** [batch, target, vocab] */
+  logits: tf.Tensor3D;
+  /** [batch, source, d_model], after the encoder's final layer norm */
+  encoderHiddenState: tf.Tensor3D;
+  /** mean cross-entropy over label positions != -100, when labels were given */
+  loss?: tf.Scalar;
+};
+
+export interface RunOptions {
+  /** dropout on (config.dropoutRate); false (eval mode) by default */
+  training?: boolean;
+}
+
+/** Per decoder layer: self-attention keys [b, h, d, t] and values [b, h, t, d] so far, cross-attention ones fixed. */
+export type DecoderLayerCache = {
+  selfKeysTransposed: tf.Tensor;
+  selfValues: tf.Tensor;
+  crossKeysTransposed: tf.Tensor;
+  crossValues: tf.Tensor;
+};
+
+/** What incremental decoding carries from step to step. Owned by the caller; free with disposeDecoderCache. */
+export type DecoderCache = {
+  /** decoder positions already processed */
+  length: number;
+  /** [b, 1, 1, source]: the encoder padding mask for cross-attention */
+  encoderMaskBias: tf.Tensor;
+  layers: DecoderLayerCache[];
+};
+
+export function disposeDecoderCache(cache: DecoderCache): void {
+  cache.encoderMaskBias.dispose();
+  for (const layer of cache.layers) {
+    tf.dispose([layer.selfKeysTransposed, layer.selfValues, layer.crossKeysTransposed, layer.crossValues]);
+  }
+}
+
+/**
+ * The cache with its self-attention rows in the given order (beam search: the beams that survive a step). Rows must
+ * come from the same source sequences as before (beams of one input), since the cross-attention tensors and the
+ * encoder mask are shared with the old cache, not gathered. The old cache's self-attention tensors stay valid.
+ */
+export function reorderSelfAttentionCache(cache: DecoderCache, rows: number[]): DecoderCache {
+  return tf.tidy(() => {
+    const indices = tf.tensor1d(rows, 'int32');
+    return {
+      ...cache,
+      layers: cache.layers.map((layer) => ({
+        ...layer,
+        selfKeysTransposed: tf.gather(layer.selfKeysTransposed, indices),
+        selfValues: tf.gather(layer.selfValues, indices),
+      })),
+    };
+  });
+}
+
+/** labels shifted right: decoder start token first, -100 replaced by the pad id (modeling_t5 `_shift_right`). */
+export function shiftRight(labels: number[][], decoderStartTokenId: number, padTokenId: number): number[][] {
+  return labels.map((row) => [decoderStartTokenId, ...row.slice(0, -1)].map((id) => (id === IGNORE_INDEX ? padTokenId : id)));
+}
+
+export class T5Model {
+  private readonly live: LiveParameters;
+  private dropoutCalls = 0;
+
+  private constructor(
+    readonly config: T5Config,
+    /** Hugging Face name -> variable, PyTorch layout */
+    readonly parameters: ReadonlyMap<string, tf.Variable>,
+    private dropoutSeed: number,
+  ) {
+    this.live = new LiveParameters(parameters);
+    tf.tidy(() => {
+      activation(config.denseActFn, tf.scalar(0)); // fails early on an unsupported activation
+    });
+  }
+
+  /** From float32 host tensors named as Hugging Face names them; throws ZsdError on any missing/extra/mis-shaped one. */
+  static fromHostTensors(config: T5Config, tensors: ReadonlyMap<string, HostTensor>): T5Model {
+    const problems = findParameterProblems(config, tensors);
+    if (problems.length > 0) {
+      throw new ZsdError('invalid-file', problems.map(describeParameterProblem).join('; '), { key: problems[0].name });
+    }
+    const parameters = new Map<string, tf.Variable>();
+    for (const name of t5ParameterShapes(config).keys()) {
+      const host = tensors.get(name)!;
+      parameters.set(name, variableFrom(tf.tensor(host.data, host.shape, 'float32')));
+    }
+    return new T5Model(config, parameters, 0);
+  }
+
+  /**
+   * Fresh weights as transformers' T5PreTrainedModel._init_weights with initializer_factor 1.0: layer norms 1;
+   * shared and an untied lm_head N(0, 1); q N(0, (d_model d_kv)^-1/2); k, v N(0, d_model^-1/2); o N(0, (heads d_kv)^-1/2);
+   * relative_attention_bias N(0, d_model^-1/2); wi* N(0, d_model^-1/2); wo N(0, d_ff^-1/2).
+   */
+  static randomInit(config: T5Config, seed: number): T5Model {
+    const parameters = new Map<string, tf.Variable>();
+    let index = 0;
+    for (const [name, shape] of t5ParameterShapes(config)) {
+      const std = initialStd(config, name);
+      const value =
+        std === undefined ? tf.ones(shape, 'float32') : tf.randomNormal(shape, 0, std, 'float32', seed * 100_003 + index);
+      parameters.set(name, variableFrom(value));
+      index++;
+    }
+    return new T5Model(config, parameters, seed);
+  }
+
+  /**
+   * Restarts the dropout masks' random sequence (training mode). Each dropout call draws the next seed of the
+   * sequence, so a run is reproducible from its seed; randomInit seeds it with its own seed, loading with 0.
+   */
+  seedDropout(seed: number): void {
+    this.dropoutSeed = seed;
+    this.dropoutCalls = 0;
+  }
+
+  /** The trainable variables, for optimizer.minimize(..., varList). */
+  trainableVariables(): tf.Variable[] {
+    return [...this.parameters.values()];
+  }
+
+  /** Parameters frozen for inference (see InferenceParameters); dispose when done. */
+  inferenceParameters(): InferenceParameters {
+    return new InferenceParameters(this.live);
+  }
+
+  /** Logits, encoder output and (with labels) the loss. The caller disposes the returned tensors. */
+  forward(batch: T5Batch, options: RunOptions = {}): T5Output {
+    const training = options.training ?? false;
+    return tf.tidy(() => {
+      const encoderHiddenState = this.encoderStack(this.live, batch.inputIds, batch.attentionMask, training);
+      const decoderInputIds = batch.decoderInputIds ?? this.decoderInputsFromLabels(batch);
+      const cache = this.crossAttentionCache(this.live, encoderHiddenState, batch.attentionMask);
+      const decoderHidden = this.decoderStack(this.live, decoderInputIds, cache, training, batch.decoderAttentionMask);
+      const logits = this.lmHead(this.live, decoderHidden) as tf.Tensor3D;
+      const output: T5Output = { logits, encoderHiddenState: encoderHiddenState as tf.Tensor3D };
+      if (batch.labels !== undefined) output.loss = crossEntropy(logits, batch.labels);
+      return output;
+    });
+  }
+
+  /** The scalar loss, for tf.variableGrads / optimizer.minimize (which manage the tensors). */
+  lossFn(batch: T5Batch, options: RunOptions = {}): tf.Scalar {
+    if (batch.labels === undefined) throw new ZsdError('usage', 'the loss needs labels');
+    const training = options.training ?? false;
+    const encoderHidden = this.encoderStack(this.live, batch.inputIds, batch.attentionMask, training);
+    const cache = this.crossAttentionCache(this.live, encoderHidden, batch.attentionMask);
+    const decoderInputIds = batch.decoderInputIds ?? this.decoderInputsFromLabels(batch);
+    const decoderHidden = this.decoderStack(this.live, decoderInputIds, cache, training, batch.decoderAttentionMask);
+    return crossEntropy(this.lmHead(this.live, decoderHidden), batch.labels);
+  }
+
+  /** Encoder output [b, source, d_model] (eval mode). The caller disposes it. */
+  encode(inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, parameters: ParameterSource = this.live): tf.Tensor3D {
+    return tf.tidy(() => this.encoderStack(parameters, inputIds, attentionMask, false) as tf.Tensor3D);
+  }
+
+  /** An empty decoder cache over an encoder output: cross-attention keys and values computed once. */
+  startDecoding(encoderHidden: tf.Tensor, attentionMask: tf.Tensor2D, parameters: ParameterSource = this.live): DecoderCache {
+    return tf.tidy(() => this.crossAttentionCache(parameters, encoderHidden, attentionMask));
+  }
+
+  /**
+   * Feeds new decoder tokens [b, t] (usually t = 1) after the cached ones; returns the logits of the last new
+   * position [b, vocab] and the extended cache. The old cache stays valid (the caller disposes it); the new one
+   * shares its cross-attention tensors and encoder mask, so dispose only the self-attention part of the old one
+   * (disposeSelfAttentionCache).
+   */
+  decodeStep(tokens: tf.Tensor2D, cache: DecoderCache, parameters: ParameterSource = this.live): { logits: tf.Tensor2D; cache: DecoderCache } {
+    const { config } = this;
+    return tf.tidy(() => {
+      const next: DecoderCache = { ...cache, layers: cache.layers.map((layer) => ({ ...layer })) };
+      const hidden = this.decoderStack(parameters, tokens, next, false);
+      const [batch, length] = hidden.shape;
+      const last = tf.slice(hidden, [0, length - 1, 0], [batch, 1, config.dModel]);
+      const logits = tf.reshape(this.lmHead(parameters, last), [batch, config.vocabSize]) as tf.Tensor2D;
+      return { logits, cache: next };
+    });
+  }
+
+  /** float32 copies of every parameter, by Hugging Face name (no tied lm_head: it is the shared embedding). */
+  toHostTensors(): Map<string, HostTensor> {
+    const tensors = new Map<string, HostTensor>();
+    for (const [name, variable] of this.parameters) {
+      tensors.set(name, { shape: [...variable.shape], data: variable.dataSync() as Float32Array });
+    }
+    return tensors;
+  }
+
+  dispose(): void {
+    for (const variable of this.parameters.values()) variable.dispose();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+
+  private decoderInputsFromLabels(batch: T5Batch): tf.Tensor2D {
+    if (batch.labels === undefined) throw new ZsdError('usage', 'the decoder needs decoderInputIds or labels');
+    const shifted = shiftRight(batch.labels.arraySync(), this.config.decoderStartTokenId, this.config.padTokenId);
+    return tf.tensor2d(shifted, batch.labels.shape, 'int32');
+  }
+
+  private dropout(x: tf.Tensor, training: boolean): tf.Tensor {
+    const rate = this.config.dropoutRate;
+    if (!training || rate === 0) return x;
+    return tf.dropout(x, rate, undefined, this.dropoutSeed * 1_000_003 + this.dropoutCalls++);
+  }
+
+  private encoderStack(parameters: ParameterSource, inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, training: boolean): tf.Tensor {
+    const { config } = this;
+    const length = inputIds.shape[1];
+    let hidden = this.dropout(tf.gather(parameters.stored('shared.weight'), inputIds), training);
+    const bias = tf.add(
+      positionBias(
+        parameters.stored('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'),
+        positionBuckets(config, true, 0, length, length),
+      ),
+      paddingMaskBias(attentionMask),
+    );
+    for (let block = 0; block < config.numLayers; block++) {
+      const prefix = `encoder.block.${block}.layer`;
+      const normed = rmsNorm(hidden, parameters.stored(`${prefix}.0.layer_norm.weight`), config.layerNormEpsilon);
+      const attention = `${prefix}.0.SelfAttention`;
+      const queries = splitHeads(linear(normed, parameters.transposed(`${attention}.q.weight`)), config.numHeads);
+      const keys = splitHeadsTransposed(linear(normed, parameters.transposed(`${attention}.k.weight`)), config.numHeads);
+      const values = splitHeads(linear(normed, parameters.transposed(`${attention}.v.weight`)), config.numHeads);
+      const attended = this.attend(parameters, attention, queries, keys, values, bias, training);
+      hidden = tf.add(hidden, this.dropout(attended, training));
+      hidden = tf.add(hidden, this.dropout(this.feedForward(parameters, `${prefix}.1`, hidden, training), training));
+    }
+    return this.dropout(rmsNorm(hidden, parameters.stored('encoder.final_layer_norm.weight'), config.layerNormEpsilon), training);
+  }
+
+  private crossAttentionCache(parameters: ParameterSource, encoderHidden: tf.Tensor, attentionMask: tf.Tensor2D): DecoderCache {
+    const { config } = this;
+    const [batch] = encoderHidden.shape;
+    const layers: DecoderLayerCache[] = [];
+    for (let block = 0; block < config.numDecoderLayers; block++) {
+      const attention = `decoder.block.${block}.layer.1.EncDecAttention`;
+      layers.push({
+        selfKeysTransposed: tf.zeros([batch, config.numHeads, config.dKv, 0]),
+        selfValues: tf.zeros([batch, config.numHeads, 0, config.dKv]),
+        crossKeysTransposed: splitHeadsTransposed(linear(encoderHidden, parameters.transposed(`${attention}.k.weight`)), config.numHeads),
+        crossValues: splitHeads(linear(encoderHidden, parameters.transposed(`${attention}.v.weight`)), config.numHeads),
+      });
+    }
+    return { length: 0, encoderMaskBias: paddingMaskBias(attentionMask), layers };
+  }
+
+  /**
+   * The decoder over new tokens [b, t] after cache.length cached positions; extends cache's self-attention keys
+   * and values in place (the cache object is the caller's fresh copy). Returns the final hidden state [b, t, d].
+   */
+  private decoderStack(
+    parameters: ParameterSource,
+    decoderInputIds: tf.Tensor2D,
+    cache: DecoderCache,
+    training: boolean,
+    decoderAttentionMask?: tf.Tensor2D,
+  ): tf.Tensor {
+    const { config } = this;
+    const offset = cache.length;
+    const length = decoderInputIds.shape[1];
+    const keyLength = offset + length;
+    let hidden = this.dropout(tf.gather(parameters.stored('shared.weight'), decoderInputIds), training);
+    let selfBias = tf.add(
+      positionBias(
+        parameters.stored('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'),
+        positionBuckets(config, false, offset, length, keyLength),
+      ),
+      causalMaskBias(offset, length, keyLength),
+    );
+    if (decoderAttentionMask !== undefined) {
+      // where both the causal and the padding mask block, float32 min is added once (as Hugging Face's combined mask)
+      selfBias = tf.maximum(tf.add(selfBias, paddingMaskBias(decoderAttentionMask)), FLOAT32_MIN);
+    }
+    for (let block = 0; block < config.numDecoderLayers; block++) {
+      const prefix = `decoder.block.${block}.layer`;
+      const layerCache = cache.layers[block];
+
+      const selfAttention = `${prefix}.0.SelfAttention`;
+      let normed = rmsNorm(hidden, parameters.stored(`${prefix}.0.layer_norm.weight`), config.layerNormEpsilon);
+      const queries = splitHeads(linear(normed, parameters.transposed(`${selfAttention}.q.weight`)), config.numHeads);
+      const newKeys = splitHeadsTransposed(linear(normed, parameters.transposed(`${selfAttention}.k.weight`)), config.numHeads);
+      const newValues = splitHeads(linear(normed, parameters.transposed(`${selfAttention}.v.weight`)), config.numHeads);
+      const keys = offset === 0 ? newKeys : tf.concat([layerCache.selfKeysTransposed, newKeys], 3);
+      const values = offset === 0 ? newValues : tf.concat([layerCache.selfValues, newValues], 2);
+      layerCache.selfKeysTransposed = keys;
+      layerCache.selfValues = values;
+      const attended = this.attend(parameters, selfAttention, queries, keys, values, selfBias, training);
+      hidden = tf.add(hidden, this.dropout(attended, training));
+
+      const crossAttention = `${prefix}.1.EncDecAttention`;
+      normed = rmsNorm(hidden, parameters.stored(`${prefix}.1.layer_norm.weight`), config.layerNormEpsilon);
+      const crossQueries = splitHeads(linear(normed, parameters.transposed(`${crossAttention}.q.weight`)), config.numHeads);
+      const crossAttended = this.attend(
+        parameters,
+        crossAttention,
+        crossQueries,
+        layerCache.crossKeysTransposed,
+        layerCache.crossValues,
+        cache.encoderMaskBias,
+        training,
+      );
+      hidden = tf.add(hidden, this.dropout(crossAttended, training));
+
+      hidden = tf.add(hidden, this.dropout(this.feedForward(parameters, `${prefix}.2`, hidden, training), training));
+    }
+    cache.length = keyLength;
+    return this.dropout(rmsNorm(hidden, parameters.stored('decoder.final_layer_norm.weight'), config.layerNormEpsilon), training);
+  }
+
+  /**
+   * softmax(q k^T + bias) v, then the output projection. queries [b, h, q, d], keysTransposed [b, h, d, k],
+   * values [b, h, k, d], bias broadcastable to [b, h, q, k]. No 1/sqrt(d) scaling (T5).
+   */
+  private attend(
+    parameters: ParameterSource,
+    attention: string,
+    queries: tf.Tensor,
+    keysTransposed: tf.Tensor,
+    values: tf.Tensor,
+    bias: tf.Tensor,
+    training: boolean,
+  ): tf.Tensor {
+    const [batch, heads, queryLength, depth] = queries.shape as number[];
+    const keyLength = keysTransposed.shape[3] as number;
+    const scores = tf.reshape(
+      matMul(tf.reshape(queries, [batch * heads, queryLength, depth]), tf.reshape(keysTransposed, [batch * heads, depth, keyLength])),
+      [batch, heads, queryLength, keyLength],
+    );
+    const weights = this.dropout(tf.softmax(tf.add(scores, bias)), training);
+    const context = matMul(tf.reshape(weights, [batch * heads, queryLength, keyLength]), tf.reshape(values, [batch * heads, keyLength, depth]));
+    const merged = tf.reshape(
+      tf.transpose(tf.reshape(context, [batch, heads, queryLength, depth]), [0, 2, 1, 3]),
+      [batch, queryLength, heads * depth],
+    );
+    return linear(merged, parameters.transposed(`${attention}.o.weight`));
+  }
+
+  /** T5LayerFF: x -> wo(act(wi x)) or wo(act(wi_0 x) * wi_1 x), on the layer-normed input. */
+  private feedForward(parameters: ParameterSource, prefix: string, hidden: tf.Tensor, training: boolean): tf.Tensor {
+    const { config } = this;
+    const normed = rmsNorm(hidden, parameters.stored(`${prefix}.layer_norm.weight`), config.layerNormEpsilon);
+    const dense = `${prefix}.DenseReluDense`;
+    const inner = config.isGatedAct
+      ? tf.mul(
+          activation(config.denseActFn, linear(normed, parameters.transposed(`${dense}.wi_0.weight`))),
+          linear(normed, parameters.transposed(`${dense}.wi_1.weight`)),
+        )
+      : activation(config.denseActFn, linear(normed, parameters.transposed(`${dense}.wi.weight`)));
+    return linear(this.dropout(inner, training), parameters.transposed(`${dense}.wo.weight`));
+  }
+
+  private lmHead(parameters: ParameterSource, decoderHidden: tf.Tensor): tf.Tensor {
+    const { config } = this;
+    const scaled = config.scaleDecoderOutputs ? tf.mul(decoderHidden, config.dModel ** -0.5) : decoderHidden;
+    const weight = this.parameters.has('lm_head.weight') ? 'lm_head.weight' : 'shared.weight';
+    return linear(scaled, parameters.transposed(weight));
+  }
+}
+
+/** Dispose the self-attention tensors of a cache that a later decodeStep superseded (cross tensors are shared). */
+export function disposeSelfAttentionCache(cache: DecoderCache): void {
+  for (const layer of cache.layers) tf.dispose([layer.selfKeysTransposed, layer.selfValues]);
+}
+
+/**
+ * Mean cross-entropy over positions whose label is not -100 (PyTorch CrossEntropyLoss(ignore_index=-100)), from
+ * logits [b, t, V], computed stably: log-sum-exp of the logits minus their row maximum. Its gradient,
+ * (softmax - onehot(label)) * valid / count, reuses the forward pass's exponentials, which saves a pass over the
+ * [b*t, V] logits compared with differentiating through tf.logSoftmax (a measurable part of a step with V = 32128).
+ */
+export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor2D): tf.Scalar {
+  const [batch, length, vocab] = logits.shape as number[];
+  const rows = batch * length;
+  const targets = new Int32Array(rows); // ignored positions point at token 0, with weight 0
+  const flatTargets = new Int32Array(rows);
+  const counted = new Float32Array(rows);
+  let count = 0;
+  labels.arraySync().forEach((row, b) =>
+    row.forEach((label, t) => {
+      const position = b * length + t;
+      flatTargets[position] = position * vocab;
+      if (label === IGNORE_INDEX) return;
+      if (!(label >= 0 && label < vocab)) throw new ZsdError('usage', `label ${label} outside the vocabulary (size ${vocab})`);
+      targets[position] = label;
+      flatTargets[position] += label;
+      counted[position] = 1;
+      count++;
+    }),
+  );
+  const targetCells = tf.tensor2d(Array.from(targets, (target, position) => [position, target]), [rows, 2], 'int32');
+  const valid = tf.tensor1d(counted);
+  const meanLoss = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [flatLogits, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
+    const shifted = tf.sub(flatLogits, tf.max(flatLogits, 1, true));
+    const exponentials = tf.exp(shifted);
+    const sums = tf.sum(exponentials, 1, true);
+    const targetLogits = tf.gather(tf.reshape(shifted, [rows * vocab]), tf.tensor1d(flatTargets, 'int32'));
+    const perPosition = tf.sub(tf.reshape(tf.log(sums), [rows]), targetLogits);
+    save([exponentials, sums, targetCells, valid]);
+    return {
+      value: tf.div(tf.sum(tf.mul(perPosition, valid)), count) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedExponentials, savedSums, savedCells, savedValid] = saved;
+        const scale = tf.mul(savedValid, tf.div(dy, count)); // [rows]
+        const probabilitiesScaled = tf.mul(tf.div(savedExponentials, savedSums), tf.reshape(scale, [rows, 1]));
+        // minus scale at each target cell (the one-hot term); wasm's oneHot ignores its dtype, scatterND does not
+        return tf.sub(probabilitiesScaled, tf.scatterND(savedCells, scale, [rows, vocab]));
+      },
+    };
+  });
+  return meanLoss(tf.reshape(logits, [rows, vocab]));
+}
+
+/** A trainable variable holding `initial`'s values; `initial` itself is released (the variable shares its data). */
+function variableFrom(initial: tf.Tensor): tf.Variable {
+  const variable = tf.variable(initial, true);
+  initial.dispose();
+  return variable;
+}
+
+function initialStd(config: T5Config, name: string): number | undefined {
+  if (name.endsWith('layer_norm.weight')) return undefined; // ones
+  if (name === 'shared.weight' || name === 'lm_head.weight') return 1;
+  if (name.endsWith('relative_attention_bias.weight')) return config.dModel ** -0.5;
+  if (name.endsWith('.q.weight')) return (config.dModel * config.dKv) ** -0.5;
+  if (name.endsWith('.k.weight') || name.endsWith('.v.weight')) return config.dModel ** -0.5;
+  if (name.endsWith('.o.weight')) return (config.numHeads * config.dKv) ** -0.5;
+  if (name.endsWith('.wo.weight')) return config.dFf ** -0.5;
+  if (/\.wi(_[01])?\.weight$/.test(name)) return config.dModel ** -0.5;
+  throw new ZsdError('internal', `no initialisation rule for T5 parameter ${name}`);
+}
