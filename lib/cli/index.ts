@@ -9,6 +9,8 @@ import { fakeOpenAICommand } from './fake-openai';
 import { experimentCommand } from './experiment';
 import { generateCommand } from './generate';
 import { queryCommand } from './query';
+import { checkModelCommand } from './check-model';
+import { predictCommand } from './predict';
 
 /** The `zsd` command: one subcommand per pipeline step. */
 export function buildProgram(): Command {
@@ -20,6 +22,8 @@ export function buildProgram(): Command {
   program.addCommand(experimentCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(generateCommand());
+  program.addCommand(checkModelCommand());
+  program.addCommand(predictCommand());
   program.addCommand(demoCommand());
   program.addCommand(fakeOpenAICommand());
   return program;

@@ -207,3 +207,11 @@ test('throughput (printed, not asserted)', () => {
   );
   expect(coldSeconds).toBeGreaterThan(0);
 });
+
+test('clean_up_tokenization_spaces as transformers applies it after decoding', () => {
+  const tokenizer = loadT5Tokenizer(t5TokenizerFile(DATA_ROOT));
+  const ids = tokenizer.encode("I do n't know , is it ? Yes !");
+  expect(tokenizer.decode(ids)).toBe("I do n't know , is it ? Yes !");
+  // python3: "I do n't know , is it ? Yes !".replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",")...
+  expect(tokenizer.decode(ids, { cleanUpTokenizationSpaces: true })).toBe("I don't know, is it? Yes!");
+});

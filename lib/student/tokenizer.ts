@@ -40,6 +40,26 @@ export interface BatchEncoding {
 export interface DecodeOptions {
   /** Drop `<pad>`, `</s>`, `<unk>` and `<extra_id_N>` (HF `skip_special_tokens`). Default true. */
   skipSpecialTokens?: boolean;
+  /**
+   * transformers' `clean_up_tokenization_spaces` (T5's tokenizer_config.json sets it): " ." -> ".", " n't" -> "n't",
+   * and the like, applied after decoding as `batch_decode` does. Default false (the tokenizers library's decode).
+   */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+/** transformers' `clean_up_tokenization`, replacement for replacement. */
+export function cleanUpTokenization(text: string): string {
+  return text
+    .replaceAll(' .', '.')
+    .replaceAll(' ?', '?')
+    .replaceAll(' !', '!')
+    .replaceAll(' ,', ',')
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
 }
 
 export interface T5Tokenizer {
@@ -250,7 +270,8 @@ class HuggingFaceT5Tokenizer implements T5Tokenizer {
       kept.push(piece);
     }
     // HF's Metaspace decoder: ▁ becomes a space, except in the first token, where every ▁ is dropped.
-    return kept.map((piece, index) => piece.replaceAll(this.replacement, index === 0 ? '' : ' ')).join('');
+    const text = kept.map((piece, index) => piece.replaceAll(this.replacement, index === 0 ? '' : ' ')).join('');
+    return options.cleanUpTokenizationSpaces ? cleanUpTokenization(text) : text;
   }
 
   idToPiece(id: number): string | undefined {
