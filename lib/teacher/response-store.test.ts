@@ -55,3 +55,31 @@ test('nothing is ever written below the read-only data root', () => {
   const store = new ResponseStore(resolveWorkspace(DATA_ROOT, path.join(DATA_ROOT, 'zero-shot')), 'svamp', 'test', 1);
   expect(() => store.append(entry(0, 'x'))).toThrow(/read-only data root/);
 });
+
+test('commit groups concurrent answers into shared writes; each promise resolves once its line is on disk', async () => {
+  const workspace = resolveWorkspace(DATA_ROOT, temporaryDirectory(), { recordedResponses: false });
+  const store = new ResponseStore(workspace, 'svamp', 'test', 1);
+  const entries = Array.from({ length: 50 }, (_, idx) => entry(idx, `answer ${idx}`));
+  const writes: number[] = [];
+  const original = fs.promises.open;
+  const spy = jest.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof original>) => {
+    writes.push(1);
+    return original(...args);
+  });
+  try {
+    const records = await Promise.all(entries.map(async (written) => {
+      const record = await store.commit(written);
+      // Resolved only after the write: the line is in the file now.
+      expect(fs.readFileSync(store.path, 'utf8')).toContain(JSON.stringify(written));
+      return record;
+    }));
+    expect(records.map((record) => record.response)).toEqual(entries.map((written) => written.response));
+  } finally {
+    spy.mockRestore();
+  }
+  expect(writes.length).toBeLessThan(entries.length);
+  const lines = fs.readFileSync(store.path, 'utf8').trim().split('\n');
+  expect(lines).toHaveLength(50);
+  const reopened = new ResponseStore(workspace, 'svamp', 'test', 1);
+  expect(reopened.size).toBe(50);
+});

@@ -10,7 +10,8 @@ import { studyCompletePrompt, type SamplingParameters, type TeacherEndpoint, typ
  * The response store: every teacher answer, on disk before anyone uses it, so nothing is paid twice.
  * Layout and line format are the study's (`query-results/<task>/<split>/<template>/responses.json`) plus
  * model, endpoint, parameters, usage, cost and the request key. Invariants (see README.md in this folder):
- * - append-only; one `write` of a whole line then `fsync`, before the response is returned to the caller;
+ * - append-only; whole lines in one `write`, then `fsync`, before the response is returned to the caller
+ *   (`commit` groups the answers that arrive during a write into the next write: group commit);
  * - a lookup hits only when the request key matches; a study line without a key matches on its recorded
  *   `complete_prompt` for the model it was made with (gpt-3.5-turbo);
  * - a torn last line (a crash mid-write) is moved to `responses.json.torn` on the next append, never parsed;
@@ -68,12 +69,7 @@ export class ResponseStore {
 
   /** Appends one answer durably (write + fsync) and indexes it. */
   append(entry: StoredEntry): RecordedResponse {
-    if (this.workspace.readOnly) throw new ZsdError('read-only', `refusing to write responses below the read-only data root: ${this.file}`);
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    if (!this.repaired) {
-      repairTornTail(this.file);
-      this.repaired = true;
-    }
+    this.prepareAppend();
     const handle = fs.openSync(this.file, 'a');
     try {
       fs.writeSync(handle, `${JSON.stringify(entry)}\n`);
@@ -81,6 +77,55 @@ export class ResponseStore {
     } finally {
       fs.closeSync(handle);
     }
+    return this.indexEntry(entry);
+  }
+
+  /**
+   * Appends durably without blocking the event loop (group commit): answers that arrive while a write is in
+   * progress are written together, one `write` of whole lines and one `fsync` per group, and each promise
+   * resolves only once its line is on disk. Many queries in flight then share fsyncs instead of queueing on them.
+   */
+  commit(entry: StoredEntry): Promise<RecordedResponse> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ entry, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private pending: { entry: StoredEntry; resolve: (record: RecordedResponse) => void; reject: (error: unknown) => void }[] = [];
+  private flushing = false;
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.pending.length > 0) {
+      const group = this.pending;
+      this.pending = [];
+      try {
+        this.prepareAppend();
+        const handle = await fs.promises.open(this.file, 'a');
+        try {
+          await handle.write(group.map(({ entry }) => `${JSON.stringify(entry)}\n`).join(''));
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        for (const { entry, resolve } of group) resolve(this.indexEntry(entry));
+      } catch (error) {
+        for (const { reject } of group) reject(error);
+      }
+    }
+    this.flushing = false;
+  }
+
+  private prepareAppend(): void {
+    if (this.workspace.readOnly) throw new ZsdError('read-only', `refusing to write responses below the read-only data root: ${this.file}`);
+    if (this.repaired) return;
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    repairTornTail(this.file);
+    this.repaired = true;
+  }
+
+  private indexEntry(entry: StoredEntry): RecordedResponse {
     const record = parseResponseLine(entry, this.file, 0);
     this.index(record);
     return record;

@@ -102,7 +102,7 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
           key: job.key,
           created_at: new Date().toISOString(),
         };
-        const record = job.store.append(entry);
+        const record = await job.store.commit(entry);
         return { kind: 'fresh', job, record, usage: answer.usage, costUsd };
       } catch (error) {
         const teacherError = error instanceof TeacherError ? error : new TeacherError('connection', String(error), true);
