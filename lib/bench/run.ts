@@ -5,6 +5,9 @@
  * evaluate-recorded: parse and evaluate every recorded response of the study ($ZSD_DATA/zero-shot, all tasks,
  * splits and templates), as `zsd demo` does. Baseline: reading and JSON-parsing the same files (the floor
  * any evaluator pays). The study's own Python evaluator took 18.7 s for this on this kind of machine.
+ *
+ * annotate, warm-store: querying 2000 prompts through the scheduler against the fake server, then again from the
+ * store (annotate.ts). warm-store needs annotate's stores, so the two run together; a selection prints only its own.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +15,7 @@ import { resolveDataRoot, resolveWorkspace } from '../core/paths';
 import { getTask } from '../data/tasks';
 import { evaluateTeacher } from '../evaluate/evaluate-teacher';
 import { listRecordedTemplateIds, responsesFile } from '../teacher/recorded-responses';
+import { benchAnnotateAndWarmStore } from './annotate';
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
@@ -77,9 +81,28 @@ function round(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-const benches: Record<string, () => Record<string, unknown>> = { 'evaluate-recorded': benchEvaluateRecorded };
-const selected = process.argv.slice(2);
-for (const [name, bench] of Object.entries(benches)) {
-  if (selected.length > 0 && !selected.includes(name)) continue;
-  process.stdout.write(`${JSON.stringify(bench())}\n`);
+type BenchLine = Record<string, unknown>;
+
+/** Each group runs once and prints one line per bench it names. */
+const benches: { names: string[]; run: () => BenchLine[] | Promise<BenchLine[]> }[] = [
+  { names: ['evaluate-recorded'], run: () => [benchEvaluateRecorded()] },
+  { names: ['annotate', 'warm-store'], run: benchAnnotateAndWarmStore },
+];
+
+async function main(): Promise<void> {
+  const selected = process.argv.slice(2);
+  const known = benches.flatMap((group) => group.names);
+  const unknown = selected.filter((name) => !known.includes(name));
+  if (unknown.length > 0) throw new Error(`unknown bench ${unknown.join(', ')}; known: ${known.join(', ')}`);
+  for (const group of benches) {
+    if (selected.length > 0 && !group.names.some((name) => selected.includes(name))) continue;
+    for (const line of await group.run()) {
+      if (selected.length === 0 || selected.includes(String(line.bench))) process.stdout.write(`${JSON.stringify(line)}\n`);
+    }
+  }
 }
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../student/backend';
+import { readSafetensors, writeSafetensors } from '../student/safetensors';
 import { presetConfig } from '../student/t5-config';
 import { T5Model } from '../student/t5-model';
 import { saveT5Model } from '../student/t5-weights';
@@ -62,7 +63,6 @@ describe('a broken checkpoint is refused with an error naming the file and the k
 
   test('a missing tensor', async () => {
     const directory = copyReference('orig');
-    const { readSafetensors, writeSafetensors } = await import('../student/safetensors');
     const tensors = readSafetensors(path.join(directory, 'model.safetensors'));
     tensors.delete('encoder.block.1.layer.0.SelfAttention.k.weight');
     writeSafetensors(path.join(directory, 'model.safetensors'), tensors);

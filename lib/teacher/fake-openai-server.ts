@@ -49,7 +49,9 @@ import { countChatTokens, countTextTokens, type ChatMessage } from './tokens';
  *   server-error 500 | unavailable 503 | auth 401, code invalid_api_key
  *   hang: no answer; the socket is destroyed after `hangMs` | reset: the socket is destroyed at once
  *   malformed: 200 with a truncated JSON body | empty: 200 with `choices: []`
- * A faulted request counts in `faults[kind]`, never in `completions` or `byPrompt`.
+ * A faulted request counts in `faults[kind]`, never in `completions` or `byPrompt`. A request whose client went away
+ * before its answer was ready (a timeout, a killed process) is not answered and not counted: `completions` counts
+ * answers delivered, which is what the tests call "paid" (a real API may bill such a request all the same).
  *
  * Stats: `requests` counts every HTTP request outside /fake; `completions` the successful answers (recorded or
  * echoed, direct or in a batch); `misses` the prompts without a recording (answered 404 or echoed);
@@ -402,6 +404,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const nextFault = faultSchedule(faultSpec);
   const recordings = indexRecordings(options.replay ?? []);
   const defaultModel = options.model ?? STUDY_MODEL;
+  // Build the tokenizer behind the usage figures now (0.2-0.3 s), not on the first request.
+  countTextTokens('', defaultModel);
   const fallback = options.fallback ?? 'error';
   const hangMs = options.hangMs ?? 30_000;
   const latencyMs = options.latencyMs ?? 0;
@@ -575,7 +579,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return;
     }
     await wait(latencyMs);
-    if (closed) return;
+    // A client that gave up meanwhile (timeout, kill) gets nothing, and nothing is counted as paid.
+    if (closed || request.socket.destroyed) return;
     if (fault) {
       sendFault(fault, request, response, answer(false));
       return;

@@ -104,7 +104,8 @@ export class ResponseStore {
         this.prepareAppend();
         const handle = await fs.promises.open(this.file, 'a');
         try {
-          await handle.write(group.map(({ entry }) => `${JSON.stringify(entry)}\n`).join(''));
+          // writeFile, unlike write, loops until every byte is out.
+          await handle.writeFile(group.map(({ entry }) => `${JSON.stringify(entry)}\n`).join(''));
           await handle.sync();
         } finally {
           await handle.close();

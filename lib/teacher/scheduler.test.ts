@@ -31,7 +31,7 @@ test('under injected faults every row is answered, each distinct prompt paid onc
     hangMs: 200,
   });
   const workspace = freshWorkspace();
-  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 500 });
+  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
   const jobs = buildQueryJobs('svamp', 'test', template, rows, teacher, new StoreRegistry(workspace));
   const first = await runQueries(jobs, client, { concurrency: 16, price, baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 30 });
   expect(first.progress).toMatchObject({ total: 200, fresh: 200, failed: 0, skipped: 0 });
@@ -63,7 +63,7 @@ test('under injected faults every row is answered, each distinct prompt paid onc
 
 test('recorded study responses are cache hits: nothing is sent', async () => {
   server = await startFakeOpenAI({ replay: [] });
-  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 500 });
+  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
   const jobs = buildQueryJobs('svamp', 'test', template, rows, teacher, new StoreRegistry(studyWorkspace()));
   const run = await runQueries(jobs, client, { concurrency: 8, price });
   expect(run.progress).toMatchObject({ cached: 200, fresh: 0 });
@@ -72,7 +72,7 @@ test('recorded study responses are cache hits: nothing is sent', async () => {
 
 test('a quota error stops the run and says why; the budget stops before it is passed', async () => {
   server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], faults: 'quota:1' });
-  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 500 });
+  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
   const quota = await runQueries(buildQueryJobs('svamp', 'test', template, rows.slice(0, 20), teacher, new StoreRegistry(freshWorkspace())), client, { concurrency: 2, price });
   expect(quota.stoppedBecause).toMatch(/out of quota/);
   expect(quota.progress.fresh).toBe(0);
@@ -100,4 +100,27 @@ test('changing the template text, the model or the temperature changes the key',
   const warmer = buildQueryJobs('svamp', 'test', template, rows.slice(0, 1), { ...teacher, parameters: { temperature: 0.7 } }, store)[0].key;
   expect(new Set([base, edited, otherModel, warmer]).size).toBe(4);
   expect(buildQueryJobs('svamp', 'test', template, rows.slice(0, 1), teacher, store)[0].key).toBe(base);
+});
+
+test('a job counts as done only once its answer is on disk, though its slot is reused while the fsync runs', async () => {
+  const workspace = freshWorkspace();
+  const jobs = buildQueryJobs('svamp', 'test', template, rows.slice(0, 40), teacher, new StoreRegistry(workspace));
+  const instant = { complete: async () => ({ text: 'The answer is 4.', usage: { prompt_tokens: 10, completion_tokens: 5 }, model: teacher.model }) };
+  const onDisk = () => (fs.existsSync(jobs[0].store.path) ? fs.readFileSync(jobs[0].store.path, 'utf8').split('\n').length - 1 : 0);
+  const behind: number[] = [];
+  const run = await runQueries(jobs, instant, { concurrency: 4, price, onProgress: (progress) => behind.push(progress.fresh - onDisk()) });
+  expect(run.progress.fresh).toBe(40);
+  expect(Math.max(...behind)).toBeLessThanOrEqual(0);
+  expect(onDisk()).toBe(40);
+});
+
+test('a failed write stops the run with its error and is not retried as a request (that would pay again)', async () => {
+  const workspace = freshWorkspace();
+  const jobs = buildQueryJobs('svamp', 'test', template, rows.slice(0, 6), teacher, new StoreRegistry(workspace));
+  let requests = 0;
+  const client = { complete: async () => ((requests++), { text: 'The answer is 4.', usage: { prompt_tokens: 10, completion_tokens: 5 }, model: teacher.model }) };
+  jest.spyOn(jobs[0].store, 'commit').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+  await expect(runQueries(jobs, client, { concurrency: 1, price })).rejects.toThrow(/ENOSPC/);
+  // The failed answer is never asked again; at most the one request already in flight when the write failed went out.
+  expect(requests).toBeLessThanOrEqual(2);
 });

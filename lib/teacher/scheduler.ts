@@ -7,7 +7,9 @@ import type { ResponseStore, StoredEntry } from './response-store';
 /**
  * Runs teacher queries with bounded concurrency and the only retry layer (see README.md in this folder).
  * - Store first: a job whose key is on disk is `cached`, nothing is sent.
- * - Each fresh answer is appended to the store (write + fsync) before the job counts as done.
+ * - Each fresh answer is appended to the store (write + fsync) before the job counts as done; its concurrency slot
+ *   is free once the answer has arrived, so the store's group commit overlaps the next request. A failed write
+ *   stops the run with its error: the request is not sent again (that would pay twice).
  * - Equal keys in one run are asked once; the others wait for that answer.
  * - Retries: rate limits wait Retry-After (or back off), timeouts, connection and server errors back off
  *   exponentially with jitter; quota and auth errors stop the run; a prompt the server refuses fails its row.
@@ -78,32 +80,16 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
   const inFlightByKey = new Map<string, Promise<QueryOutcome>>();
   let stoppedBecause: string | undefined;
   let inFlightEstimate = 0;
+  let writeFailure: { error: unknown } | undefined;
   let next = 0;
 
   const report = () => options.onProgress?.({ ...progress });
 
-  const ask = async (job: QueryJob): Promise<QueryOutcome> => {
+  /** The teacher's answer, after retries; or the job's failure. Only request errors are caught here. */
+  const ask = async (job: QueryJob): Promise<TeacherAnswer | QueryOutcome> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        const answer = await client.complete(job.request);
-        const costUsd = costOf(answer.usage, options.price);
-        const entry: StoredEntry = {
-          split: job.row.split,
-          idx: job.row.idx,
-          prompt_template_id: job.row.templateId,
-          prompt_values: job.row.promptValues,
-          complete_prompt: job.row.completePrompt,
-          response: answer.text,
-          model: job.request.model,
-          endpoint: job.request.endpoint,
-          parameters: job.request.parameters,
-          usage: answer.usage,
-          cost_usd: costUsd,
-          key: job.key,
-          created_at: new Date().toISOString(),
-        };
-        const record = await job.store.commit(entry);
-        return { kind: 'fresh', job, record, usage: answer.usage, costUsd };
+        return await client.complete(job.request);
       } catch (error) {
         const teacherError = error instanceof TeacherError ? error : new TeacherError('connection', String(error), true);
         if (!teacherError.retryable || attempt >= maxAttempts) return { kind: 'failed', job, error: teacherError };
@@ -112,6 +98,28 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
         await sleep(Math.max(backoff, teacherError.retryAfterMs ?? 0));
       }
     }
+  };
+
+  /** Writes a fresh answer durably. A failed write is not retried as a request (that would pay again): it throws. */
+  const store = async (job: QueryJob, answer: TeacherAnswer): Promise<QueryOutcome> => {
+    const costUsd = costOf(answer.usage, options.price);
+    const entry: StoredEntry = {
+      split: job.row.split,
+      idx: job.row.idx,
+      prompt_template_id: job.row.templateId,
+      prompt_values: job.row.promptValues,
+      complete_prompt: job.row.completePrompt,
+      response: answer.text,
+      model: job.request.model,
+      endpoint: job.request.endpoint,
+      parameters: job.request.parameters,
+      usage: answer.usage,
+      cost_usd: costUsd,
+      key: job.key,
+      created_at: new Date().toISOString(),
+    };
+    const record = await job.store.commit(entry);
+    return { kind: 'fresh', job, record, usage: answer.usage, costUsd };
   };
 
   const settle = (index: number, outcome: QueryOutcome) => {
@@ -130,9 +138,13 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
   };
 
   const worker = async () => {
+    // The slot is free once the answer is here; the store's group commit overlaps the next request. A job counts as
+    // done only when its line is on disk, and a worker has at most one answer not yet written.
+    let previousWrite: Promise<void> = Promise.resolve();
     for (;;) {
+      if (writeFailure) throw writeFailure.error;
       const index = next++;
-      if (index >= jobs.length) return;
+      if (index >= jobs.length) return previousWrite;
       const job = jobs[index];
       const cachedRecord = job.store.lookup(job.request, job.key);
       if (cachedRecord) {
@@ -150,7 +162,7 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
       const shared = inFlightByKey.get(job.key);
       if (shared) {
         const first = await shared;
-        settle(index, first.kind === 'fresh' ? { kind: 'cached', job, record: first.record } : { ...first, job } as QueryOutcome);
+        settle(index, first.kind === 'fresh' ? { kind: 'cached', job, record: first.record } : ({ ...first, job } as QueryOutcome));
         continue;
       }
       const estimate = options.estimateCostUsd?.(job) ?? 0;
@@ -160,12 +172,19 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
         continue;
       }
       inFlightEstimate += estimate;
-      const pending = ask(job);
+      const answered = ask(job);
+      const pending = answered.then((result) => ('kind' in result ? result : store(job, result)));
       inFlightByKey.set(job.key, pending);
-      const outcome = await pending;
-      inFlightEstimate -= estimate;
-      inFlightByKey.delete(job.key);
-      settle(index, outcome);
+      const settled = pending.then((outcome) => {
+        inFlightEstimate -= estimate;
+        inFlightByKey.delete(job.key);
+        settle(index, outcome);
+      });
+      // A failed write stops every worker before its next request and surfaces when this worker awaits it.
+      settled.catch((error: unknown) => (writeFailure ??= { error }));
+      await answered;
+      await previousWrite;
+      previousWrite = settled;
     }
   };
 
