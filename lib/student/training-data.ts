@@ -1,0 +1,930 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ZsdError } from '../core/errors';
+import { parseJsonLines } from '../core/jsonl';
+import { pythonRstrip, pythonStrip } from '../core/python';
+import { loadSplit, type ExampleRow } from '../data/datasets';
+import { BUILT_IN_TASKS, getTask, type TaskDefinition } from '../data/tasks';
+import { palmFiles, readPalmCompletions } from '../teacher/palm';
+import type { T5Tokenizer } from './tokenizer';
+
+/**
+ * What the student trains on: rows of a split, formatted as distilling-step-by-step (dsbs) formats them, with a
+ * label (gold or the teacher's) and one rationale per rationale source; then the batches of one epoch.
+ *
+ * Reproduced from google-research/distilling-step-by-step (data_utils.py, run.py, model_utils.py):
+ * - inputs: cqa `{question}\nAnswer Choices:\n(a) {c_0}\n(b) {c_1}...` (CQADatasetLoader.prepare_input),
+ *   svamp the dataset's `input` ("Body\nQuestion", SVAMPDatasetLoader.load_from_source), NLI
+ *   `tokenizer.eos_token.join([premise, hypothesis])` = `premise</s>hypothesis` (run.py); the T5 tokenizer turns the
+ *   literal `</s>` into the end-of-sequence id. Prefixes `predict: ` and `explain: ` (run.py tokenize_function).
+ * - `--subsample s`: `train.train_test_split(test_size=1.0 - s, seed=run)['train']`, Hugging Face datasets, which
+ *   draws `np.random.default_rng(seed).permutation(n)` (PCG64, not the legacy MT19937) and keeps
+ *   `permutation[ceil((1 - s) * n):]`, in permutation order. Ported exactly below (`NumpyGenerator`).
+ * - cqa and svamp have no validation split: `train.train_test_split(test_size=0.1, seed=0)` of the subsampled
+ *   train, the test part becoming `valid`. Teacher labels replace the train labels only after that carve, so the
+ *   validation rows keep their gold labels (`carveValidation` option of `loadStudentSplit`).
+ * - targets are truncated to 256 tokens; the collator pads labels with -100 (DataCollatorForSeq2Seq); a missing
+ *   rationale is trained on as an empty target (just `</s>`).
+ *
+ * Multi-teacher (TinyLLM) outputs are split as TinyLLM's data_utils.py does: the FLAN-T5 rationale is the text
+ * before the first "Q:", cut at "Thus, the answer is"; the LLaMA-2 rationale is everything after
+ * "llama rationale: ", stripped. TinyLLM's inputs are formatted like cqa's, with as many choices as the row has.
+ */
+
+// ---------------------------------------------------------------------------------------------------------------
+// Types
+
+export type RationaleSource =
+  /** `datasets/<task>/llm/<split>_CoT_<k>.json` under the data root: few-shot PaLM (rationale and label). */
+  | { kind: 'palm' }
+  /** A `zsd generate` `<split>_CoT.json` (a directory means `<directory>/<split>_CoT.json`); relative to the workspace. */
+  | { kind: 'generated'; file: string }
+  /**
+   * `multi-teacher/<task>/llm/<split>_CoT_<k>.json` under the data root: a FLAN-T5 and a LLaMA-2 rationale per row.
+   * With `teacher`, one rationale (named as the entry); without, two, named `flan` and `llama`, each with the entry's weight.
+   */
+  | { kind: 'multi-teacher'; teacher?: MultiTeacher };
+
+export type MultiTeacher = 'flan' | 'llama';
+export const MULTI_TEACHERS: readonly MultiTeacher[] = ['flan', 'llama'];
+
+export interface RationaleSourceOption {
+  /** Names the rationale in examples and batches (`palm`, `gpt35`, ...). */
+  name: string;
+  source: RationaleSource;
+  /** Relative weight of this rationale's loss; weights are normalised to sum to 1 over all rationales. */
+  weight: number;
+}
+
+export interface StudentRationale {
+  source: string;
+  /** `null`: the teacher gave none (a blank completion, a null explanation); trained on as an empty target unless dropped. */
+  text: string | null;
+  /** Normalised: the weights of an example's rationale sources sum to 1. */
+  weight: number;
+}
+
+export interface StudentExample {
+  /** Row of the split (0-based line of the dataset file). */
+  index: number;
+  split: string;
+  /** The dsbs input, without task prefix. */
+  input: string;
+  /** The training target of the predict task. */
+  label: string;
+  goldLabel: string;
+  /** Where `label` came from: the gold label, the teacher, or the gold label because the teacher gave none. */
+  labelFrom: 'gold' | 'teacher' | 'gold-fallback';
+  /** One entry per rationale source, in option order; an entry is absent where a missing rationale was dropped. */
+  rationales: StudentRationale[];
+}
+
+export type LabelSource = 'gold' | 'teacher';
+
+export interface LoadStudentExamplesOptions {
+  /** The read-only data root (`../shared/data`): datasets, PaLM and multi-teacher files. */
+  dataRoot: string;
+  /** The workspace: user tasks under `datasets/`, relative `generated` files. */
+  workspaceRoot: string;
+  task: string | TaskDefinition;
+  split: string;
+  labelSource: LabelSource;
+  rationaleSources: readonly RationaleSourceOption[];
+  /** Which rationale source gives the teacher's label; default: the first that has labels (palm, generated). */
+  teacherLabelSource?: string;
+  /**
+   * A row whose teacher label is missing (a null label in a generated file, a PaLM completion whose answer did not
+   * parse): `drop` it (default; counted), or train it on the `gold` label (counted as `gold-fallback`).
+   * dsbs trained such rows on a blank label; that is not offered.
+   */
+  missingTeacherLabels?: 'drop' | 'gold';
+  /** Fraction of the split to keep, in (0, 1]; dsbs semantics (see the file comment). Default 1. */
+  subsample?: number;
+  /** Seed of the subsample (dsbs: `--run`). Default 0. */
+  seed?: number;
+  /**
+   * Leave rationale entries whose text is missing out of `rationales` (so `makeBatches` leaves the example out of
+   * that explain batch) instead of keeping them with `text: null` (an empty target, as dsbs trained).
+   */
+  dropMissingRationales?: boolean;
+}
+
+export interface StudentSplitCounts {
+  /** Rows in the split file. */
+  rows: number;
+  /** Rows after the subsample (and, with a carve, in its train part). */
+  selected: number;
+  /** Rows whose teacher label was missing (only with labelSource 'teacher'). */
+  missingTeacherLabel: number;
+  /** Of those, dropped (`missingTeacherLabels: 'drop'`). */
+  droppedMissingTeacherLabel: number;
+  /** Of those, trained on the gold label (`missingTeacherLabels: 'gold'`). */
+  goldFallback: number;
+  /** Per rationale source: selected rows whose rationale is missing. */
+  missingRationale: Record<string, number>;
+  /** Examples returned (train part with a carve). */
+  examples: number;
+  /** Validation examples carved off (0 without a carve). */
+  validation: number;
+}
+
+export interface StudentSplit {
+  task: string;
+  split: string;
+  examples: StudentExample[];
+  /** Only with the `carveValidation` option: the carved rows, gold labels, never dropped. */
+  validation?: StudentExample[];
+  counts: StudentSplitCounts;
+  /** Files read: the split, then each rationale source's files. */
+  files: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inputs
+
+/** The literal end-of-sequence token dsbs joins NLI premise and hypothesis with (`tokenizer.eos_token`). */
+export const T5_EOS_TOKEN = '</s>';
+const CHOICE_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+/**
+ * The student's input for a row, exactly as dsbs builds it (before `predict: ` / `explain: `):
+ * - multiple choice: `{question}\nAnswer Choices:\n(a) {choice}` ... one line per choice (cqa five, TinyLLM tasks as many as they have);
+ * - math (svamp): the problem as the dataset stores it ("Body\nQuestion");
+ * - nli: `{premise}</s>{hypothesis}`;
+ * - a user's generic task: its `input` field.
+ */
+export function studentInput(task: Pick<TaskDefinition, 'kind'>, row: ExampleRow): string {
+  const values = row.promptValues;
+  switch (task.kind) {
+    case 'multiple-choice': {
+      let input = `${values.question}\nAnswer Choices:`;
+      for (const letter of CHOICE_LETTERS) {
+        const choice = values[`choice_${letter}`];
+        if (choice === undefined) break;
+        input += `\n(${letter}) ${choice}`;
+      }
+      return input;
+    }
+    case 'math':
+      return values.question;
+    case 'nli':
+      return `${values.premise}${T5_EOS_TOKEN}${values.hypothesis}`;
+    case 'generic':
+      return values.input;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Loading
+
+interface SourceRow {
+  label: string | null;
+  /** One text per rationale this source yields (two for multi-teacher without `teacher`). */
+  rationales: (string | null)[];
+}
+
+interface LoadedSource {
+  option: RationaleSourceOption;
+  names: string[];
+  hasLabels: boolean;
+  files: string[];
+  rows: SourceRow[];
+}
+
+/** `loadStudentSplit(...).examples`. */
+export function loadStudentExamples(options: LoadStudentExamplesOptions): StudentExample[] {
+  return loadStudentSplit(options).examples;
+}
+
+/**
+ * Loads a split as student examples. With `carveValidation`, reproduces dsbs for tasks without a validation split:
+ * subsample (seed `seed`), then carve `fraction` of what is left (seed `carveValidation.seed`, dsbs 0) before any
+ * teacher label is applied, so the validation rows are the same whatever the label source, and keep gold labels.
+ */
+export function loadStudentSplit(options: LoadStudentExamplesOptions & { carveValidation?: CarveOptions }): StudentSplit {
+  const subsample = options.subsample ?? 1;
+  const seed = options.seed ?? 0;
+  checkSubsample(subsample);
+  checkSeed(seed, 'seed');
+  if (options.labelSource !== 'gold' && options.labelSource !== 'teacher') {
+    throw new ZsdError('usage', `unknown label source "${String(options.labelSource)}"; expected gold or teacher`, { key: 'labelSource' });
+  }
+  const missingTeacherLabels = options.missingTeacherLabels ?? 'drop';
+  if (missingTeacherLabels !== 'drop' && missingTeacherLabels !== 'gold') {
+    throw new ZsdError('usage', `missingTeacherLabels must be drop or gold, got "${String(missingTeacherLabels)}"`, { key: 'missingTeacherLabels' });
+  }
+  const weights = normalisedWeights(options.rationaleSources);
+
+  const task = resolveStudentTask(options.task, options.dataRoot, options.workspaceRoot);
+  const { rows, file: splitFile } = loadStudentRows(task, options.split, options.dataRoot, options.workspaceRoot);
+  const sources = options.rationaleSources.map((option) => loadSource(option, task, options.split, rows.length, options));
+  const names = sources.flatMap((source) => source.names);
+  const duplicate = names.find((name, position) => names.indexOf(name) !== position);
+  if (duplicate !== undefined) {
+    throw new ZsdError('usage', `two rationale sources are named "${duplicate}"; names must be unique (a multi-teacher source without a teacher is named flan and llama)`, {
+      key: 'rationaleSources',
+    });
+  }
+  const labelSource = options.labelSource === 'teacher' ? teacherLabelSource(sources, options.teacherLabelSource) : undefined;
+
+  // dsbs order: subsample, then carve, then teacher labels (train part only).
+  let selected = Array.from({ length: rows.length }, (_, position) => position);
+  if (subsample < 1) selected = huggingFaceTrainTestSplit(rows.length, 1 - subsample, seed, 'subsample').train;
+  let validationPositions: number[] | undefined;
+  if (options.carveValidation) {
+    const carve = carvePositions(selected.length, options.carveValidation, options.split);
+    validationPositions = carve.validation.map((position) => selected[position]);
+    selected = carve.train.map((position) => selected[position]);
+  }
+
+  const counts: StudentSplitCounts = {
+    rows: rows.length,
+    selected: selected.length,
+    missingTeacherLabel: 0,
+    droppedMissingTeacherLabel: 0,
+    goldFallback: 0,
+    missingRationale: Object.fromEntries(names.map((name) => [name, 0])),
+    examples: 0,
+    validation: 0,
+  };
+  const dropMissingRationales = options.dropMissingRationales ?? false;
+  const rationalesOf = (position: number, count: boolean): StudentRationale[] => {
+    const rationales: StudentRationale[] = [];
+    for (const source of sources) {
+      source.rows[position].rationales.forEach((text, which) => {
+        const name = source.names[which];
+        if (text === null && count) counts.missingRationale[name]++;
+        if (text === null && dropMissingRationales) return;
+        rationales.push({ source: name, text, weight: weights.get(source.option) as number });
+      });
+    }
+    return rationales;
+  };
+
+  const examples: StudentExample[] = [];
+  for (const position of selected) {
+    const row = rows[position];
+    let label = row.goldLabel;
+    let labelFrom: StudentExample['labelFrom'] = 'gold';
+    if (labelSource) {
+      const teacherLabel = labelSource.rows[position].label;
+      if (teacherLabel !== null) {
+        label = teacherLabel;
+        labelFrom = 'teacher';
+      } else {
+        counts.missingTeacherLabel++;
+        if (missingTeacherLabels === 'drop') {
+          counts.droppedMissingTeacherLabel++;
+          rationalesOf(position, true); // counts its missing rationales: a dropped row is still a selected row
+          continue;
+        }
+        counts.goldFallback++;
+        labelFrom = 'gold-fallback';
+      }
+    }
+    examples.push({ index: row.index, split: options.split, input: studentInput(task, row), label, goldLabel: row.goldLabel, labelFrom, rationales: rationalesOf(position, true) });
+  }
+  counts.examples = examples.length;
+
+  const validation = validationPositions?.map((position): StudentExample => {
+    const row = rows[position];
+    return { index: row.index, split: options.split, input: studentInput(task, row), label: row.goldLabel, goldLabel: row.goldLabel, labelFrom: 'gold', rationales: rationalesOf(position, false) };
+  });
+  counts.validation = validation?.length ?? 0;
+  return {
+    task: task.name,
+    split: options.split,
+    examples,
+    ...(validation ? { validation } : {}),
+    counts,
+    files: [splitFile, ...sources.flatMap((source) => source.files)],
+  };
+}
+
+function checkSubsample(subsample: number): void {
+  if (typeof subsample !== 'number' || !Number.isFinite(subsample) || subsample <= 0 || subsample > 1) {
+    throw new ZsdError('usage', `subsample must be a fraction in (0, 1], got ${String(subsample)}`, { key: 'subsample' });
+  }
+}
+
+function checkSeed(seed: number, key: string): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new ZsdError('usage', `${key} must be a non-negative integer, got ${String(seed)}`, { key });
+}
+
+/** Each weight finite and >= 0, their sum positive; returns each option's weight divided by the sum. */
+function normalisedWeights(sources: readonly RationaleSourceOption[]): Map<RationaleSourceOption, number> {
+  let sum = 0;
+  sources.forEach((source, position) => {
+    const weight = source.weight;
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
+      throw new ZsdError('usage', `the weight of rationale source "${source.name}" must be a finite number >= 0, got ${String(weight)}`, {
+        key: `rationaleSources[${position}].weight`,
+      });
+    }
+    // A multi-teacher source without a teacher yields two rationales, each with the entry's weight.
+    sum += source.source?.kind === 'multi-teacher' && source.source.teacher === undefined ? 2 * weight : weight;
+  });
+  if (sources.length > 0 && !(sum > 0)) {
+    throw new ZsdError('usage', `rationale weights must sum to a positive number, got ${sources.map((source) => `${source.name}=${source.weight}`).join(', ')} (sum ${sum})`, {
+      key: 'rationaleSources',
+    });
+  }
+  return new Map(sources.map((source) => [source, source.weight / sum]));
+}
+
+function teacherLabelSource(sources: readonly LoadedSource[], name: string | undefined): LoadedSource {
+  if (name !== undefined) {
+    const named = sources.find((source) => source.option.name === name);
+    if (!named) throw new ZsdError('usage', `teacher label source "${name}" is not one of the rationale sources (${sources.map((source) => source.option.name).join(', ') || 'none'})`, { key: 'teacherLabelSource' });
+    if (!named.hasLabels) throw new ZsdError('usage', `rationale source "${name}" (${named.option.source.kind}) has no labels; palm and generated sources do`, { key: 'teacherLabelSource' });
+    return named;
+  }
+  const first = sources.find((source) => source.hasLabels);
+  if (!first) {
+    throw new ZsdError('usage', 'labelSource "teacher" needs a rationale source with labels (palm or generated); multi-teacher rationales were written given the gold answer and carry no teacher label', {
+      key: 'labelSource',
+    });
+  }
+  return first;
+}
+
+/** Built-in tasks, the TinyLLM tasks under `<dataRoot>/multi-teacher/<task>`, then user tasks (`getTask`). */
+export function resolveStudentTask(task: string | TaskDefinition, dataRoot: string, workspaceRoot: string): TaskDefinition {
+  if (typeof task !== 'string') return task;
+  if (!BUILT_IN_TASKS.includes(task) && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(task)) {
+    const directory = multiTeacherDirectory(dataRoot, task);
+    if (fs.existsSync(directory)) {
+      const splits = fs
+        .readdirSync(directory)
+        .map((file) => file.startsWith(`${task}_`) && file.endsWith('.json') ? file.slice(task.length + 1, -'.json'.length) : undefined)
+        .filter((split): split is string => split !== undefined)
+        .sort();
+      return { name: task, kind: 'multiple-choice', splits, promptFields: ['question'], builtIn: false };
+    }
+  }
+  return getTask(task, [dataRoot, workspaceRoot]);
+}
+
+function multiTeacherDirectory(dataRoot: string, task: string): string {
+  return path.join(dataRoot, 'multi-teacher', task);
+}
+
+function isMultiTeacherTask(task: TaskDefinition, dataRoot: string): boolean {
+  return !task.builtIn && task.kind === 'multiple-choice' && fs.existsSync(multiTeacherDirectory(dataRoot, task.name));
+}
+
+function loadStudentRows(task: TaskDefinition, split: string, dataRoot: string, workspaceRoot: string): { rows: readonly ExampleRow[]; file: string } {
+  if (isMultiTeacherTask(task, dataRoot)) {
+    const file = path.join(multiTeacherDirectory(dataRoot, task.name), `${task.name}_${split}.json`);
+    return { rows: readMultiTeacherRows(file), file };
+  }
+  const loaded = loadSplit(task, split, [dataRoot, workspaceRoot]);
+  return { rows: loaded.rows, file: loaded.file };
+}
+
+/** A TinyLLM split: JSON Lines (obqa) or one JSON array (arc, riddle, pubmedqa, bioasq) of {id, question, choices, answer}. */
+function readMultiTeacherRows(file: string): ExampleRow[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new ZsdError('not-found', 'no such multi-teacher split (expected a JSON array or JSON Lines of {id, question, choices, answer})', { file });
+  }
+  let values: { value: unknown; where: { file: string; line?: number; key?: string } }[];
+  if (text.trimStart().startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new ZsdError('invalid-file', `not valid JSON: ${(error as Error).message}`, { file });
+    }
+    if (!Array.isArray(parsed)) throw new ZsdError('invalid-file', 'expected a JSON array of rows', { file });
+    values = parsed.map((value, position) => ({ value, where: { file, key: String(position) } }));
+  } else {
+    const content = parseJsonLines(text, file);
+    if (content.tornTail) throw new ZsdError('invalid-file', 'last line is incomplete', { file, line: content.tornTail.line });
+    values = content.lines.map(({ value, line }) => ({ value, where: { file, line } }));
+  }
+  return values.map(({ value, where }, index) => {
+    const row = value as Record<string, unknown>;
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new ZsdError('invalid-file', 'expected an object {id, question, choices, answer}', where);
+    const { question, choices, answer } = row;
+    if (typeof question !== 'string') throw new ZsdError('invalid-file', 'expected "question" to be a string', { ...where, key: joinKey(where.key, 'question') });
+    if (!Array.isArray(choices) || choices.length < 1 || choices.length > CHOICE_LETTERS.length || !choices.every((choice) => typeof choice === 'string')) {
+      throw new ZsdError('invalid-file', 'expected "choices" to be an array of 1 to 26 strings', { ...where, key: joinKey(where.key, 'choices') });
+    }
+    if (typeof answer !== 'string') throw new ZsdError('invalid-file', 'expected "answer" to be a string', { ...where, key: joinKey(where.key, 'answer') });
+    const promptValues: Record<string, string> = { question };
+    (choices as string[]).forEach((choice, position) => (promptValues[`choice_${CHOICE_LETTERS[position]}`] = choice));
+    return { index, promptValues, goldLabel: answer, humanRationale: null };
+  });
+}
+
+function joinKey(prefix: string | undefined, key: string): string {
+  return prefix === undefined ? key : `${prefix}.${key}`;
+}
+
+function loadSource(option: RationaleSourceOption, task: TaskDefinition, split: string, expectedRows: number, options: LoadStudentExamplesOptions): LoadedSource {
+  const position = options.rationaleSources.indexOf(option);
+  if (typeof option.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(option.name)) {
+    throw new ZsdError('usage', `a rationale source name is letters, digits, "_", "." or "-", got ${JSON.stringify(option.name)}`, { key: `rationaleSources[${position}].name` });
+  }
+  const source = option.source as RationaleSource | undefined;
+  switch (source?.kind) {
+    case 'palm': {
+      const completions = readPalmCompletions(options.dataRoot, task, split);
+      const files = palmFiles(options.dataRoot, task.name, split);
+      checkCount(completions.length, expectedRows, `${path.join(path.dirname(files[0]), `${split}_CoT_*.json`)} (${files.length} file${files.length === 1 ? '' : 's'})`, task.name, split);
+      // dsbs leaves '' or ' ' where a completion did not parse; here that is a missing label or rationale.
+      const rows = completions.map(({ rationale, label }) => ({ label: blankToNull(label), rationales: [blankToNull(rationale)] }));
+      return { option, names: [option.name], hasLabels: true, files, rows };
+    }
+    case 'generated': {
+      if (typeof source.file !== 'string' || source.file === '') {
+        throw new ZsdError('usage', 'a generated rationale source needs the file `zsd generate` wrote', { key: `rationaleSources[${position}].source.file` });
+      }
+      let file = path.resolve(options.workspaceRoot, source.file);
+      if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, `${split}_CoT.json`);
+      const rows = readGeneratedTrainingData(file);
+      checkCount(rows.length, expectedRows, file, task.name, split);
+      return { option, names: [option.name], hasLabels: true, files: [file], rows: rows.map(({ label, explanation }) => ({ label, rationales: [explanation] })) };
+    }
+    case 'multi-teacher': {
+      const teachers = source.teacher === undefined ? MULTI_TEACHERS : [source.teacher];
+      if (!teachers.every((teacher) => MULTI_TEACHERS.includes(teacher))) {
+        throw new ZsdError('usage', `unknown multi-teacher teacher "${String(source.teacher)}"; expected flan or llama`, { key: `rationaleSources[${position}].source.teacher` });
+      }
+      const { files, outputs } = readMultiTeacherOutputs(options.dataRoot, task.name, split);
+      checkCount(outputs.length, expectedRows, `${path.join(path.dirname(files[0]), `${split}_CoT_*.json`)} (${files.length} file${files.length === 1 ? '' : 's'})`, task.name, split);
+      const rows = outputs.map((output) => {
+        const both = splitMultiTeacherOutput(output);
+        return { label: null, rationales: teachers.map((teacher) => both[teacher]) };
+      });
+      return { option, names: source.teacher === undefined ? [...MULTI_TEACHERS] : [option.name], hasLabels: false, files, rows };
+    }
+    default:
+      throw new ZsdError('usage', `unknown rationale source kind ${JSON.stringify((source as { kind?: unknown } | undefined)?.kind)}; expected palm, generated or multi-teacher`, {
+        key: `rationaleSources[${position}].source.kind`,
+      });
+  }
+}
+
+function checkCount(actual: number, expected: number, file: string, task: string, split: string): void {
+  if (actual === expected) return;
+  throw new ZsdError(
+    'invalid-file',
+    actual < expected
+      ? `rationale file is shorter than its split: ${actual} rationales for the ${expected} rows of ${task} ${split}`
+      : `rationale file is longer than its split: ${actual} rationales for the ${expected} rows of ${task} ${split}`,
+    { file },
+  );
+}
+
+function blankToNull(text: string): string | null {
+  return pythonStrip(text) === '' ? null : text;
+}
+
+/** A `zsd generate` file: one `{"label": string|null, "explanation": string|null}` per line, in row order. */
+export function readGeneratedTrainingData(file: string): { label: string | null; explanation: string | null }[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new ZsdError('not-found', 'no training-data file (expected the <split>_CoT.json `zsd generate` writes)', { file });
+  }
+  const content = parseJsonLines(text, file);
+  if (content.tornTail) throw new ZsdError('invalid-file', 'last line is incomplete (not valid JSON): the file was cut off', { file, line: content.tornTail.line });
+  const lines = text.split('\n');
+  if (text.endsWith('\n')) lines.pop();
+  const blank = lines.findIndex((line) => line.trim() === '');
+  if (blank !== -1) throw new ZsdError('invalid-file', 'blank line: every row of the split needs one {"label", "explanation"} line', { file, line: blank + 1 });
+  return content.lines.map(({ line, value }) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ZsdError('invalid-file', 'expected an object {"label": ..., "explanation": ...}', { file, line });
+    }
+    const record = value as Record<string, unknown>;
+    const field = (key: 'label' | 'explanation'): string | null => {
+      if (!(key in record)) throw new ZsdError('invalid-file', `missing "${key}" (a string or null)`, { file, line, key });
+      const fieldValue = record[key];
+      if (fieldValue !== null && typeof fieldValue !== 'string') throw new ZsdError('invalid-file', `expected "${key}" to be a string or null, got ${JSON.stringify(fieldValue)}`, { file, line, key });
+      return fieldValue;
+    };
+    return { label: field('label'), explanation: field('explanation') };
+  });
+}
+
+function readMultiTeacherOutputs(dataRoot: string, task: string, split: string): { files: string[]; outputs: string[] } {
+  const directory = path.join(multiTeacherDirectory(dataRoot, task), 'llm');
+  const files: string[] = [];
+  for (let chunk = 0; fs.existsSync(path.join(directory, `${split}_CoT_${chunk}.json`)); chunk++) files.push(path.join(directory, `${split}_CoT_${chunk}.json`));
+  if (files.length === 0) throw new ZsdError('not-found', `no multi-teacher rationales for ${task} ${split}`, { file: path.join(directory, `${split}_CoT_0.json`) });
+  const outputs: string[] = [];
+  for (const file of files) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new ZsdError('invalid-file', `not valid JSON: ${(error as Error).message}; expected an array of strings`, { file });
+    }
+    if (!Array.isArray(parsed)) throw new ZsdError('invalid-file', 'expected a JSON array of strings', { file });
+    parsed.forEach((output, position) => {
+      if (typeof output !== 'string') throw new ZsdError('invalid-file', `element ${position} is not a string`, { file, key: String(position) });
+      outputs.push(output);
+    });
+  }
+  return { files, outputs };
+}
+
+const MULTI_TEACHER_ANSWER = 'Thus, the answer is';
+const LLAMA_MARKER = 'llama rationale: ';
+
+/**
+ * TinyLLM's split of one output: FLAN-T5 = `output.split('Q:')[0].rstrip().split('Thus, the answer is')[0].rstrip()`,
+ * LLaMA-2 = `output[output.find('llama rationale: ') + 17:].strip()` ('' when absent). TinyLLM raises where the
+ * answer phrase is not there exactly once; here that rationale is missing. Blank rationales are missing.
+ */
+export function splitMultiTeacherOutput(output: string): Record<MultiTeacher, string | null> {
+  const parts = pythonRstrip(output.split('Q:')[0]).split(MULTI_TEACHER_ANSWER);
+  const flan = parts.length === 2 ? pythonRstrip(parts[0]) : '';
+  const start = output.indexOf(LLAMA_MARKER);
+  const llama = start === -1 ? '' : pythonStrip(output.slice(start + LLAMA_MARKER.length));
+  return { flan: blankToNull(flan), llama: blankToNull(llama) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Validation carve
+
+export interface CarveOptions {
+  /** Share of the examples that becomes validation, in (0, 1); dsbs 0.1. */
+  fraction?: number;
+  /** dsbs: 0. */
+  seed?: number;
+}
+
+/**
+ * A seeded validation part of a train split, as dsbs carves it for cqa and svamp:
+ * `train_test_split(test_size=fraction, seed=seed)`, so `ceil(fraction * n)` examples at the front of
+ * `default_rng(seed).permutation(n)` are validation, the rest train (both in permutation order). Exactly dsbs's
+ * rows when `examples` are dsbs's (the subsampled train, nothing dropped); with teacher labels where rows may be
+ * dropped, carve in `loadStudentSplit` instead. Refuses test examples: model selection never sees test.
+ */
+export function carveValidation(examples: readonly StudentExample[], options: CarveOptions = {}): { train: StudentExample[]; validation: StudentExample[] } {
+  const split = examples.find((example) => example.split === 'test')?.split;
+  const carve = carvePositions(examples.length, options, split ?? 'train');
+  return { train: carve.train.map((position) => examples[position]), validation: carve.validation.map((position) => examples[position]) };
+}
+
+function carvePositions(n: number, options: CarveOptions, split: string): { train: number[]; validation: number[] } {
+  if (split === 'test') throw new ZsdError('usage', 'refusing to carve validation rows from the test split: select models on train or valid data only', { key: 'split' });
+  const fraction = options.fraction ?? 0.1;
+  const seed = options.seed ?? 0;
+  if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) throw new ZsdError('usage', `validation fraction must be in (0, 1), got ${String(fraction)}`, { key: 'fraction' });
+  checkSeed(seed, 'seed');
+  if (n === 0) return { train: [], validation: [] };
+  const { train, test } = huggingFaceTrainTestSplit(n, fraction, seed, 'fraction');
+  return { train, validation: test };
+}
+
+/**
+ * Hugging Face datasets' `Dataset.train_test_split(test_size=<float>, seed=seed)` on n rows, as positions:
+ * `n_test = ceil(test_size * n)`, `n_train = n - n_test`, `p = np.random.default_rng(seed).permutation(n)`,
+ * test = `p[:n_test]`, train = `p[n_test:]`. Refuses an empty train part, as datasets does.
+ */
+export function huggingFaceTrainTestSplit(n: number, testSize: number, seed: number, key = 'testSize'): { train: number[]; test: number[] } {
+  if (!(testSize > 0 && testSize < 1)) throw new ZsdError('usage', `test size must be in (0, 1), got ${testSize}`, { key });
+  const nTest = Math.ceil(testSize * n);
+  const nTrain = n - nTest;
+  if (nTrain <= 0) {
+    throw new ZsdError('usage', `setting aside ${nTest} of ${n} rows leaves none to train on (datasets' train_test_split fails here too)`, { key });
+  }
+  const permutation = NumpyGenerator.defaultRng(seed).permutation(n);
+  return { train: permutation.slice(nTest), test: permutation.slice(0, nTest) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// numpy's `default_rng` (SeedSequence -> PCG64 -> Generator), the generator Hugging Face datasets shuffles with.
+// lib/core/numpy-random.ts has the legacy MT19937 RandomState; this is the other numpy generator. Checked against
+// numpy 1.24.2 and 2.4.6 (fixtures/training-data-numpy.json, made by fixtures/training-data-numpy-fixture.py).
+
+const MASK32 = 0xffffffff;
+const SEED_SEQUENCE_POOL_SIZE = 4;
+const INIT_A = 0x43b0d7e5;
+const MULT_A = 0x931e8875;
+const INIT_B = 0x8b51f9dd;
+const MULT_B = 0x58f38ded;
+const MIX_MULT_L = 0xca01f9dd;
+const MIX_MULT_R = 0x4973f715;
+const MASK64 = (1n << 64n) - 1n;
+const MASK128 = (1n << 128n) - 1n;
+const PCG_MULTIPLIER = (0x2360ed051fc65da4n << 64n) | 0x4385df649fccf645n;
+
+/** `np.random.SeedSequence(entropy).generate_state(nWords, np.uint32)` for non-negative integer entropy (or a list of them). */
+export function seedSequenceState(entropy: number | readonly number[], nWords: number): Uint32Array {
+  const words: number[] = [];
+  for (const value of typeof entropy === 'number' ? [entropy] : entropy) {
+    if (!Number.isSafeInteger(value) || value < 0) throw new ZsdError('usage', `numpy seeds are non-negative integers, got ${String(value)}`);
+    // _int_to_uint32_array: little-endian 32-bit words, [0] for 0.
+    let rest = value;
+    do {
+      words.push(rest % 2 ** 32);
+      rest = Math.floor(rest / 2 ** 32);
+    } while (rest > 0);
+  }
+  let hashConst = INIT_A;
+  const hashmix = (input: number): number => {
+    let value = (input ^ hashConst) >>> 0;
+    hashConst = Math.imul(hashConst, MULT_A) >>> 0;
+    value = Math.imul(value, hashConst) >>> 0;
+    return (value ^ (value >>> 16)) >>> 0;
+  };
+  const mix = (x: number, y: number): number => {
+    const result = (Math.imul(MIX_MULT_L, x) - Math.imul(MIX_MULT_R, y)) >>> 0;
+    return (result ^ (result >>> 16)) >>> 0;
+  };
+  const pool = new Uint32Array(SEED_SEQUENCE_POOL_SIZE);
+  for (let index = 0; index < pool.length; index++) pool[index] = hashmix(index < words.length ? words[index] : 0);
+  for (let source = 0; source < pool.length; source++) {
+    for (let target = 0; target < pool.length; target++) {
+      if (source !== target) pool[target] = mix(pool[target], hashmix(pool[source]));
+    }
+  }
+  for (let source = pool.length; source < words.length; source++) {
+    for (let target = 0; target < pool.length; target++) pool[target] = mix(pool[target], hashmix(words[source]));
+  }
+  const state = new Uint32Array(nWords);
+  let generateConst = INIT_B;
+  for (let index = 0; index < nWords; index++) {
+    let value = (pool[index % pool.length] ^ generateConst) >>> 0;
+    generateConst = Math.imul(generateConst, MULT_B) >>> 0;
+    value = Math.imul(value, generateConst) >>> 0;
+    state[index] = (value ^ (value >>> 16)) >>> 0;
+  }
+  return state;
+}
+
+/** numpy's `Generator(PCG64(seed))`: the parts Hugging Face datasets' shuffles use. */
+export class NumpyGenerator {
+  private state = 0n;
+  private readonly increment: bigint;
+  private bufferedUint32: number | undefined;
+
+  /** `np.random.default_rng(seed)`; a list seed as numpy's (e.g. `[seed, epoch]`). */
+  static defaultRng(seed: number | readonly number[]): NumpyGenerator {
+    const words = seedSequenceState(seed, 8);
+    const word64 = (index: number): bigint => (BigInt(words[2 * index + 1]) << 32n) | BigInt(words[2 * index]);
+    return new NumpyGenerator((word64(0) << 64n) | word64(1), (word64(2) << 64n) | word64(3));
+  }
+
+  /** PCG64 `pcg_setseq_128_srandom_r(initState, initSequence)`. */
+  constructor(initState: bigint, initSequence: bigint) {
+    this.increment = ((initSequence << 1n) | 1n) & MASK128;
+    this.step();
+    this.state = (this.state + initState) & MASK128;
+    this.step();
+  }
+
+  /** The 128-bit state and increment, as `PCG64.state['state']`. */
+  get pcgState(): { state: bigint; inc: bigint } {
+    return { state: this.state, inc: this.increment };
+  }
+
+  /** `random_raw()`: XSL-RR output of the stepped state. */
+  nextUint64(): bigint {
+    this.step();
+    const high = this.state >> 64n;
+    const xored = (high ^ this.state) & MASK64;
+    const rotation = high >> 58n;
+    return ((xored >> rotation) | (xored << ((64n - rotation) & 63n))) & MASK64;
+  }
+
+  /** numpy's `pcg64_next32`: the low half of a 64-bit output, the high half kept for the next call. */
+  nextUint32(): number {
+    if (this.bufferedUint32 !== undefined) {
+      const value = this.bufferedUint32;
+      this.bufferedUint32 = undefined;
+      return value;
+    }
+    const next = this.nextUint64();
+    this.bufferedUint32 = Number(next >> 32n);
+    return Number(next & 0xffffffffn);
+  }
+
+  /** numpy's `random_interval(max)`: masked rejection sampling in [0, max]. */
+  randomInterval(max: number): number {
+    if (max === 0) return 0;
+    if (max <= MASK32) {
+      let mask = max;
+      mask |= mask >>> 1;
+      mask |= mask >>> 2;
+      mask |= mask >>> 4;
+      mask |= mask >>> 8;
+      mask |= mask >>> 16;
+      mask >>>= 0;
+      let value: number;
+      do value = (this.nextUint32() & mask) >>> 0;
+      while (value > max);
+      return value;
+    }
+    const bigMax = BigInt(max);
+    let mask = bigMax;
+    for (const shift of [1n, 2n, 4n, 8n, 16n, 32n]) mask |= mask >> shift;
+    let value: bigint;
+    do value = this.nextUint64() & mask;
+    while (value > bigMax);
+    return Number(value);
+  }
+
+  /** `Generator.shuffle` of a 1-d array: Fisher-Yates from the end with `random_interval(i)`. */
+  shuffle<T>(items: T[]): T[] {
+    for (let index = items.length - 1; index > 0; index--) {
+      const other = this.randomInterval(index);
+      const held = items[index];
+      items[index] = items[other];
+      items[other] = held;
+    }
+    return items;
+  }
+
+  /** `Generator.permutation(n)`. */
+  permutation(n: number): number[] {
+    if (!Number.isSafeInteger(n) || n < 0) throw new ZsdError('usage', `permutation length must be a non-negative integer, got ${String(n)}`);
+    return this.shuffle(Array.from({ length: n }, (_, index) => index));
+  }
+
+  private step(): void {
+    this.state = (this.state * PCG_MULTIPLIER + this.increment) & MASK128;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Batches
+
+export interface EncodedBatch {
+  inputIds: number[][];
+  /** 1 on tokens, 0 on padding. */
+  attentionMask: number[][];
+  /** Target ids ending in `</s>`, -100 on padding (ignored by the loss). */
+  labels: number[][];
+  task: 'predict' | 'explain';
+  /** Explain batches: the rationale source. */
+  source?: string;
+  /** Explain batches: the source's normalised weight (rationale weights sum to 1). */
+  weight?: number;
+  /** `StudentExample.index` of each row, in batch order. */
+  rows: number[];
+}
+
+export interface TaskPrefixes {
+  predict: string;
+  /** Per rationale source. */
+  explain: Readonly<Record<string, string>>;
+}
+
+export interface MakeBatchesOptions {
+  batchSize: number;
+  /** Input tokens kept, `</s>` included (dsbs `--max_input_length`, 1024). */
+  maxInputLength: number;
+  /** Target tokens kept, `</s>` included; dsbs 256. */
+  maxTargetLength?: number;
+  seed: number;
+  /** Each epoch draws its own order from `default_rng([seed, epoch])`. */
+  epoch: number;
+  /** Sort by input length within chunks of `bucketChunkBatches` batches, then shuffle batches. Default true. */
+  bucketByLength?: boolean;
+  /** Default 50. */
+  bucketChunkBatches?: number;
+  /** `task_prefix` (default): predict + one explain batch per rationale source; `standard`: unprefixed input -> label only. */
+  mode?: 'task_prefix' | 'standard';
+  /** Leave examples whose rationale is missing out of that explain batch, instead of an empty target. */
+  dropMissingRationales?: boolean;
+  /** Default: `predict: `, and `explain: ` for a single source, `explain <source>: ` for each of several. */
+  prefixes?: Partial<TaskPrefixes>;
+}
+
+/** dsbs's prefixes; with several rationale sources each gets its own, so one input never has two different targets. */
+export function defaultTaskPrefixes(sources: readonly string[]): TaskPrefixes {
+  return {
+    predict: 'predict: ',
+    explain: Object.fromEntries(sources.map((source) => [source, sources.length === 1 ? 'explain: ' : `explain ${source}: `])),
+  };
+}
+
+/** Rationale source names of the examples, in order of first appearance. */
+export function rationaleSourceNames(examples: readonly StudentExample[]): string[] {
+  const names: string[] = [];
+  for (const example of examples) for (const rationale of example.rationales) if (!names.includes(rationale.source)) names.push(rationale.source);
+  return names;
+}
+
+/**
+ * One epoch of training steps. Each step is `[predict batch, explain batch per rationale source...]` over the same
+ * examples (dsbs's TaskPrefixDataCollator); every example is in exactly one step. Explain batches are left out of a
+ * step where no example has that rationale (with `dropMissingRationales`). Deterministic for (seed, epoch).
+ *
+ * Order: `default_rng([seed, epoch]).permutation(n)`; with bucketing, that order is cut into chunks of
+ * `batchSize * bucketChunkBatches` examples, each chunk sorted by input token length (stable) and cut into batches,
+ * then the batches are put in the order of a second permutation from the same generator. Only the epoch's last
+ * chunk can end in a short batch. Padding: to the longest row of each batch (dsbs's collator).
+ */
+export function makeBatches(examples: readonly StudentExample[], tokenizer: T5Tokenizer, options: MakeBatchesOptions): EncodedBatch[][] {
+  const { batchSize, maxInputLength, seed, epoch } = options;
+  const maxTargetLength = options.maxTargetLength ?? 256;
+  const chunkBatches = options.bucketChunkBatches ?? 50;
+  for (const [key, value] of Object.entries({ batchSize, maxInputLength, maxTargetLength, bucketChunkBatches: chunkBatches })) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new ZsdError('usage', `${key} must be a positive integer, got ${String(value)}`, { key });
+  }
+  checkSeed(seed, 'seed');
+  checkSeed(epoch, 'epoch');
+  const mode = options.mode ?? 'task_prefix';
+  if (mode !== 'task_prefix' && mode !== 'standard') throw new ZsdError('usage', `unknown mode "${String(mode)}"; expected task_prefix or standard`, { key: 'mode' });
+  const sources = mode === 'standard' ? [] : rationaleSourceNames(examples);
+  const defaults = defaultTaskPrefixes(sources);
+  const prefixes: TaskPrefixes = {
+    predict: mode === 'standard' ? '' : options.prefixes?.predict ?? defaults.predict,
+    explain: { ...defaults.explain, ...options.prefixes?.explain },
+  };
+
+  const encode = (texts: string[], maxLength: number): number[][] => tokenizer.encodeBatch(texts, { maxLength, truncation: true }).inputIds;
+  const predictInputs = encode(examples.map((example) => prefixes.predict + example.input), maxInputLength);
+  const labels = encode(examples.map((example) => example.label), maxTargetLength);
+
+  const generator = NumpyGenerator.defaultRng([seed, epoch]);
+  const order = generator.permutation(examples.length);
+  let batches: number[][] = [];
+  if (options.bucketByLength ?? true) {
+    const chunkSize = batchSize * chunkBatches;
+    for (let start = 0; start < order.length; start += chunkSize) {
+      const chunk = order.slice(start, start + chunkSize).sort((a, b) => predictInputs[a].length - predictInputs[b].length);
+      for (let at = 0; at < chunk.length; at += batchSize) batches.push(chunk.slice(at, at + batchSize));
+    }
+    batches = generator.permutation(batches.length).map((position) => batches[position]);
+  } else {
+    for (let at = 0; at < order.length; at += batchSize) batches.push(order.slice(at, at + batchSize));
+  }
+
+  // Explain inputs and rationale targets, encoded once per (example, source).
+  const explainEncodings = new Map<string, { inputs: Map<number, number[]>; targets: Map<number, number[]>; weight: number }>();
+  const dropMissing = options.dropMissingRationales ?? false;
+  for (const source of sources) {
+    const prefix = prefixes.explain[source];
+    const members: number[] = [];
+    const texts: string[] = [];
+    let weight = 0;
+    examples.forEach((example, position) => {
+      const rationale = example.rationales.find((entry) => entry.source === source);
+      if (!rationale || (rationale.text === null && dropMissing)) return;
+      members.push(position);
+      texts.push(rationale.text ?? '');
+      weight = rationale.weight;
+    });
+    const inputIds = encode(members.map((position) => prefix + examples[position].input), maxInputLength);
+    const targetIds = encode(texts, maxTargetLength);
+    explainEncodings.set(source, {
+      inputs: new Map(members.map((position, at) => [position, inputIds[at]])),
+      targets: new Map(members.map((position, at) => [position, targetIds[at]])),
+      weight,
+    });
+  }
+
+  return batches.map((batch) => {
+    const step: EncodedBatch[] = [
+      padBatch(
+        batch.map((position) => predictInputs[position]),
+        batch.map((position) => labels[position]),
+        batch.map((position) => examples[position].index),
+        tokenizer.padId,
+        { task: 'predict' },
+      ),
+    ];
+    for (const source of sources) {
+      const encoding = explainEncodings.get(source) as NonNullable<ReturnType<typeof explainEncodings.get>>;
+      const members = batch.filter((position) => encoding.inputs.has(position));
+      if (members.length === 0) continue;
+      step.push(
+        padBatch(
+          members.map((position) => encoding.inputs.get(position) as number[]),
+          members.map((position) => encoding.targets.get(position) as number[]),
+          members.map((position) => examples[position].index),
+          tokenizer.padId,
+          { task: 'explain', source, weight: encoding.weight },
+        ),
+      );
+    }
+    return step;
+  });
+}
+
+/** Label id that the loss ignores (PyTorch's CrossEntropyLoss default, DataCollatorForSeq2Seq's label padding). */
+export const IGNORED_LABEL_ID = -100;
+
+function padBatch(inputs: number[][], targets: number[][], rows: number[], padId: number, fields: Pick<EncodedBatch, 'task' | 'source' | 'weight'>): EncodedBatch {
+  const inputLength = Math.max(...inputs.map((ids) => ids.length));
+  const targetLength = Math.max(...targets.map((ids) => ids.length));
+  return {
+    inputIds: inputs.map((ids) => [...ids, ...new Array<number>(inputLength - ids.length).fill(padId)]),
+    attentionMask: inputs.map((ids) => [...new Array<number>(ids.length).fill(1), ...new Array<number>(inputLength - ids.length).fill(0)]),
+    labels: targets.map((ids) => [...ids, ...new Array<number>(targetLength - ids.length).fill(IGNORED_LABEL_ID)]),
+    ...fields,
+    rows,
+  };
+}
