@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
+import { NumpyGenerator, seedSequenceState } from '../core/numpy-random';
 import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
 import { DATA_ROOT, temporaryDirectory, thrownBy, writeFile } from '../test-support/fixtures';
@@ -12,8 +13,6 @@ import {
   loadStudentExamples,
   loadStudentSplit,
   makeBatches,
-  NumpyGenerator,
-  seedSequenceState,
   splitMultiTeacherOutput,
   studentInput,
   type EncodedBatch,

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
 import { parseJsonLines } from '../core/jsonl';
+import { NumpyGenerator } from '../core/numpy-random';
 import { pythonRstrip, pythonStrip } from '../core/python';
 import { loadSplit, type ExampleRow } from '../data/datasets';
 import { BUILT_IN_TASKS, getTask, type TaskDefinition } from '../data/tasks';
@@ -19,7 +20,7 @@ import type { T5Tokenizer } from './tokenizer';
  *   literal `</s>` into the end-of-sequence id. Prefixes `predict: ` and `explain: ` (run.py tokenize_function).
  * - `--subsample s`: `train.train_test_split(test_size=1.0 - s, seed=run)['train']`, Hugging Face datasets, which
  *   draws `np.random.default_rng(seed).permutation(n)` (PCG64, not the legacy MT19937) and keeps
- *   `permutation[ceil((1 - s) * n):]`, in permutation order. Ported exactly below (`NumpyGenerator`).
+ *   `permutation[ceil((1 - s) * n):]`, in permutation order. Ported exactly in lib/core/numpy-random.ts (`NumpyGenerator`).
  * - cqa and svamp have no validation split: `train.train_test_split(test_size=0.1, seed=0)` of the subsampled
  *   train, the test part becoming `valid`. Teacher labels replace the train labels only after that carve, so the
  *   validation rows keep their gold labels (`carveValidation` option of `loadStudentSplit`).
@@ -599,161 +600,6 @@ export function huggingFaceTrainTestSplit(n: number, testSize: number, seed: num
   }
   const permutation = NumpyGenerator.defaultRng(seed).permutation(n);
   return { train: permutation.slice(nTest), test: permutation.slice(0, nTest) };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// numpy's `default_rng` (SeedSequence -> PCG64 -> Generator), the generator Hugging Face datasets shuffles with.
-// lib/core/numpy-random.ts has the legacy MT19937 RandomState; this is the other numpy generator. Checked against
-// numpy 1.24.2 and 2.4.6 (fixtures/training-data-numpy.json, made by fixtures/training-data-numpy-fixture.py).
-
-const MASK32 = 0xffffffff;
-const SEED_SEQUENCE_POOL_SIZE = 4;
-const INIT_A = 0x43b0d7e5;
-const MULT_A = 0x931e8875;
-const INIT_B = 0x8b51f9dd;
-const MULT_B = 0x58f38ded;
-const MIX_MULT_L = 0xca01f9dd;
-const MIX_MULT_R = 0x4973f715;
-const MASK64 = (1n << 64n) - 1n;
-const MASK128 = (1n << 128n) - 1n;
-const PCG_MULTIPLIER = (0x2360ed051fc65da4n << 64n) | 0x4385df649fccf645n;
-
-/** `np.random.SeedSequence(entropy).generate_state(nWords, np.uint32)` for non-negative integer entropy (or a list of them). */
-export function seedSequenceState(entropy: number | readonly number[], nWords: number): Uint32Array {
-  const words: number[] = [];
-  for (const value of typeof entropy === 'number' ? [entropy] : entropy) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new ZsdError('usage', `numpy seeds are non-negative integers, got ${String(value)}`);
-    // _int_to_uint32_array: little-endian 32-bit words, [0] for 0.
-    let rest = value;
-    do {
-      words.push(rest % 2 ** 32);
-      rest = Math.floor(rest / 2 ** 32);
-    } while (rest > 0);
-  }
-  let hashConst = INIT_A;
-  const hashmix = (input: number): number => {
-    let value = (input ^ hashConst) >>> 0;
-    hashConst = Math.imul(hashConst, MULT_A) >>> 0;
-    value = Math.imul(value, hashConst) >>> 0;
-    return (value ^ (value >>> 16)) >>> 0;
-  };
-  const mix = (x: number, y: number): number => {
-    const result = (Math.imul(MIX_MULT_L, x) - Math.imul(MIX_MULT_R, y)) >>> 0;
-    return (result ^ (result >>> 16)) >>> 0;
-  };
-  const pool = new Uint32Array(SEED_SEQUENCE_POOL_SIZE);
-  for (let index = 0; index < pool.length; index++) pool[index] = hashmix(index < words.length ? words[index] : 0);
-  for (let source = 0; source < pool.length; source++) {
-    for (let target = 0; target < pool.length; target++) {
-      if (source !== target) pool[target] = mix(pool[target], hashmix(pool[source]));
-    }
-  }
-  for (let source = pool.length; source < words.length; source++) {
-    for (let target = 0; target < pool.length; target++) pool[target] = mix(pool[target], hashmix(words[source]));
-  }
-  const state = new Uint32Array(nWords);
-  let generateConst = INIT_B;
-  for (let index = 0; index < nWords; index++) {
-    let value = (pool[index % pool.length] ^ generateConst) >>> 0;
-    generateConst = Math.imul(generateConst, MULT_B) >>> 0;
-    value = Math.imul(value, generateConst) >>> 0;
-    state[index] = (value ^ (value >>> 16)) >>> 0;
-  }
-  return state;
-}
-
-/** numpy's `Generator(PCG64(seed))`: the parts Hugging Face datasets' shuffles use. */
-export class NumpyGenerator {
-  private state = 0n;
-  private readonly increment: bigint;
-  private bufferedUint32: number | undefined;
-
-  /** `np.random.default_rng(seed)`; a list seed as numpy's (e.g. `[seed, epoch]`). */
-  static defaultRng(seed: number | readonly number[]): NumpyGenerator {
-    const words = seedSequenceState(seed, 8);
-    const word64 = (index: number): bigint => (BigInt(words[2 * index + 1]) << 32n) | BigInt(words[2 * index]);
-    return new NumpyGenerator((word64(0) << 64n) | word64(1), (word64(2) << 64n) | word64(3));
-  }
-
-  /** PCG64 `pcg_setseq_128_srandom_r(initState, initSequence)`. */
-  constructor(initState: bigint, initSequence: bigint) {
-    this.increment = ((initSequence << 1n) | 1n) & MASK128;
-    this.step();
-    this.state = (this.state + initState) & MASK128;
-    this.step();
-  }
-
-  /** The 128-bit state and increment, as `PCG64.state['state']`. */
-  get pcgState(): { state: bigint; inc: bigint } {
-    return { state: this.state, inc: this.increment };
-  }
-
-  /** `random_raw()`: XSL-RR output of the stepped state. */
-  nextUint64(): bigint {
-    this.step();
-    const high = this.state >> 64n;
-    const xored = (high ^ this.state) & MASK64;
-    const rotation = high >> 58n;
-    return ((xored >> rotation) | (xored << ((64n - rotation) & 63n))) & MASK64;
-  }
-
-  /** numpy's `pcg64_next32`: the low half of a 64-bit output, the high half kept for the next call. */
-  nextUint32(): number {
-    if (this.bufferedUint32 !== undefined) {
-      const value = this.bufferedUint32;
-      this.bufferedUint32 = undefined;
-      return value;
-    }
-    const next = this.nextUint64();
-    this.bufferedUint32 = Number(next >> 32n);
-    return Number(next & 0xffffffffn);
-  }
-
-  /** numpy's `random_interval(max)`: masked rejection sampling in [0, max]. */
-  randomInterval(max: number): number {
-    if (max === 0) return 0;
-    if (max <= MASK32) {
-      let mask = max;
-      mask |= mask >>> 1;
-      mask |= mask >>> 2;
-      mask |= mask >>> 4;
-      mask |= mask >>> 8;
-      mask |= mask >>> 16;
-      mask >>>= 0;
-      let value: number;
-      do value = (this.nextUint32() & mask) >>> 0;
-      while (value > max);
-      return value;
-    }
-    const bigMax = BigInt(max);
-    let mask = bigMax;
-    for (const shift of [1n, 2n, 4n, 8n, 16n, 32n]) mask |= mask >> shift;
-    let value: bigint;
-    do value = this.nextUint64() & mask;
-    while (value > bigMax);
-    return Number(value);
-  }
-
-  /** `Generator.shuffle` of a 1-d array: Fisher-Yates from the end with `random_interval(i)`. */
-  shuffle<T>(items: T[]): T[] {
-    for (let index = items.length - 1; index > 0; index--) {
-      const other = this.randomInterval(index);
-      const held = items[index];
-      items[index] = items[other];
-      items[other] = held;
-    }
-    return items;
-  }
-
-  /** `Generator.permutation(n)`. */
-  permutation(n: number): number[] {
-    if (!Number.isSafeInteger(n) || n < 0) throw new ZsdError('usage', `permutation length must be a non-negative integer, got ${String(n)}`);
-    return this.shuffle(Array.from({ length: n }, (_, index) => index));
-  }
-
-  private step(): void {
-    this.state = (this.state * PCG_MULTIPLIER + this.increment) & MASK128;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
