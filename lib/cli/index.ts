@@ -11,6 +11,7 @@ import { generateCommand } from './generate';
 import { queryCommand } from './query';
 import { checkModelCommand } from './check-model';
 import { predictCommand } from './predict';
+import { trainCommand } from './train';
 
 /** The `zsd` command: one subcommand per pipeline step. */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(experimentCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(generateCommand());
+  program.addCommand(trainCommand());
   program.addCommand(checkModelCommand());
   program.addCommand(predictCommand());
   program.addCommand(demoCommand());

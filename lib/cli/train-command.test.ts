@@ -1,0 +1,62 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { presetConfig, t5ConfigToJson } from '../student/t5-config';
+import { listFiles, runCliAsync, temporaryDirectory, writeFile } from '../test-support/fixtures';
+
+// `zsd train` as a user runs it: a tiny random-init T5 on a slice of svamp with the PaLM rationales.
+function tinyConfig(): string {
+  const config = presetConfig('t5-efficient-tiny', { dModel: 32, dKv: 8, numHeads: 4, dFf: 64, numLayers: 1, dropoutRate: 0 });
+  return writeFile(path.join(temporaryDirectory(), 'tiny', 'config.json'), JSON.stringify(t5ConfigToJson(config)));
+}
+
+const QUICK = ['--subsample', '0.05', '--batch-size', '6', '--max-input-length', '64', '--max-target-length', '32', '--eval-max-new-tokens', '6', '--lr', '0.02', '--schedule', 'constant'];
+
+test('task_prefix training on svamp: the loss falls, results are written in the study layout, predict on the selected checkpoint reproduces the test predictions', async () => {
+  const workspace = temporaryDirectory();
+  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '30', '--eval-steps', '15', ...QUICK]);
+  expect(result.stderr).toMatch(/backend: .*wasm/);
+  expect(result.status).toBe(0);
+  const run = path.join(workspace, 'results', 'svamp', 'tiny', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');
+  expect(fs.readdirSync(run).sort()).toEqual(['checkpoints', 'config.json', 'eval.json', 'predictions.json', 'test.json', 'train.json']);
+  const train = JSON.parse(fs.readFileSync(path.join(run, 'train.json'), 'utf8')) as { loss: number }[];
+  expect(train.length).toBeGreaterThan(2);
+  expect(train[train.length - 1].loss).toBeLessThan(train[0].loss * 0.75);
+  const tested = JSON.parse(fs.readFileSync(path.join(run, 'test.json'), 'utf8'));
+  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { input: string; prediction: string; correct: boolean }[];
+  expect(predictions).toHaveLength(200);
+  expect(tested.accuracy).toBeCloseTo(predictions.filter((line) => line.correct).length / 200, 12);
+
+  const checkpoints = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints', 'checkpoints.json'), 'utf8'));
+  const selected = path.join(run, 'checkpoints', checkpoints.best ?? checkpoints.latest);
+  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 20).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
+  const predicted = await runCliAsync(['predict', '--model', selected, '--input', inputs, '--max-input-length', '64', '--max-new-tokens', '6']);
+  expect(predicted.status).toBe(0);
+  const again = predicted.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction);
+  expect(again).toEqual(predictions.slice(0, 20).map((line) => line.prediction));
+});
+
+describe('bad input: a clear error, a non-zero exit, nothing written', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['an unknown mode', ['--mode', 'distill'], /argument 'distill' is invalid\. Allowed choices are task_prefix, standard/],
+    ['rationale weights that sum to 0', ['--rationale-weights', 'palm=0'], /weights.*sum|positive/i],
+    ['--subsample outside (0, 1]', ['--subsample', '1.5'], /--subsample expects a number in \(0, 1\], got 1\.5/],
+    ['--subsample 0', ['--subsample', '0'], /--subsample expects a number in \(0, 1\], got 0/],
+  ];
+  test.each(cases)('%s', async (_name, args, message) => {
+    const workspace = temporaryDirectory();
+    const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--max-steps', '1', ...args]);
+    expect(result.stderr).toMatch(message);
+    expect(result.status).not.toBe(0);
+    expect(listFiles(workspace)).toEqual([]);
+  });
+
+  test('a rationale file shorter than its split names the file and both counts', async () => {
+    const workspace = temporaryDirectory();
+    writeFile(path.join(workspace, 'datasets', 'svamp', 'gpt_35_turbo', '4', 'train_CoT.json'), '{"label": "( 1 + 2 )", "explanation": "one and two"}\n');
+    const inputs = listFiles(workspace);
+    const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--mix', '4', '--max-steps', '1']);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/train_CoT\.json.*1.*800|800.*1.*train_CoT\.json/);
+    expect(listFiles(workspace)).toEqual(inputs);
+  });
+});
