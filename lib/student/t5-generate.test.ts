@@ -151,3 +151,22 @@ test('generation options are checked', () => {
   expect(() => beamSearch(model, input, { maxNewTokens: 3, numBeams: 0 })).toThrow(/numBeams/);
   model.dispose();
 });
+
+// transformers 5.18 `generate(num_beams=k, max_new_tokens=8, length_penalty=1.0, early_stopping=False)` on the
+// shared references (fixtures/beam-search-fixture.py).
+const TRANSFORMERS_BEAMS: Record<string, Record<string, number[][]>> = {"v1_1": {"2": [[0, 12617, 5680, 5680, 1682, 8985, 11639, 26310, 26310], [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912]], "3": [[0, 12617, 5680, 5680, 1682, 8985, 4550, 23380, 26310], [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912]], "4": [[0, 12617, 5680, 5680, 1682, 5680, 1682, 5680, 1682], [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912]]}, "orig": {"2": [[0, 4665, 21793, 25415, 21793, 25415, 21793, 4967, 21793], [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912]], "3": [[0, 4665, 21793, 25415, 21793, 25415, 21793, 4967, 21793], [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912]], "4": [[0, 7089, 21793, 21793, 21793, 21793, 21793, 8274, 21793], [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912]]}};
+
+test.each(['v1_1', 'orig'])('beam search equals transformers on the %s reference for 2, 3 and 4 beams', async (variant) => {
+  await initBackend({ prefer: 'wasm' });
+  const directory = path.join(DATA_ROOT, 't5-reference', variant);
+  const reference = JSON.parse(fs.readFileSync(path.join(directory, 'reference.json'), 'utf8'));
+  const model = loadT5Model(directory);
+  try {
+    for (const beams of ['2', '3', '4']) {
+      const result = beamSearch(model, { inputIds: reference.input_ids, attentionMask: reference.attention_mask }, { maxNewTokens: 8, numBeams: Number(beams) });
+      expect(result.sequences).toEqual(TRANSFORMERS_BEAMS[variant][beams]);
+    }
+  } finally {
+    model.dispose();
+  }
+});
