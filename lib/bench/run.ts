@@ -8,6 +8,9 @@
  *
  * annotate, warm-store: querying 2000 prompts through the scheduler against the fake server, then again from the
  * store (annotate.ts). warm-store needs annotate's stores, so the two run together; a selection prints only its own.
+ *
+ * train-step: one forward + backward + AdamW step of the student for issue 5's configuration, against PyTorch's
+ * time on the same machine when its measurement is given (train-step.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +19,7 @@ import { getTask } from '../data/tasks';
 import { evaluateTeacher } from '../evaluate/evaluate-teacher';
 import { listRecordedTemplateIds, responsesFile } from '../teacher/recorded-responses';
 import { benchAnnotateAndWarmStore } from './annotate';
+import { benchTrainStep } from './train-step';
 
 function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
@@ -87,6 +91,7 @@ type BenchLine = Record<string, unknown>;
 const benches: { names: string[]; run: () => BenchLine[] | Promise<BenchLine[]> }[] = [
   { names: ['evaluate-recorded'], run: () => [benchEvaluateRecorded()] },
   { names: ['annotate', 'warm-store'], run: benchAnnotateAndWarmStore },
+  { names: ['train-step'], run: benchTrainStep },
 ];
 
 async function main(): Promise<void> {

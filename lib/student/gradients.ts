@@ -220,11 +220,11 @@ const GRADIENTS: tf.GradConfig[] = [
           const outerDims = outerShape.length;
           const values = tf.reshape(single(dy), [...outerShape, indices.size, ...innerShape]);
           const transposeDims = [outerDims, ...range(0, outerDims), ...range(outerDims + 1, outerDims + 1 + innerShape.length)];
-          const summed = tf.unsortedSegmentSum(
-            tf.transpose(values, transposeDims),
-            tf.reshape(indices, [indices.size]) as tf.Tensor1D,
-            x.shape[parsedAxis],
-          );
+          const flatIndices = tf.reshape(indices, [indices.size]) as tf.Tensor1D;
+          // axis 0 (an embedding lookup): the permutation is the identity, and wasm's Transpose would still copy
+          // the [vocab, d_model] sum (~35 ms at 32128 x 256)
+          if (outerDims === 0) return tf.unsortedSegmentSum(values, flatIndices, x.shape[parsedAxis]);
+          const summed = tf.unsortedSegmentSum(tf.transpose(values, transposeDims), flatIndices, x.shape[parsedAxis]);
           return tf.transpose(summed, getUndoAxesPermutation(transposeDims));
         },
         indices: () => indices,

@@ -4,7 +4,7 @@ import { DATA_ROOT } from '../test-support/fixtures';
 import { initBackend } from './backend';
 import { readSafetensorsHeader } from './safetensors';
 import { presetConfig, readT5Config, type T5Config } from './t5-config';
-import { IGNORE_INDEX, relativePositionBucket, shiftRight, t5ParameterShapes, T5Model, type T5Batch } from './t5-model';
+import { crossEntropy, dropoutMask, IGNORE_INDEX, relativePositionBucket, shiftRight, t5ParameterShapes, T5Model, type T5Batch } from './t5-model';
 
 const REFERENCE = path.join(DATA_ROOT, 't5-reference');
 
@@ -149,6 +149,45 @@ describe('a tiny model (num_heads * d_kv != d_model, dropout 0.1)', () => {
     expect(loss!.dataSync()[0]).toBeCloseTo(-picked.reduce((sum, value) => sum + value, 0) / picked.length, 5);
     tf.dispose([logits, loss!, encoderHiddenState]);
     disposeBatch(batch);
+  });
+
+  test('lossFn (lm_head only at counted positions, chunked backward) = cross-entropy of all logits, value and gradients', () => {
+    for (const config of [tinyConfig({ tieWordEmbeddings: false }), tinyConfig({ tieWordEmbeddings: true, vocabSize: 4100 })]) {
+      // vocab 4100 > one 2048-row chunk of lmHeadCrossEntropy's backward: the chunk seams are covered
+      const subject = T5Model.randomInit(config, 13);
+      const batch = tinyBatch();
+      const variables = subject.trainableVariables();
+      const names = new Map([...subject.parameters].map(([name, variable]) => [variable.name, name]));
+      const gradientsOf = (loss: () => tf.Scalar) => {
+        const { value, grads } = tf.variableGrads(loss, variables);
+        const host = new Map(Object.entries(grads).map(([variable, gradient]) => [names.get(variable)!, gradient.dataSync() as Float32Array]));
+        const result = { value: value.dataSync()[0], host };
+        tf.dispose([value, ...Object.values(grads)]);
+        return result;
+      };
+      const direct = gradientsOf(() => subject.lossFn(batch));
+      const viaLogits = gradientsOf(() => crossEntropy(subject.forward(batch).logits, batch.labels!));
+      expect(direct.value).toBeCloseTo(viaLogits.value, 5);
+      expect([...direct.host.keys()].sort()).toEqual([...viaLogits.host.keys()].sort());
+      for (const [name, expected] of viaLogits.host) {
+        const actual = direct.host.get(name)!;
+        const scale = Math.max(1e-3, ...Array.from(expected, Math.abs));
+        const worst = Math.max(...Array.from(expected, (value, i) => Math.abs(value - actual[i])));
+        if (worst / scale > 1e-5) throw new Error(`${name}: gradients differ by ${worst} (scale ${scale})`);
+      }
+      subject.dispose();
+      disposeBatch(batch);
+    }
+  });
+
+  test('dropout keeps 1 - rate of the entries, scaled by 1 / (1 - rate), the same for the same seed', () => {
+    const mask = (seed: number) => dropoutMask([64, 1000], 0.1, seed).dataSync();
+    const first = mask(3);
+    const kept = first.filter((value) => value !== 0);
+    expect(kept.length / first.length).toBeCloseTo(0.9, 2);
+    expect(new Set(kept)).toEqual(new Set([Math.fround(1 / 0.9)]));
+    expect(mask(3)).toEqual(first);
+    expect(mask(2 ** 40 + 3)).not.toEqual(first); // the seed's high bits count too
   });
 
   test('padding is masked: changing padded input tokens changes nothing', () => {

@@ -16,11 +16,12 @@
  *   else the shared embedding.
  *
  * Parameters are tf.Variables keyed by their Hugging Face names, in PyTorch layout ([out, in] for linear layers).
- * Every matrix product goes through backend.matMul (explicit-transpose gradients; see backend.ts).
+ * Matrix products that are differentiated go through backend.ts (linearProduct for x @ W^T, matMul for attention,
+ * lmHeadCrossEntropy's own backward for the vocabulary projection): gradients shaped for what wasm runs fast.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ZsdError } from '../core/errors';
-import { matMul } from './backend';
+import { geluTanh, linearProduct, matMul, softmaxCrossEntropyForward, softmaxCrossEntropyGradientColumns } from './backend';
 import type { HostTensor } from './safetensors';
 import type { T5Config } from './t5-config';
 
@@ -120,6 +121,8 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 export interface ParameterSource {
   stored(name: string): tf.Tensor;
   transposed(name: string): tf.Tensor;
+  /** x @ W^T for the linear weight `name` (stored [out, in]); x is [..., in]. */
+  linear(x: tf.Tensor, name: string): tf.Tensor;
 }
 
 class LiveParameters implements ParameterSource {
@@ -131,6 +134,12 @@ class LiveParameters implements ParameterSource {
   }
   transposed(name: string): tf.Tensor {
     return tf.transpose(this.stored(name));
+  }
+  linear(x: tf.Tensor, name: string): tf.Tensor {
+    const weight = this.stored(name);
+    const [outFeatures, inFeatures] = weight.shape;
+    const flat = linearProduct(tf.reshape(x, [x.size / inFeatures, inFeatures]), weight);
+    return tf.reshape(flat, [...x.shape.slice(0, -1), outFeatures]);
   }
 }
 
@@ -148,6 +157,9 @@ export class InferenceParameters implements ParameterSource {
       this.transposes.set(name, transposed);
     }
     return transposed;
+  }
+  linear(x: tf.Tensor, name: string): tf.Tensor {
+    return linear(x, this.transposed(name));
   }
   dispose(): void {
     for (const tensor of this.transposes.values()) tensor.dispose();
@@ -177,11 +189,9 @@ function activation(name: string, x: tf.Tensor): tf.Tensor {
     case 'relu':
       return tf.relu(x);
     case 'gelu_new':
-    case 'gelu_pytorch_tanh': {
-      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), transformers' NewGELUActivation
-      const cubic = tf.add(x, tf.mul(tf.mul(x, tf.square(x)), 0.044715));
-      return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(cubic, Math.sqrt(2 / Math.PI)))));
-    }
+    case 'gelu_pytorch_tanh':
+      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), transformers' NewGELUActivation (one pass each way on wasm)
+      return geluTanh(x);
     case 'gelu':
       return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
     case 'silu':
@@ -433,11 +443,45 @@ export class T5Model {
   lossFn(batch: T5Batch, options: RunOptions = {}): tf.Scalar {
     if (batch.labels === undefined) throw new ZsdError('usage', 'the loss needs labels');
     const training = options.training ?? false;
-    const encoderHidden = this.encoderStack(this.live, batch.inputIds, batch.attentionMask, training);
-    const cache = this.crossAttentionCache(this.live, encoderHidden, batch.attentionMask);
     const decoderInputIds = batch.decoderInputIds ?? this.decoderInputsFromLabels(batch);
-    const decoderHidden = this.decoderStack(this.live, decoderInputIds, cache, training, batch.decoderAttentionMask);
-    return crossEntropy(this.lmHead(this.live, decoderHidden), batch.labels);
+    const [encoderEmbeddings, decoderEmbeddings] = this.embedTogether(batch.inputIds, decoderInputIds);
+    const encoderHidden = this.encoderStack(this.live, batch.inputIds, batch.attentionMask, training, encoderEmbeddings);
+    const cache = this.crossAttentionCache(this.live, encoderHidden, batch.attentionMask);
+    const decoderHidden = this.decoderStack(this.live, decoderInputIds, cache, training, batch.decoderAttentionMask, decoderEmbeddings);
+    return this.labelLoss(decoderHidden, batch.labels);
+  }
+
+  /**
+   * The encoder's and the decoder's token embeddings from one gather. Differentiated, shared.weight then gets one
+   * [vocab, d] scatter of both stacks' rows instead of two and their sum (~100 ms a step at vocab 32128, where
+   * the work per row is nothing and the dense [vocab, d] passes are everything).
+   */
+  private embedTogether(inputIds: tf.Tensor2D, decoderInputIds: tf.Tensor2D): [tf.Tensor, tf.Tensor] {
+    const width = this.config.dModel;
+    const [encoderRows, decoderRows] = [inputIds.size, decoderInputIds.size];
+    const ids = tf.concat([tf.reshape(inputIds, [encoderRows]), tf.reshape(decoderInputIds, [decoderRows])]);
+    const rows = tf.gather(this.live.stored('shared.weight'), ids);
+    return [
+      tf.reshape(tf.slice(rows, [0, 0], [encoderRows, width]), [...inputIds.shape, width]),
+      tf.reshape(tf.slice(rows, [encoderRows, 0], [decoderRows, width]), [...decoderInputIds.shape, width]),
+    ];
+  }
+
+  /**
+   * The mean cross-entropy of lossFn with the lm_head applied only at positions whose label is not -100: the
+   * vocabulary projection (and its softmax) is most of a step's work with V = 32128, and padded targets cost
+   * nothing this way. Same value and gradients as crossEntropy(lmHead(all positions)), which forward() keeps for
+   * the logits.
+   */
+  private labelLoss(decoderHidden: tf.Tensor, labels: tf.Tensor2D): tf.Scalar {
+    const [batch, length, width] = decoderHidden.shape as number[];
+    const { positions, targets } = countedPositions(labels, this.config.vocabSize);
+    if (positions.length === 0) return crossEntropy(this.lmHead(this.live, decoderHidden), labels); // NaN, as PyTorch
+    let hidden = tf.reshape(decoderHidden, [batch * length, width]);
+    if (positions.length < batch * length) hidden = tf.gather(hidden, tf.tensor1d(positions, 'int32'));
+    if (this.config.scaleDecoderOutputs) hidden = tf.mul(hidden, this.config.dModel ** -0.5);
+    const weight = this.parameters.has('lm_head.weight') ? 'lm_head.weight' : 'shared.weight';
+    return lmHeadCrossEntropy(hidden, this.live.stored(weight), targets);
   }
 
   /** Encoder output [b, source, d_model] (eval mode). The caller disposes it. */
@@ -492,13 +536,19 @@ export class T5Model {
   private dropout(x: tf.Tensor, training: boolean): tf.Tensor {
     const rate = this.config.dropoutRate;
     if (!training || rate === 0) return x;
-    return tf.dropout(x, rate, undefined, this.dropoutSeed * 1_000_003 + this.dropoutCalls++);
+    return tf.mul(x, dropoutMask(x.shape, rate, this.dropoutSeed * 1_000_003 + this.dropoutCalls++));
   }
 
-  private encoderStack(parameters: ParameterSource, inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, training: boolean): tf.Tensor {
+  private encoderStack(
+    parameters: ParameterSource,
+    inputIds: tf.Tensor2D,
+    attentionMask: tf.Tensor2D,
+    training: boolean,
+    embeddings?: tf.Tensor,
+  ): tf.Tensor {
     const { config } = this;
     const length = inputIds.shape[1];
-    let hidden = this.dropout(tf.gather(parameters.stored('shared.weight'), inputIds), training);
+    let hidden = this.dropout(embeddings ?? tf.gather(parameters.stored('shared.weight'), inputIds), training);
     const bias = tf.add(
       positionBias(
         parameters.stored('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'),
@@ -510,9 +560,9 @@ export class T5Model {
       const prefix = `encoder.block.${block}.layer`;
       const normed = rmsNorm(hidden, parameters.stored(`${prefix}.0.layer_norm.weight`), config.layerNormEpsilon);
       const attention = `${prefix}.0.SelfAttention`;
-      const queries = splitHeads(linear(normed, parameters.transposed(`${attention}.q.weight`)), config.numHeads);
-      const keys = splitHeadsTransposed(linear(normed, parameters.transposed(`${attention}.k.weight`)), config.numHeads);
-      const values = splitHeads(linear(normed, parameters.transposed(`${attention}.v.weight`)), config.numHeads);
+      const queries = splitHeads(parameters.linear(normed, `${attention}.q.weight`), config.numHeads);
+      const keys = splitHeadsTransposed(parameters.linear(normed, `${attention}.k.weight`), config.numHeads);
+      const values = splitHeads(parameters.linear(normed, `${attention}.v.weight`), config.numHeads);
       const attended = this.attend(parameters, attention, queries, keys, values, bias, training);
       hidden = tf.add(hidden, this.dropout(attended, training));
       hidden = tf.add(hidden, this.dropout(this.feedForward(parameters, `${prefix}.1`, hidden, training), training));
@@ -529,8 +579,8 @@ export class T5Model {
       layers.push({
         selfKeysTransposed: tf.zeros([batch, config.numHeads, config.dKv, 0]),
         selfValues: tf.zeros([batch, config.numHeads, 0, config.dKv]),
-        crossKeysTransposed: splitHeadsTransposed(linear(encoderHidden, parameters.transposed(`${attention}.k.weight`)), config.numHeads),
-        crossValues: splitHeads(linear(encoderHidden, parameters.transposed(`${attention}.v.weight`)), config.numHeads),
+        crossKeysTransposed: splitHeadsTransposed(parameters.linear(encoderHidden, `${attention}.k.weight`), config.numHeads),
+        crossValues: splitHeads(parameters.linear(encoderHidden, `${attention}.v.weight`), config.numHeads),
       });
     }
     return { length: 0, encoderMaskBias: paddingMaskBias(attentionMask), layers };
@@ -546,12 +596,13 @@ export class T5Model {
     cache: DecoderCache,
     training: boolean,
     decoderAttentionMask?: tf.Tensor2D,
+    embeddings?: tf.Tensor,
   ): tf.Tensor {
     const { config } = this;
     const offset = cache.length;
     const length = decoderInputIds.shape[1];
     const keyLength = offset + length;
-    let hidden = this.dropout(tf.gather(parameters.stored('shared.weight'), decoderInputIds), training);
+    let hidden = this.dropout(embeddings ?? tf.gather(parameters.stored('shared.weight'), decoderInputIds), training);
     let selfBias = tf.add(
       positionBias(
         parameters.stored('decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'),
@@ -569,9 +620,9 @@ export class T5Model {
 
       const selfAttention = `${prefix}.0.SelfAttention`;
       let normed = rmsNorm(hidden, parameters.stored(`${prefix}.0.layer_norm.weight`), config.layerNormEpsilon);
-      const queries = splitHeads(linear(normed, parameters.transposed(`${selfAttention}.q.weight`)), config.numHeads);
-      const newKeys = splitHeadsTransposed(linear(normed, parameters.transposed(`${selfAttention}.k.weight`)), config.numHeads);
-      const newValues = splitHeads(linear(normed, parameters.transposed(`${selfAttention}.v.weight`)), config.numHeads);
+      const queries = splitHeads(parameters.linear(normed, `${selfAttention}.q.weight`), config.numHeads);
+      const newKeys = splitHeadsTransposed(parameters.linear(normed, `${selfAttention}.k.weight`), config.numHeads);
+      const newValues = splitHeads(parameters.linear(normed, `${selfAttention}.v.weight`), config.numHeads);
       const keys = offset === 0 ? newKeys : tf.concat([layerCache.selfKeysTransposed, newKeys], 3);
       const values = offset === 0 ? newValues : tf.concat([layerCache.selfValues, newValues], 2);
       layerCache.selfKeysTransposed = keys;
@@ -581,7 +632,7 @@ export class T5Model {
 
       const crossAttention = `${prefix}.1.EncDecAttention`;
       normed = rmsNorm(hidden, parameters.stored(`${prefix}.1.layer_norm.weight`), config.layerNormEpsilon);
-      const crossQueries = splitHeads(linear(normed, parameters.transposed(`${crossAttention}.q.weight`)), config.numHeads);
+      const crossQueries = splitHeads(parameters.linear(normed, `${crossAttention}.q.weight`), config.numHeads);
       const crossAttended = this.attend(
         parameters,
         crossAttention,
@@ -624,7 +675,7 @@ export class T5Model {
       tf.transpose(tf.reshape(context, [batch, heads, queryLength, depth]), [0, 2, 1, 3]),
       [batch, queryLength, heads * depth],
     );
-    return linear(merged, parameters.transposed(`${attention}.o.weight`));
+    return parameters.linear(merged, `${attention}.o.weight`);
   }
 
   /** T5LayerFF: x -> wo(act(wi x)) or wo(act(wi_0 x) * wi_1 x), on the layer-normed input. */
@@ -634,24 +685,39 @@ export class T5Model {
     const dense = `${prefix}.DenseReluDense`;
     const inner = config.isGatedAct
       ? tf.mul(
-          activation(config.denseActFn, linear(normed, parameters.transposed(`${dense}.wi_0.weight`))),
-          linear(normed, parameters.transposed(`${dense}.wi_1.weight`)),
+          activation(config.denseActFn, parameters.linear(normed, `${dense}.wi_0.weight`)),
+          parameters.linear(normed, `${dense}.wi_1.weight`),
         )
-      : activation(config.denseActFn, linear(normed, parameters.transposed(`${dense}.wi.weight`)));
-    return linear(this.dropout(inner, training), parameters.transposed(`${dense}.wo.weight`));
+      : activation(config.denseActFn, parameters.linear(normed, `${dense}.wi.weight`));
+    return parameters.linear(this.dropout(inner, training), `${dense}.wo.weight`);
   }
 
   private lmHead(parameters: ParameterSource, decoderHidden: tf.Tensor): tf.Tensor {
     const { config } = this;
     const scaled = config.scaleDecoderOutputs ? tf.mul(decoderHidden, config.dModel ** -0.5) : decoderHidden;
     const weight = this.parameters.has('lm_head.weight') ? 'lm_head.weight' : 'shared.weight';
-    return linear(scaled, parameters.transposed(weight));
+    return parameters.linear(scaled, weight);
   }
 }
 
 /** Dispose the self-attention tensors of a cache that a later decodeStep superseded (cross tensors are shared). */
 export function disposeSelfAttentionCache(cache: DecoderCache): void {
   for (const layer of cache.layers) tf.dispose([layer.selfKeysTransposed, layer.selfValues]);
+}
+
+/** Flat positions (b * length + t) whose label is not -100, and their labels; throws on a label outside the vocabulary. */
+function countedPositions(labels: tf.Tensor2D, vocab: number): { positions: Int32Array; targets: Int32Array } {
+  const values = labels.dataSync();
+  const positions: number[] = [];
+  const targets: number[] = [];
+  for (let position = 0; position < values.length; position++) {
+    const label = values[position];
+    if (label === IGNORE_INDEX) continue;
+    if (!(label >= 0 && label < vocab)) throw new ZsdError('usage', `label ${label} outside the vocabulary (size ${vocab})`);
+    positions.push(position);
+    targets.push(label);
+  }
+  return { positions: Int32Array.from(positions), targets: Int32Array.from(targets) };
 }
 
 /**
@@ -701,6 +767,84 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor2D): tf.Scalar 
     };
   });
   return meanLoss(tf.reshape(logits, [rows, vocab]));
+}
+
+/**
+ * The multiplier of inverted dropout (as tf.dropout: kept with probability 1 - rate, scaled by 1 / (1 - rate)),
+ * drawn from xorshift128 seeded by `seed`. tf.dropout draws through seedrandom at ~11 ns a number, ~14M numbers a
+ * step here (~150 ms); this loop takes ~1-2 ns. The gradient is that of the multiplication: dy * mask.
+ */
+export function dropoutMask(shape: number[], rate: number, seed: number): tf.Tensor {
+  const size = tf.util.sizeFromShape(shape);
+  const mask = new Float32Array(size);
+  const scale = 1 / (1 - rate);
+  const threshold = Math.floor(rate * 2 ** 31); // kept when the 31-bit draw is >= rate * 2^31
+  // seed words through murmur3's finaliser, so that nearby seeds start far apart
+  const mix = (value: number) => {
+    let h = value | 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return h ^ (h >>> 16);
+  };
+  const low = seed >>> 0;
+  const high = Math.floor(seed / 2 ** 32) >>> 0;
+  // all state in int32 (V8 keeps it unboxed); the draw is the top 31 bits
+  let x = mix(low ^ 0x9e3779b9) | 1;
+  let y = mix(high ^ 0x7f4a7c15);
+  let z = mix((low + 0x6a09e667) | 0);
+  let w = mix((high + 0xbb67ae85) | 0);
+  for (let i = 0; i < size; i++) {
+    const t = x ^ (x << 11);
+    x = y;
+    y = z;
+    z = w;
+    w = w ^ (w >>> 19) ^ t ^ (t >>> 8);
+    mask[i] = w >>> 1 >= threshold ? scale : 0;
+  }
+  return tf.tensor(mask, shape, 'float32');
+}
+
+/** Vocabulary rows per chunk in lmHeadCrossEntropy's backward pass (2048 of 32128: best of 1024..8032 measured). */
+const VOCABULARY_CHUNK = 2048;
+
+/**
+ * meanCrossEntropy(hidden @ weight^T, targets) for hidden [rows, d] and an lm_head weight [V, d] (PyTorch layout),
+ * with a backward pass shaped for wasm. With P = d loss / d logits [rows, V]:
+ * - d hidden = P @ weight, as a sum over vocabulary chunks: XNNPACK does not block its inner dimension, and one
+ *   product with inner size 32128 runs at about half speed (745 ms vs ~350 ms in chunks, batch 8 x 64);
+ * - d weight = P^T @ hidden, chunk by chunk, already in the weight's layout (no transpose of a [d, V] gradient).
+ * Same values as differentiating meanCrossEntropy(linear(hidden, weight^T)) up to float32 summation order.
+ */
+export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets: Int32Array): tf.Scalar {
+  const [rows, width] = hidden.shape as number[];
+  const vocab = weight.shape[0] as number;
+  const count = targets.length;
+  const targetIds = tf.tensor1d(targets, 'int32');
+  const loss = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const logits = tf.matMul(x, tf.transpose(w));
+    const [exponentials, sums, perPosition] = softmaxCrossEntropyForward(logits, targetIds);
+    save([x, w, exponentials, sums, targetIds]);
+    return {
+      value: tf.div(tf.sum(perPosition), count) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedX, savedW, savedExponentials, savedSums, savedTargets] = saved;
+        const scale = tf.div(dy, count);
+        let hiddenGradient: tf.Tensor | undefined;
+        const weightGradients: tf.Tensor[] = [];
+        for (let from = 0; from < vocab; from += VOCABULARY_CHUNK) {
+          const size = Math.min(VOCABULARY_CHUNK, vocab - from);
+          // d loss / d logits for these columns (softmax - one-hot, scaled; subnormals flushed: see backend.ts)
+          const chunk = softmaxCrossEntropyGradientColumns(savedExponentials, savedSums, savedTargets, scale, from, size);
+          const part = tf.matMul(chunk, tf.slice(savedW, [from, 0], [size, width]));
+          hiddenGradient = hiddenGradient === undefined ? part : tf.add(hiddenGradient, part);
+          weightGradients.push(tf.matMul(tf.transpose(chunk), savedX));
+        }
+        return [hiddenGradient!, tf.concat(weightGradients, 0)];
+      },
+    };
+  });
+  return loss(hidden, weight);
 }
 
 /** A trainable variable holding `initial`'s values; `initial` itself is released (the variable shares its data). */
