@@ -11,9 +11,9 @@ function tinyConfig(): string {
 
 const QUICK = ['--subsample', '0.05', '--batch-size', '6', '--max-input-length', '64', '--max-target-length', '32', '--eval-max-new-tokens', '6', '--lr', '0.02', '--schedule', 'constant'];
 
-test('task_prefix training on svamp: the loss falls, results are written in the study layout, predict on the selected checkpoint reproduces the test predictions', async () => {
+test('task_prefix training on svamp on 2 worker threads: the loss falls, results are written in the study layout, predict on the selected checkpoint reproduces the test predictions', async () => {
   const workspace = temporaryDirectory();
-  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '30', '--eval-steps', '15', ...QUICK]);
+  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '30', '--eval-steps', '15', '--workers', '2', ...QUICK]);
   expect(result.stderr).toMatch(/backend: .*wasm/);
   expect(result.status).toBe(0);
   const run = path.join(workspace, 'results', 'svamp', 'tiny', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');

@@ -10,6 +10,7 @@ import { presetConfig, readT5Config, T5_PRESETS } from '../student/t5-config';
 import { T5Model } from '../student/t5-model';
 import { loadT5Checkpoint } from '../student/t5-weights';
 import { loadT5Tokenizer, t5TokenizerFile } from '../student/tokenizer';
+import { ParallelGradientEngine } from '../student/parallel/parallel-gradient-engine';
 import { RunResultsWriter, runDirectory, type RunKey } from '../student/train-results';
 import { resolveTrainerConfig, trainStudent, type TrainProgress } from '../student/trainer';
 import { loadStudentSplit, type RationaleSourceOption, type StudentSplit } from '../student/training-data';
@@ -56,6 +57,7 @@ interface TrainOptions extends CommonOptions {
   seed: number;
   run?: number;
   resume?: boolean;
+  workers: number;
   backend: BackendPreference;
 }
 
@@ -96,6 +98,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed of init, dropout, batches and subsample', numberFlag('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), 0)
     .option('--run <n>', 'run number in the results path (default: the seed)', numberFlag('--run', { min: 0, integer: true }))
     .option('--resume', 'continue the run from its latest checkpoint')
+    .option('--workers <n>', 'worker threads computing gradients data-parallel (wasm runs one thread each; 2 uses both cores of a 2-core machine)', numberFlag('--workers', { min: 1, max: 64, integer: true }), 1)
     .addOption(backendOption());
   addCommonOptions(command);
   return command.action((options: TrainOptions) => runTrain(options));
@@ -199,8 +202,10 @@ export async function runTrain(options: TrainOptions): Promise<void> {
   };
   process.on('SIGINT', onInterrupt);
   let lastPrinted = 0;
+  const engine = options.workers > 1 ? await ParallelGradientEngine.start(model, { workers: options.workers }) : undefined;
   try {
     const outcome = await trainStudent({
+      engine,
       model,
       tokenizer,
       train: train.examples,
@@ -226,6 +231,7 @@ export async function runTrain(options: TrainOptions): Promise<void> {
     if (outcome.stopReason === 'interrupted') process.exitCode = 130;
   } finally {
     process.off('SIGINT', onInterrupt);
+    engine?.dispose();
     model.dispose();
   }
 }
