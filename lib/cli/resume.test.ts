@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { readJsonLines } from '../core/jsonl';
-import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { mulberry32, startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
 import { responsesFile } from '../teacher/recorded-responses';
 import { DATA_ROOT, runCliAsync, spawnCli, temporaryDirectory } from '../test-support/fixtures';
 
@@ -17,17 +17,6 @@ const KILLED_RUNS = 8;
 
 let server: FakeOpenAIServer;
 afterAll(async () => server?.close());
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('SIGKILL at random points under faults: resumes end with every row answered once, stores intact, nothing re-asked', async () => {
   server = await startFakeOpenAI({

@@ -130,7 +130,7 @@ test('--batch goes through the Batch API at half price; a budget below the batch
 test('the API key comes from .env, is never written anywhere, and an unknown model needs --price', async () => {
   await replayServer({ fallback: 'echo' });
   const workspace = temporaryDirectory();
-  const secret = 'sk-test-0123456789abcdefghijklmnop';
+  const secret = 'zsd-test-secret-0123456789abcdefghij';
   writeFile(path.join(workspace, '.env'), `# local settings\nOPENAI_API_KEY="${secret}"\nOPENAI_BASE_URL=${server.url}\n`);
   const args = ['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--samples', '5', '--workspace', workspace, '--no-recorded'];
 

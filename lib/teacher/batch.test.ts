@@ -353,7 +353,7 @@ test('server errors while polling are retried; an auth error stops the run and k
 
 test('state files and stored answers never hold the API key', async () => {
   server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], batchCompletionPolls: 3 });
-  const secret = 'sk-test-secret-4f1c9a7e0b2d';
+  const secret = 'zsd-test-secret-4f1c9a7e0b2d';
   const workspace = freshWorkspace();
   const withSecret = { client: { baseURL: server.url, apiKey: secret, timeoutMs: 5000 } };
   const contents = () => listFiles(workspace.root).map((file) => fs.readFileSync(path.join(workspace.root, file), 'utf8'));
@@ -369,7 +369,7 @@ test('state files and stored answers never hold the API key', async () => {
   const done = contents();
   expect(done).toHaveLength(2); // the done state and responses.json
   expect(done.some((content) => content.includes(secret))).toBe(false);
-  expect(done.some((content) => content.includes('sk-test'))).toBe(false);
+  expect(done.some((content) => content.includes('zsd-test-secret'))).toBe(false);
 });
 
 test('a state file that does not parse stops the run before anything is sent', async () => {

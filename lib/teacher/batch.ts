@@ -9,7 +9,7 @@ import { classifyTeacherError, createOpenAI, TeacherError, teacherAnswerFrom, te
 import { costOf, type ModelPrice } from './prices';
 import type { TeacherRequest } from './request-key';
 import type { ResponseStore, StoredEntry } from './response-store';
-import type { QueryJob, QueryOutcome, QueryProgress, QueryRun } from './scheduler';
+import { countOutcome, type QueryJob, type QueryOutcome, type QueryProgress, type QueryRun } from './scheduler';
 
 /**
  * Teacher queries through the OpenAI Batch API (half price, answered within 24h), resumable across runs.
@@ -161,16 +161,8 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
   const settle = (index: number, outcome: QueryOutcome): void => {
     if (outcomes[index]) return;
     outcomes[index] = outcome;
-    if (outcome.kind === 'fresh') {
-      progress.fresh++;
-      progress.promptTokens += outcome.usage.prompt_tokens;
-      progress.completionTokens += outcome.usage.completion_tokens;
-      progress.costUsd += outcome.costUsd;
-    } else if (outcome.kind === 'cached') progress.cached++;
-    else if (outcome.kind === 'failed') {
-      progress.failed++;
-      if (outcome.error.stopsRun) stoppedBecause ??= outcome.error.message;
-    } else progress.skipped++;
+    const stop = countOutcome(progress, outcome);
+    stoppedBecause ??= stop;
     options.onProgress?.({ ...progress });
     for (const duplicate of duplicatesOf.get(index) ?? []) {
       const job = jobs[duplicate];

@@ -124,16 +124,8 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
 
   const settle = (index: number, outcome: QueryOutcome) => {
     outcomes[index] = outcome;
-    if (outcome.kind === 'fresh') {
-      progress.fresh++;
-      progress.promptTokens += outcome.usage.prompt_tokens;
-      progress.completionTokens += outcome.usage.completion_tokens;
-      progress.costUsd += outcome.costUsd;
-    } else if (outcome.kind === 'cached') progress.cached++;
-    else if (outcome.kind === 'failed') {
-      progress.failed++;
-      if (outcome.error.stopsRun && !stoppedBecause) stoppedBecause = outcome.error.message;
-    } else progress.skipped++;
+    const stop = countOutcome(progress, outcome);
+    stoppedBecause ??= stop;
     report();
   };
 
@@ -191,4 +183,19 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, jobs.length)) }, worker));
   if (!stoppedBecause && options.signal?.aborted) stoppedBecause = 'interrupted';
   return { outcomes, progress, stoppedBecause };
+}
+
+/** Adds one outcome to the counters (the batch runner counts the same way); returns why the run must stop, if it must. */
+export function countOutcome(progress: QueryProgress, outcome: QueryOutcome): string | undefined {
+  if (outcome.kind === 'fresh') {
+    progress.fresh++;
+    progress.promptTokens += outcome.usage.prompt_tokens;
+    progress.completionTokens += outcome.usage.completion_tokens;
+    progress.costUsd += outcome.costUsd;
+  } else if (outcome.kind === 'cached') progress.cached++;
+  else if (outcome.kind === 'failed') {
+    progress.failed++;
+    if (outcome.error.stopsRun) return outcome.error.message;
+  } else progress.skipped++;
+  return undefined;
 }
