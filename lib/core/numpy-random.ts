@@ -89,20 +89,7 @@ export class NumpyRandomState {
       );
     }
     if (max === 0) return 0; // numpy returns without drawing
-    if (max <= 0xffffffff) {
-      let mask = max;
-      mask |= mask >>> 1;
-      mask |= mask >>> 2;
-      mask |= mask >>> 4;
-      mask |= mask >>> 8;
-      mask |= mask >>> 16;
-      mask >>>= 0;
-      let value: number;
-      do {
-        value = (this.nextUint32() & mask) >>> 0;
-      } while (value > max);
-      return value;
-    }
+    if (max <= 0xffffffff) return randomInterval32(max, () => this.nextUint32());
     // 64-bit path: the mask's low 32 bits are all ones, so only the high word needs masking.
     let highMask = 1;
     while (highMask * TWO_TO_THE_32 + (TWO_TO_THE_32 - 1) < max) highMask = highMask * 2 + 1;
@@ -263,19 +250,7 @@ export class NumpyGenerator {
   /** numpy's `random_interval(max)`: masked rejection sampling in [0, max]. */
   randomInterval(max: number): number {
     if (max === 0) return 0;
-    if (max <= MASK32) {
-      let mask = max;
-      mask |= mask >>> 1;
-      mask |= mask >>> 2;
-      mask |= mask >>> 4;
-      mask |= mask >>> 8;
-      mask |= mask >>> 16;
-      mask >>>= 0;
-      let value: number;
-      do value = (this.nextUint32() & mask) >>> 0;
-      while (value > max);
-      return value;
-    }
+    if (max <= MASK32) return randomInterval32(max, () => this.nextUint32());
     const bigMax = BigInt(max);
     let mask = bigMax;
     for (const shift of [1n, 2n, 4n, 8n, 16n, 32n]) mask |= mask >> shift;
@@ -305,4 +280,19 @@ export class NumpyGenerator {
   private step(): void {
     this.state = (this.state * PCG_MULTIPLIER + this.increment) & MASK128;
   }
+}
+
+/** numpy's masked rejection sampling in [0, max] for max below 2**32: one 32-bit draw per try (both generators). */
+function randomInterval32(max: number, nextUint32: () => number): number {
+  let mask = max;
+  mask |= mask >>> 1;
+  mask |= mask >>> 2;
+  mask |= mask >>> 4;
+  mask |= mask >>> 8;
+  mask |= mask >>> 16;
+  mask >>>= 0;
+  let value: number;
+  do value = (nextUint32() & mask) >>> 0;
+  while (value > max);
+  return value;
 }

@@ -183,9 +183,8 @@ export class LocalGradientEngine implements GradientEngine {
     const shares = rationaleShares(batches);
     if (options.dropoutSeeds.length !== batches.length) throw new ZsdError('internal', 'one dropout seed per batch is needed');
     const variables = this.model.trainableVariables();
-    const result: MicroStepLoss = { loss: 0, labelLoss: 0, rationaleLoss: shares === null ? null : 0, rationaleLosses: {}, tokens: 0 };
+    const batchLosses: number[] = [];
     for (const [index, batch] of batches.entries()) {
-      result.tokens += batchTokens(batch);
       // an explain batch without label tokens contributes 0 (its mean is undefined)
       let batchLoss = 0;
       if (labelTokens(batch) > 0) {
@@ -219,15 +218,31 @@ export class LocalGradientEngine implements GradientEngine {
           }
         }
       }
-      result.loss += coefficients[index] * batchLoss;
-      if (batch.task === 'predict') result.labelLoss = batchLoss;
-      else {
-        result.rationaleLosses[batch.source ?? `explain-${index}`] = batchLoss;
-        result.rationaleLoss = (result.rationaleLoss as number) + (shares as number[])[index] * batchLoss;
-      }
+      batchLosses.push(batchLoss);
     }
-    return result;
+    return microStepLoss(batches, coefficients, shares, batchLosses);
   }
+}
+
+/** What a micro-step reports, from each batch's mean loss (0 for a batch without label tokens); every engine uses it. */
+export function microStepLoss(
+  batches: readonly EncodedBatch[],
+  coefficients: readonly number[],
+  shares: readonly number[] | null,
+  batchLosses: readonly number[],
+): MicroStepLoss {
+  const result: MicroStepLoss = { loss: 0, labelLoss: 0, rationaleLoss: shares === null ? null : 0, rationaleLosses: {}, tokens: 0 };
+  for (const [index, batch] of batches.entries()) {
+    const batchLoss = batchLosses[index];
+    result.tokens += batchTokens(batch);
+    result.loss += coefficients[index] * batchLoss;
+    if (batch.task === 'predict') result.labelLoss = batchLoss;
+    else {
+      result.rationaleLosses[batch.source ?? `explain-${index}`] = batchLoss;
+      result.rationaleLoss = (result.rationaleLoss as number) + (shares as number[])[index] * batchLoss;
+    }
+  }
+  return result;
 }
 
 /** A 31-bit seed for one batch's dropout masks, from the run seed, the micro-step and the batch's place in it. */

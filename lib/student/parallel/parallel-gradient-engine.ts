@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ZsdError } from '../../core/errors';
 import type { T5Model } from '../t5-model';
 import { IGNORE_INDEX } from '../t5-model';
-import { batchTokens, lossCoefficients, rationaleShares, type GradientAccumulator, type GradientEngine, type MicroStepLoss, type MicroStepOptions } from '../trainer';
+import { lossCoefficients, microStepLoss, rationaleShares, type GradientAccumulator, type GradientEngine, type MicroStepLoss, type MicroStepOptions } from '../trainer';
 import type { EncodedBatch } from '../training-data';
 import { flatLayout, flatViews, sharedFloats, splitRange, type FlatLayout } from './flat-parameters';
 import type { FusedAdamWOptions } from './fused-adamw';
@@ -218,11 +218,9 @@ export class ParallelGradientEngine implements GradientEngine {
     const coefficients = lossCoefficients(batches, options.alpha);
     const shares = rationaleShares(batches);
     if (options.dropoutSeeds.length !== batches.length) throw new ZsdError('internal', 'one dropout seed per batch is needed');
-    const result: MicroStepLoss = { loss: 0, labelLoss: 0, rationaleLoss: shares === null ? null : 0, rationaleLosses: {}, tokens: 0 };
     const pieces: GradientPiece[] = [];
     const pieceOf: (number | undefined)[] = [];
     for (const [index, batch] of batches.entries()) {
-      result.tokens += batchTokens(batch);
       if (countLabels(batch.labels, 0, batch.labels.length) === 0) {
         pieceOf.push(undefined); // contributes 0, as LocalGradientEngine
         continue;
@@ -236,17 +234,8 @@ export class ParallelGradientEngine implements GradientEngine {
         into.addHost(name, gradient, this.layout.entries.find((entry) => entry.name === name)!.shape);
       }
     }
-    for (const [index, batch] of batches.entries()) {
-      const piece = pieceOf[index];
-      const batchLoss = piece === undefined ? 0 : losses[piece];
-      result.loss += coefficients[index] * batchLoss;
-      if (batch.task === 'predict') result.labelLoss = batchLoss;
-      else {
-        result.rationaleLosses[batch.source ?? `explain-${index}`] = batchLoss;
-        result.rationaleLoss = (result.rationaleLoss as number) + (shares as number[])[index] * batchLoss;
-      }
-    }
-    return result;
+    const batchLosses = pieceOf.map((piece) => (piece === undefined ? 0 : losses[piece]));
+    return microStepLoss(batches, coefficients, shares, batchLosses);
   }
 
   /** The main thread's model changed (an optimizer update, a checkpoint load): copy it to the replicas. */
