@@ -8,8 +8,18 @@ import { resolveWorkspace, type Workspace } from '../core/paths';
 export const DATA_ROOT = path.resolve(process.env.ZSD_DATA ?? path.join(__dirname, '..', '..', '..', 'shared', 'data'));
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
+const createdDirectories: string[] = [];
+// Tests leave nothing behind in the system's temporary directory: each test file removes its directories when done.
+if (typeof afterAll === 'function') {
+  afterAll(() => {
+    for (const directory of createdDirectories.splice(0)) fs.rmSync(directory, { recursive: true, force: true });
+  });
+}
+
 export function temporaryDirectory(prefix = 'zsd-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  createdDirectories.push(directory);
+  return directory;
 }
 
 /** A fresh, empty workspace with the recorded study as its read-only layer. */
