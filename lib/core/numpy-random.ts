@@ -104,13 +104,7 @@ export class NumpyRandomState {
 
   /** `np.random.shuffle(items)` for a list or 1-d array: in place, returns the same array. */
   shuffle<T>(items: T[]): T[] {
-    for (let index = items.length - 1; index > 0; index--) {
-      const other = this.randomInterval(index);
-      const held = items[index];
-      items[index] = items[other];
-      items[other] = held;
-    }
-    return items;
+    return fisherYatesShuffle(items, (max) => this.randomInterval(max));
   }
 
   private regenerate(): void {
@@ -262,13 +256,7 @@ export class NumpyGenerator {
 
   /** `Generator.shuffle` of a 1-d array: Fisher-Yates from the end with `random_interval(i)`. */
   shuffle<T>(items: T[]): T[] {
-    for (let index = items.length - 1; index > 0; index--) {
-      const other = this.randomInterval(index);
-      const held = items[index];
-      items[index] = items[other];
-      items[other] = held;
-    }
-    return items;
+    return fisherYatesShuffle(items, (max) => this.randomInterval(max));
   }
 
   /** `Generator.permutation(n)`. */
@@ -295,4 +283,15 @@ function randomInterval32(max: number, nextUint32: () => number): number {
   do value = (nextUint32() & mask) >>> 0;
   while (value > max);
   return value;
+}
+
+/** numpy's shuffle of a 1-d array (both generators): Fisher-Yates from the end, swapping with `random_interval(i)`. */
+function fisherYatesShuffle<T>(items: T[], randomInterval: (max: number) => number): T[] {
+  for (let index = items.length - 1; index > 0; index--) {
+    const other = randomInterval(index);
+    const held = items[index];
+    items[index] = items[other];
+    items[other] = held;
+  }
+  return items;
 }
