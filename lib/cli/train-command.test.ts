@@ -35,6 +35,28 @@ test('task_prefix training on svamp on 2 worker threads: the loss falls, results
   expect(again).toEqual(predictions.slice(0, 20).map((line) => line.prediction));
 });
 
+test('--vocabulary task: a student with its own small vocabulary, saved with each checkpoint, which predict reads', async () => {
+  const workspace = temporaryDirectory();
+  const result = await runCliAsync(['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--vocabulary', 'task', '--max-steps', '12', ...QUICK]);
+  expect(result.status).toBe(0);
+  const size = Number(/task vocabulary: (\d+) of 32100 pieces/.exec(result.stderr)?.[1]);
+  expect(size).toBeGreaterThan(300);
+  expect(size).toBeLessThan(2000);
+  const run = path.join(workspace, 'results', 'svamp', 'tiny-task-vocab', 'standard', 'None', '0.05', 'None', 'gt', '1.0', '64', '6', 'AdamW', '0.02', '0');
+  const checkpoints = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints', 'checkpoints.json'), 'utf8'));
+  const selected = path.join(run, 'checkpoints', checkpoints.best ?? checkpoints.latest);
+  expect(JSON.parse(fs.readFileSync(path.join(selected, 'config.json'), 'utf8')).vocab_size).toBe(size);
+  expect(JSON.parse(fs.readFileSync(path.join(selected, 'tokenizer.json'), 'utf8')).model.vocab).toHaveLength(size);
+  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { input: string; prediction: string }[];
+  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 10).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
+  const predicted = await runCliAsync(['predict', '--model', selected, '--input', inputs, '--prefix', '', '--max-input-length', '64', '--max-new-tokens', '6']);
+  expect(predicted.status).toBe(0);
+  expect(predicted.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction)).toEqual(predictions.slice(0, 10).map((line) => line.prediction));
+  const fromCheckpoint = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--init-from', selected, '--vocabulary', 'task', '--max-steps', '1', ...QUICK]);
+  expect(fromCheckpoint.status).toBe(2);
+  expect(fromCheckpoint.stderr).toMatch(/--vocabulary task needs a random init/);
+});
+
 describe('bad input: a clear error, a non-zero exit, nothing written', () => {
   const cases: [string, string[], RegExp][] = [
     ['an unknown mode', ['--mode', 'distill'], /argument 'distill' is invalid\. Allowed choices are task_prefix, standard/],

@@ -9,6 +9,7 @@ import { initBackend, type BackendPreference } from '../student/backend';
 import { presetConfig, readT5Config, T5_PRESETS } from '../student/t5-config';
 import { T5Model } from '../student/t5-model';
 import { loadT5Checkpoint } from '../student/t5-weights';
+import { buildTaskVocabulary, studentTrainingTexts } from '../student/task-vocabulary';
 import { loadT5Tokenizer, t5TokenizerFile } from '../student/tokenizer';
 import { ParallelGradientEngine } from '../student/parallel/parallel-gradient-engine';
 import { RunResultsWriter, runDirectory, type RunKey } from '../student/train-results';
@@ -58,6 +59,7 @@ interface TrainOptions extends CommonOptions {
   run?: number;
   resume?: boolean;
   workers: number;
+  vocabulary: 'full' | 'task';
   backend: BackendPreference;
 }
 
@@ -99,6 +101,11 @@ export function trainCommand(): Command {
     .option('--run <n>', 'run number in the results path (default: the seed)', numberFlag('--run', { min: 0, integer: true }))
     .option('--resume', 'continue the run from its latest checkpoint')
     .option('--workers <n>', 'worker threads computing gradients data-parallel (wasm runs one thread each; 2 uses both cores of a 2-core machine)', numberFlag('--workers', { min: 1, max: 64, integer: true }), 1)
+    .addOption(
+      new Option('--vocabulary <kind>', 'full: the T5 vocabulary (32128 rows); task: only the pieces the training text uses, for a from-scratch student (saved with each checkpoint)')
+        .choices(['full', 'task'])
+        .default('full'),
+    )
     .addOption(backendOption());
   addCommonOptions(command);
   return command.action((options: TrainOptions) => runTrain(options));
@@ -123,6 +130,7 @@ export async function runTrain(options: TrainOptions): Promise<void> {
   const initChoices = [options.model, options.config, options.initFrom].filter((choice) => choice !== undefined);
   if (initChoices.length > 1) throw new ZsdError('usage', 'give one of --model, --config and --init-from');
   if (options.maxSteps !== undefined && options.epochs !== undefined) throw new ZsdError('usage', 'give --max-steps or --epochs, not both');
+  if (options.vocabulary === 'task' && options.initFrom) throw new ZsdError('usage', '--vocabulary task needs a random init (--model or --config): a checkpoint keeps its own vocabulary');
 
   const rationaleSources = options.mode === 'standard' && options.labelSource === 'gold' ? [] : rationaleSourcesFor(options, task, multiTeacher, workspace.root);
   const common = {
@@ -161,8 +169,10 @@ export async function runTrain(options: TrainOptions): Promise<void> {
 
   const backend = await initBackend({ prefer: options.backend });
   process.stderr.write(`backend: ${backend.description}\n`);
-  const tokenizer = loadT5Tokenizer(t5TokenizerFile(dataRoot));
-  const { model, modelName } = studentModel(options);
+  const vocabulary = options.vocabulary === 'task' ? buildTaskVocabulary(t5TokenizerFile(dataRoot), studentTrainingTexts(train.examples)) : null;
+  const tokenizer = vocabulary?.tokenizer ?? loadT5Tokenizer(t5TokenizerFile(dataRoot));
+  if (vocabulary) process.stderr.write(`task vocabulary: ${vocabulary.size} of ${vocabulary.fullSize} pieces\n`);
+  const { model, modelName } = studentModel(options, vocabulary?.size);
   const key: RunKey = {
     task,
     model: modelName,
@@ -213,6 +223,7 @@ export async function runTrain(options: TrainOptions): Promise<void> {
       test,
       config,
       checkpointDirectory: path.join(directory, 'checkpoints'),
+      checkpointTokenizerJson: vocabulary?.tokenizerJson,
       resume: options.resume,
       results,
       signal: controller.signal,
@@ -266,11 +277,17 @@ function llmName(options: TrainOptions, sources: readonly RationaleSourceOption[
   return sources.length === 0 ? 'None' : sources.map((source) => source.name).join('+');
 }
 
-function studentModel(options: TrainOptions): { model: T5Model; modelName: string } {
+/** The student: a checkpoint, or a random init of a config or a named size (`-task-vocab` with a task vocabulary). */
+function studentModel(options: TrainOptions, taskVocabularySize?: number): { model: T5Model; modelName: string } {
   if (options.initFrom) return { model: loadT5Checkpoint(options.initFrom).model, modelName: path.basename(path.resolve(options.initFrom)) };
-  if (options.config) return { model: T5Model.randomInit(readT5Config(options.config), options.seed), modelName: path.basename(path.dirname(path.resolve(options.config))) };
+  const suffix = taskVocabularySize === undefined ? '' : '-task-vocab';
+  if (options.config) {
+    const config = readT5Config(options.config);
+    const sized = taskVocabularySize === undefined ? config : { ...config, vocabSize: taskVocabularySize };
+    return { model: T5Model.randomInit(sized, options.seed), modelName: path.basename(path.dirname(path.resolve(options.config))) + suffix };
+  }
   const name = options.model ?? 't5-efficient-tiny';
-  return { model: T5Model.randomInit(presetConfig(name), options.seed), modelName: name };
+  return { model: T5Model.randomInit(presetConfig(name, { vocabSize: taskVocabularySize }), options.seed), modelName: name + suffix };
 }
 
 function formatTrainProgress(progress: TrainProgress): string {

@@ -146,6 +146,11 @@ export function loadT5Tokenizer(file: string): T5Tokenizer {
   } catch (error) {
     throw new ZsdError('invalid-file', `not valid JSON: ${(error as Error).message}`, { file });
   }
+  return parseT5Tokenizer(json, file);
+}
+
+/** A tokenizer from parsed tokenizer.json content; `file` names it in errors. */
+export function parseT5Tokenizer(json: unknown, file: string): T5Tokenizer {
   const parsed = tokenizerFileSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -424,6 +424,8 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
 
 export const CHECKPOINTS_INDEX_FILE = 'checkpoints.json';
 export const TRAINER_STATE_FILE = 'trainer-state.json';
+/** A checkpoint's own vocabulary, where the student has one (`zsd predict` reads it from the checkpoint). */
+export const TOKENIZER_FILE = 'tokenizer.json';
 
 /** What, besides model and optimizer, a checkpoint holds to continue exactly. */
 export interface TrainerProgressState {
@@ -489,7 +491,7 @@ function readCheckpointIndex(directory: string): CheckpointIndex | null {
  * Writes model, optimizer and trainer state as `<directory>/step-NNNNNN/` (temporary name, then rename), points
  * checkpoints.json at it (and at the best one), then removes checkpoint directories nothing points at.
  */
-function writeCheckpoint(directory: string, model: T5Model, optimizer: Optimizer, state: TrainerStateFile, bestStep: number | null): void {
+function writeCheckpoint(directory: string, model: T5Model, optimizer: Optimizer, state: TrainerStateFile, bestStep: number | null, tokenizerJson?: string): void {
   fs.mkdirSync(directory, { recursive: true });
   const name = checkpointName(state.progress.step);
   const final = path.join(directory, name);
@@ -499,6 +501,7 @@ function writeCheckpoint(directory: string, model: T5Model, optimizer: Optimizer
   saveT5Model(model, temporary);
   saveOptimizerState(temporary, optimizer.state());
   writeFileAtomic(path.join(temporary, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  if (tokenizerJson !== undefined) writeFileAtomic(path.join(temporary, TOKENIZER_FILE), tokenizerJson);
   if (fs.existsSync(final)) {
     if (previous?.latest === name || previous?.best === name) {
       // the same step again (a resumed run that checkpoints where it resumed): the content is the same; keep it
@@ -592,6 +595,8 @@ export interface TrainStudentOptions {
   engine?: GradientEngine;
   /** where checkpoints go (required to resume) */
   checkpointDirectory?: string;
+  /** a tokenizer.json (text) saved in every checkpoint, so the checkpoint is self-contained (a task vocabulary) */
+  checkpointTokenizerJson?: string;
   /** continue from the latest checkpoint in checkpointDirectory (a fresh start when there is none) */
   resume?: boolean;
   results?: RunResultsWriter;
@@ -695,7 +700,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
     const checkpoint = () => {
       if (options.checkpointDirectory === undefined) return;
       progress.elapsedSeconds = elapsed();
-      writeCheckpoint(options.checkpointDirectory, model, optimizer, { formatVersion: 1, config, progress }, progress.best?.step ?? null);
+      writeCheckpoint(options.checkpointDirectory, model, optimizer, { formatVersion: 1, config, progress }, progress.best?.step ?? null, options.checkpointTokenizerJson);
     };
 
     const evaluate = () => {
