@@ -3,7 +3,7 @@
  * Speed claims are ratios against a baseline measured in the same run, never timed assertions in tests.
  *
  * evaluate-recorded: parse and evaluate every recorded response of the study ($ZSD_DATA/zero-shot, all tasks,
- * splits and templates), as `zsd demo` does. Baseline: reading and JSON-parsing the same files (the floor
+ * splits and templates), as `zsd study` does. Baseline: reading and JSON-parsing the same files (the floor
  * any evaluator pays). The study's own Python evaluator took 18.7 s for this on this kind of machine.
  *
  * annotate, warm-store: querying 2000 prompts through the scheduler against the fake server, then again from the

@@ -10,7 +10,7 @@ describe('zsd --help', () => {
     expect(result.stdout).toMatch(/demo/);
   });
 
-  test.each([['evaluate'], ['demo']])('%s --help documents its options', (command) => {
+  test.each([['evaluate'], ['study'], ['demo']])('%s --help documents its options', (command) => {
     const result = runCli([command, '--help']);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/--workspace <dir>/);

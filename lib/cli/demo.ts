@@ -1,83 +1,247 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command } from 'commander';
-import { getTask } from '../data/tasks';
-import { evaluateTeacher, type TeacherEvaluation } from '../evaluate/evaluate-teacher';
-import { updatePromptMetadata } from '../evaluate/prompt-metadata';
-import { matchesPublished, PUBLISHED_TEACHER_ACCURACIES } from '../evaluate/published';
-import { listRecordedTemplateIds, STUDY_MODEL } from '../teacher/recorded-responses';
-import { addCommonOptions, resolveRoots, type CommonOptions } from './options';
+import { buildFigures } from '../analytics/figures';
+import { renderFigures } from '../analytics/render';
+import { ZsdError } from '../core/errors';
+import { loadTemplates } from '../prompts/templates';
+import { resolveDataRoot, resolveWorkspace, writeFileAtomic, type Workspace } from '../core/paths';
+import { readRun, type RunRecord } from '../student/train-results';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { STUDY_MODEL } from '../teacher/recorded-responses';
+import { updateTracking } from '../tracking/update-tracking';
+import { runExperiment, type ExperimentOptions } from './experiment';
+import { runGenerate, type GenerateOptions } from './generate';
+import { formatDuration } from './progress';
 import { formatTable } from './table';
+import { numberFlag, resolveTeacher, savedByStore, STUDY_TEMPERATURE, type TeacherFlags } from './teacher-run';
+import { runTrain, type TrainOptions } from './train';
 
 /**
- * The main job on the embedded default. For now: evaluate the recorded zero-shot study end to end
- * (every task, split and template, and the few-shot PaLM teacher), compare with the published teacher
- * accuracies, and write prompt metadata for the train splits into the workspace.
+ * `zsd demo`: the whole method on an embedded default, offline, in minutes. A loopback OpenAI-compatible teacher
+ * replays the recorded gpt-3.5-turbo study; zsd compares the task's prompt templates on seeded train rows, picks
+ * the best, annotates the train split with it (all explanations, and a copy with half of them), trains small
+ * students from scratch (standard, and step-by-step on the PaLM and the gpt-3.5 rationales), scores them on the
+ * test split, updates experiment tracking, renders the figures, and prints one summary table whose numbers are
+ * read back from the JSON files it wrote. With --base-url and --model the same runs against a live teacher, after
+ * a cost estimate. Every step reuses what exists: a second run asks the teacher nothing and trains nothing.
  */
 
-interface DemoOptions extends CommonOptions {
-  write: boolean;
+interface DemoOptions {
+  task: string;
+  data?: string;
+  workspace?: string;
+  baseUrl?: string;
+  apiKey?: string;
+  model: string;
+  maxCost: number;
+  samples: number;
+  epochs: number;
+  subsample: number;
+  quick?: boolean;
+  figures: boolean;
 }
+
+/** The student every demo run trains: small enough to train from scratch on 2 CPU cores in about a minute. */
+const STUDENT_FLAGS = {
+  model: 'zsd-scratch',
+  vocabulary: 'task',
+  batchSize: 16,
+  lr: 3e-3,
+  warmupSteps: 30,
+  schedule: 'linear',
+  maxInputLength: 96,
+  maxTargetLength: 48,
+  evalMaxNewTokens: 24,
+  workers: 2,
+} as const;
+
+/** The share of train explanations the second annotated copy keeps (the study's explanation-rate experiment). */
+const HALF_EXPLANATIONS = 0.5;
 
 export function demoCommand(): Command {
-  const command = new Command('demo')
-    .description('Run the main job on the recorded study: evaluate every recorded teacher response, compare with the published numbers, write prompt metadata')
-    .option('--no-write', 'do not write prompt metadata');
-  addCommonOptions(command);
-  return command.action((options: DemoOptions) => runDemo(options));
+  return new Command('demo')
+    .description('The main job, offline: evaluate prompt templates on a replayed teacher, annotate with the best, train students standard and step-by-step, track, plot, summarise')
+    .option('--task <task>', 'task of the demo (its recorded responses must cover the train split)', 'svamp')
+    .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
+    .option('--workspace <dir>', 'workspace for query results, training data, results and figures (default: current directory)')
+    .option('--base-url <url>', 'a live OpenAI-compatible teacher instead of the replayed study (with --model)')
+    .option('--api-key <key>', 'API key of the live teacher (default: $OPENAI_API_KEY or .env in the workspace)')
+    .option('--model <name>', 'teacher model', STUDY_MODEL)
+    .option('--max-cost <dollars>', 'with a live teacher: stop before spending more than this', numberFlag('--max-cost', { min: 0 }), 1)
+    .option('--samples <n>', 'train rows each template is compared on', numberFlag('--samples', { min: 1, integer: true }), 100)
+    .option('--epochs <n>', 'student training epochs', numberFlag('--epochs', { min: 1, integer: true }), 4)
+    .option('--subsample <fraction>', 'fraction of the train split the students see', numberFlag('--subsample', { min: 0, exclusiveMin: true, max: 1 }), 1)
+    .option('--quick', 'smoke-test settings: 20 rows per template, 10% of train, 1 epoch')
+    .option('--no-figures', 'do not render figures (they need Debian chromium)')
+    .action(async (options: DemoOptions) => {
+      await runDemo(options);
+    });
 }
 
-export function runDemo(options: DemoOptions): void {
+export async function runDemo(options: DemoOptions): Promise<void> {
   const started = Date.now();
-  const { dataRoot, workspace } = resolveRoots(options);
-  const evaluations = new Map<string, TeacherEvaluation>();
-  const evaluate = (taskName: string, split: string, teacher: string): TeacherEvaluation => {
-    const key = `${taskName}/${split}/${teacher}`;
-    let evaluation = evaluations.get(key);
-    if (!evaluation) {
-      process.stdout.write(`evaluating ${taskName} ${split} (${teacher})...\n`);
-      evaluation = evaluateTeacher({ task: getTask(taskName), split, dataRoot, workspace, teacher });
-      evaluations.set(key, evaluation);
-    }
-    return evaluation;
+  const dataRoot = resolveDataRoot(options.data);
+  const workspace = resolveWorkspace(dataRoot, options.workspace, { recordedResponses: false });
+  if (workspace.readOnly) throw new ZsdError('read-only', `the workspace ${workspace.root} is inside the read-only data root; pass --workspace DIR`);
+  const live = options.baseUrl !== undefined;
+  const settings = options.quick ? { samples: Math.min(options.samples, 20), subsample: 0.1, epochs: 1 } : { samples: options.samples, subsample: options.subsample, epochs: options.epochs };
+  const phase = (title: string) => process.stdout.write(`\n== ${title} (${formatDuration((Date.now() - started) / 1000)})\n`);
+
+  let server: FakeOpenAIServer | undefined;
+  if (!live) {
+    server = await startFakeOpenAI({ replay: [path.join(dataRoot, 'zero-shot')], fallback: 'error' });
+    process.stdout.write(`teacher: ${STUDY_MODEL} replayed from ${path.join(dataRoot, 'zero-shot')} by a loopback server at ${server.url} (no network, no key)\n`);
+  } else {
+    process.stdout.write(`teacher: ${options.model} at ${options.baseUrl} (budget $${options.maxCost})\n`);
+  }
+  const teacher: TeacherFlags = {
+    model: live ? options.model : STUDY_MODEL,
+    baseUrl: server?.url ?? options.baseUrl,
+    apiKey: server ? 'replayed-study' : options.apiKey,
+    temperature: STUDY_TEMPERATURE,
+    concurrency: 16,
+    timeout: 60,
+    maxAttempts: 8,
+    maxCost: live ? options.maxCost : undefined,
+    pollInterval: 30,
   };
+  const common = { data: dataRoot, workspace: workspace.root, recorded: false };
 
-  const comparison = PUBLISHED_TEACHER_ACCURACIES.map((published) => {
-    const report = evaluate(published.task, published.split, published.teacher).reports.find((candidate) => candidate.id === published.template);
-    const measured = report?.evaluation.accuracy ?? null;
-    return [
-      published.task,
-      published.split,
-      published.teacher === STUDY_MODEL ? `gpt-3.5 / ${published.template}` : 'PaLM few-shot',
-      published.accuracy.toFixed(published.decimals),
-      measured === null ? 'n/a' : measured.toFixed(published.decimals),
-      measured !== null && matchesPublished(measured, published) ? 'yes' : 'NO',
+  try {
+    if (live) await estimateLiveCost(options, settings.samples, teacher, common, workspace);
+
+    phase(`1/5 compare the prompt templates of ${options.task} on ${settings.samples} train rows`);
+    const experiment = await runExperiment({ ...common, ...teacher, task: options.task, split: 'train', samples: settings.samples, seed: 42, write: true } satisfies ExperimentOptions);
+    if (!experiment) throw new ZsdError('incomplete', 'the template comparison did not finish (see above); run the demo again to resume');
+    const best = experiment.reports[0];
+    const mixId = `demo-${options.task}-${best.id}`;
+    const halfMixId = `${mixId}-half`;
+    for (const id of [mixId, halfMixId]) writeMix(workspace, id, best.id);
+
+    phase(`2/5 annotate the ${options.task} train split with template ${best.id} (mix ${mixId}; and ${HALF_EXPLANATIONS * 100}% of its explanations as mix ${halfMixId})`);
+    const generated = await runGenerate({ ...common, ...teacher, task: options.task, mix: mixId, splits: ['train'] } satisfies GenerateOptions);
+    const halfGenerated = await runGenerate({ ...common, ...teacher, task: options.task, mix: halfMixId, splits: ['train'], explanationRate: HALF_EXPLANATIONS } satisfies GenerateOptions);
+    if (!generated || !halfGenerated) throw new ZsdError('incomplete', 'annotation did not finish (see above); run the demo again to resume');
+    const price = resolveTeacher(teacher, workspace).price;
+    const teacherCost = [experiment.run, generated.run].reduce((sum, run) => sum + run.progress.costUsd + savedByStore(run, price).costUsd, 0);
+
+    phase(`3/5 train students from scratch (${STUDENT_FLAGS.model}, ${settings.epochs} epoch(s), ${settings.subsample * 100}% of train)`);
+    const variants: { name: string; flags: Partial<TrainOptions> }[] = [
+      { name: 'standard (gold labels)', flags: { mode: 'standard' } },
+      { name: 'step-by-step, PaLM rationales', flags: { mode: 'task_prefix', rationales: ['palm'] } },
+      { name: `step-by-step, ${teacher.model} rationales`, flags: { mode: 'task_prefix', rationales: ['gpt35'], mix: mixId } },
+      { name: `step-by-step, ${teacher.model}, ${HALF_EXPLANATIONS * 100}% explanations`, flags: { mode: 'task_prefix', rationales: ['gpt35'], mix: halfMixId } },
     ];
-  });
-
-  const best: (string | number | null)[][] = [];
-  const written: string[] = [];
-  for (const taskName of ['anli1', 'cqa', 'esnli', 'svamp']) {
-    if (listRecordedTemplateIds(workspace, taskName, 'train').length === 0) continue;
-    const result = evaluate(taskName, 'train', STUDY_MODEL);
-    const ranked = [...result.reports].sort(
-      (a, b) => (b.evaluation.accuracy ?? -1) - (a.evaluation.accuracy ?? -1) || b.evaluation.explanation_rate - a.evaluation.explanation_rate,
-    );
-    const top = ranked[0];
-    best.push([taskName, result.reports.length, top.id, top.evaluation.accuracy, top.evaluation.explanation_rate, result.goldUnavailable ? 'no gold labels: ranked by explanation rate' : '']);
-    if (options.write && !workspace.readOnly) {
-      written.push(updatePromptMetadata(workspace.root, taskName, result.reports));
+    const students: { name: string; run: RunRecord; reused: boolean }[] = [];
+    for (const variant of variants) {
+      process.stdout.write(`-- ${variant.name}\n`);
+      const { directory, outcome } = await runTrain({
+        ...common,
+        ...STUDENT_FLAGS,
+        task: options.task,
+        mode: 'task_prefix',
+        teacherModel: teacher.model,
+        labelSource: 'gold',
+        subsample: settings.subsample,
+        alpha: 0.5,
+        optimizer: 'adamw',
+        gradAccum: 1,
+        epochs: settings.epochs,
+        seed: 0,
+        skipFinished: true,
+        backend: 'auto',
+        ...variant.flags,
+      } as TrainOptions);
+      students.push({ name: variant.name, run: readRun(directory), reused: outcome === null });
     }
-  }
 
-  const responses = [...evaluations.values()].reduce((sum, evaluation) => sum + evaluation.reports.reduce((inner, report) => inner + report.evaluation.n_responses, 0), 0);
-  process.stdout.write('\nTeacher accuracy, published vs reproduced by zsd from the recorded responses:\n');
-  process.stdout.write(`${formatTable(['task', 'split', 'teacher / template', 'published', 'zsd', 'match'], comparison)}\n`);
-  process.stdout.write('\nBest prompt template per task on the recorded train responses:\n');
-  process.stdout.write(`${formatTable(['task', 'templates', 'best', 'accuracy', 'expl rate', 'note'], best)}\n`);
-  process.stdout.write(`\n${responses} responses evaluated in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
-  if (written.length > 0) process.stdout.write(`Prompt metadata: ${written.join(', ')}\n`);
-  const mismatches = comparison.filter((row) => row[5] !== 'yes').length;
-  if (mismatches > 0) {
-    process.stdout.write(`${mismatches} published number(s) not reproduced.\n`);
-    process.exitCode = 1;
+    phase('4/5 update experiment tracking');
+    const tracking = updateTracking(workspace.root);
+    process.stdout.write(`${tracking.file}: ${tracking.runs} runs (${tracking.changed ? 'updated' : 'unchanged'})\n`);
+
+    phase('5/5 render the figures');
+    const analytics = path.join(workspace.root, 'analytics');
+    let figureNote: string;
+    if (!options.figures) {
+      figureNote = 'skipped (--no-figures)';
+    } else {
+      // The study's figures read its recorded responses, which the demo's teacher steps leave to the loopback server.
+      const figures = await buildFigures({ dataRoot, workspace: resolveWorkspace(dataRoot, workspace.root, { recordedResponses: true }) });
+      try {
+        const rendered = await renderFigures(figures, analytics);
+        figureNote = `${rendered.length} figures as PNG, SVG and JSON in ${analytics}`;
+      } catch (error) {
+        // The numbers matter more than the pictures: without Chromium, write the JSON and say how to get the rest.
+        for (const figure of figures) writeFileAtomic(path.join(analytics, `${figure.name}.json`), `${JSON.stringify(figure.data, null, 2)}\n`);
+        figureNote = `${figures.length} figure data files (JSON) in ${analytics}; no images: ${(error as Error).message.split('\n')[0]} (install Debian chromium, then npm run figures)`;
+      }
+    }
+
+    printSummary({ options, best, experimentRows: experiment.rows, teacherCost, generated: generated.files[0], halfGenerated: halfGenerated.files[0], students, tracking: tracking.file, figureNote, workspace });
+    process.stdout.write(`\ndemo finished in ${formatDuration((Date.now() - started) / 1000)}\n`);
+  } finally {
+    await server?.close();
   }
+}
+
+/**
+ * A live teacher is asked nothing before the cost is estimated: the template comparison exactly, the annotation
+ * with the first template standing in for the best one (not known before the comparison). Each step stops before
+ * passing --max-cost.
+ */
+async function estimateLiveCost(options: DemoOptions, samples: number, teacher: TeacherFlags, common: { data: string; workspace: string; recorded: boolean }, workspace: Workspace): Promise<void> {
+  process.stdout.write('estimating the teacher cost first (nothing is sent):\n');
+  await runExperiment({ ...common, ...teacher, dryRun: true, task: options.task, split: 'train', samples, seed: 42, write: false });
+  const first = Math.min(...loadTemplates(workspace, options.task).templates.keys());
+  const mixId = `demo-${options.task}-${first}`;
+  writeMix(workspace, mixId, first);
+  await runGenerate({ ...common, ...teacher, dryRun: true, task: options.task, mix: mixId, splits: ['train'] });
+}
+
+function writeMix(workspace: Workspace, id: string, templateId: number): void {
+  const file = path.join(workspace.root, 'prompt-mixes', `${id}.yaml`);
+  const content = `# written by zsd demo: template ${templateId} gives every label and explanation\nseed: 0\nlabel:\n  ${templateId}: 1.0\nexplanation:\n  ${templateId}: 1.0\n`;
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === content) return;
+  writeFileAtomic(file, content);
+}
+
+interface SummaryInput {
+  options: DemoOptions;
+  best: { id: number; evaluation: { accuracy: number | null; explanation_rate: number } };
+  experimentRows: number;
+  teacherCost: number;
+  generated: { file: string; rows: number; explanationRate: number };
+  halfGenerated: { file: string; rows: number; explanationRate: number };
+  students: { name: string; run: RunRecord; reused: boolean }[];
+  tracking: string;
+  figureNote: string;
+  workspace: Workspace;
+}
+
+function printSummary(input: SummaryInput): void {
+  const format = (value: number | null | undefined) => (value === null || value === undefined ? 'n/a' : value.toFixed(3));
+  process.stdout.write('\nSummary\n');
+  process.stdout.write(
+    `${formatTable(
+      ['', 'value'],
+      [
+        ['best template', `${input.best.id} (teacher accuracy ${format(input.best.evaluation.accuracy)} on ${input.experimentRows} train rows, explanation rate ${format(input.best.evaluation.explanation_rate)})`],
+        ['teacher cost (template comparison + annotation, at list price)', `$${input.teacherCost.toFixed(4)}`],
+        ['annotated train rows', `${input.generated.rows} (explanation rate ${format(input.generated.explanationRate)}; half copy ${format(input.halfGenerated.explanationRate)})`],
+      ],
+    )}\n\n`,
+  );
+  const rows = input.students.map(({ name, run, reused }) => {
+    const best = run.eval.reduce<number | null>((top, entry) => (top === null || entry.accuracy > top ? entry.accuracy : top), null);
+    return [name, format(best), format(run.test?.accuracy), run.test ? formatDuration(run.test.trainDurationSeconds) : 'n/a', reused ? 'reused' : 'trained', path.relative(input.workspace.root, run.directory)];
+  });
+  process.stdout.write(`${formatTable(['student', 'validation acc', 'test acc', 'train time', '', 'results'], rows)}\n\n`);
+  process.stdout.write(`where everything is:\n`);
+  process.stdout.write(`  teacher answers     ${path.join(input.workspace.root, 'query-results', input.options.task)}\n`);
+  process.stdout.write(`  prompt metadata     ${path.join(input.workspace.root, 'prompt-metadata', `${input.options.task}.yaml`)}\n`);
+  process.stdout.write(`  training data       ${path.dirname(input.generated.file)}, ${path.dirname(input.halfGenerated.file)}\n`);
+  process.stdout.write(`  student results     ${path.join(input.workspace.root, 'results', input.options.task)}\n`);
+  process.stdout.write(`  experiment tracking ${input.tracking}\n`);
+  process.stdout.write(`  figures             ${input.figureNote}\n`);
 }

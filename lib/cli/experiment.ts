@@ -6,11 +6,12 @@ import { rankByAccuracy, type TemplateEvaluation } from '../evaluate/metrics';
 import { updatePromptMetadata } from '../evaluate/prompt-metadata';
 import { getTemplate, loadTemplates } from '../prompts/templates';
 import { buildQueryJobs, StoreRegistry } from '../teacher/query-jobs';
+import type { QueryRun } from '../teacher/scheduler';
 import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
 import { formatTable } from './table';
 import { addTeacherOptions, numberFlag, resolveTeacher, runTeacherJobs, type TeacherFlags } from './teacher-run';
 
-interface ExperimentOptions extends CommonOptions, TeacherFlags {
+export interface ExperimentOptions extends CommonOptions, TeacherFlags {
   task: string;
   split: string;
   samples: number;
@@ -34,10 +35,19 @@ export function experimentCommand(): Command {
     .option('--no-write', 'do not write prompt metadata');
   addTeacherOptions(command);
   addCommonOptions(command);
-  return command.action((options: ExperimentOptions) => runExperiment(options));
+  return command.action(async (options: ExperimentOptions) => {
+    await runExperiment(options);
+  });
 }
 
-export async function runExperiment(options: ExperimentOptions): Promise<void> {
+/** What `zsd experiment` found: templates ranked by accuracy on the sampled rows, and the teacher run. */
+export interface ExperimentResult {
+  rows: number;
+  reports: { id: number; evaluation: TemplateEvaluation }[];
+  run: QueryRun;
+}
+
+export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult | undefined> {
   const { dataRoot, workspace } = resolveRoots(options);
   const roots = [dataRoot, workspace.root];
   const task = getTask(options.task, roots);
@@ -51,11 +61,11 @@ export async function runExperiment(options: ExperimentOptions): Promise<void> {
   const jobs = selected.flatMap((template) => buildQueryJobs(task.name, split.split, template, rows, context.settings, stores));
   process.stdout.write(`experiment on ${task.name} ${split.split}: ${rows.length} rows (seed ${options.seed}) x ${selected.length} templates\n`);
   const { run } = await runTeacherJobs(jobs, context, { task: task.name, stores, label: `experiment ${task.name}`, workspace });
-  if (!run) return;
+  if (!run) return undefined;
   if (run.progress.fresh + run.progress.cached < run.progress.total) {
     process.stdout.write('not every row was answered, so templates cannot be compared yet: run the same command again to resume\n');
     process.exitCode = 1;
-    return;
+    return undefined;
   }
 
   const answers = new Map<number, AnsweredRow[]>();
@@ -71,6 +81,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<void> {
     const file = updatePromptMetadata(workspace.root, task.name, reports.map((report) => ({ id: String(report.id), evaluation: report.evaluation })));
     process.stdout.write(`prompt metadata for ${reports.length} templates written to ${file}\n`);
   }
+  return { rows: rows.length, reports, run };
 }
 
 function printRanking(reports: readonly { id: number; evaluation: TemplateEvaluation }[]): void {

@@ -7,12 +7,12 @@ import { loadMix } from '../prompts/mixes';
 import { getTemplate, loadTemplates } from '../prompts/templates';
 import type { RecordedResponse } from '../teacher/recorded-responses';
 import { buildQueryJobs, StoreRegistry } from '../teacher/query-jobs';
-import type { QueryJob } from '../teacher/scheduler';
+import type { QueryJob, QueryRun } from '../teacher/scheduler';
 import { addCommonOptions, parseNameList, resolveRoots, type CommonOptions } from './options';
 import { formatTable } from './table';
 import { addTeacherOptions, numberFlag, resolveTeacher, runTeacherJobs, type TeacherFlags } from './teacher-run';
 
-interface GenerateOptions extends CommonOptions, TeacherFlags {
+export interface GenerateOptions extends CommonOptions, TeacherFlags {
   task: string;
   mix: string;
   splits: string[];
@@ -33,7 +33,9 @@ export function generateCommand(): Command {
     .option('--explanation-rate <r>', 'keep each train explanation with this probability (the study\'s subsampling, numpy seed 100), when below the rate achieved', numberFlag('--explanation-rate', { min: 0, max: 1 }));
   addTeacherOptions(command);
   addCommonOptions(command);
-  return command.action((options: GenerateOptions) => runGenerate(options));
+  return command.action(async (options: GenerateOptions) => {
+    await runGenerate(options);
+  });
 }
 
 interface SplitPlan {
@@ -42,7 +44,13 @@ interface SplitPlan {
   jobs: QueryJob[];
 }
 
-export async function runGenerate(options: GenerateOptions): Promise<void> {
+/** The training files `zsd generate` wrote, and the teacher run. */
+export interface GenerateResult {
+  files: { split: string; file: string; rows: number; labelRate: number; explanationRate: number }[];
+  run: QueryRun;
+}
+
+export async function runGenerate(options: GenerateOptions): Promise<GenerateResult | undefined> {
   const { dataRoot, workspace } = resolveRoots(options);
   const roots = [dataRoot, workspace.root];
   const task = getTask(options.task, roots);
@@ -64,11 +72,11 @@ export async function runGenerate(options: GenerateOptions): Promise<void> {
     context,
     { task: task.name, stores, label: `generate ${task.name}`, workspace },
   );
-  if (!run) return;
+  if (!run) return undefined;
   if (run.progress.fresh + run.progress.cached < run.progress.total) {
     process.stdout.write('not every row was answered, so no training file was written: run the same command again to resume\n');
     process.exitCode = 1;
-    return;
+    return undefined;
   }
 
   const answers = new Map<string, RecordedResponse>();
@@ -95,6 +103,8 @@ export async function runGenerate(options: GenerateOptions): Promise<void> {
   // Every split is built before any file is written, so a failure leaves no partial set behind.
   for (const { file, lines } of written) writeTrainingData(file, lines);
   process.stdout.write(`${formatTable(['split', 'rows', 'label rate', 'explanation rate', 'note', 'file'], summary)}\n`);
+  const files = written.map(({ file, lines }, index) => ({ split: plans[index].split.split, file, rows: lines.length, labelRate: rate(lines, 'label'), explanationRate: rate(lines, 'explanation') }));
+  return { files, run };
 }
 
 function answerKey(split: string, templateId: number, row: number): string {

@@ -5,6 +5,7 @@ import { isZsdError } from '../core/errors';
 import { packageRoot } from '../core/paths';
 import { evaluateCommand } from './evaluate';
 import { demoCommand } from './demo';
+import { studyCommand } from './study';
 import { fakeOpenAICommand } from './fake-openai';
 import { experimentCommand } from './experiment';
 import { generateCommand } from './generate';
@@ -12,6 +13,8 @@ import { queryCommand } from './query';
 import { checkModelCommand } from './check-model';
 import { predictCommand } from './predict';
 import { trainCommand } from './train';
+import { figuresCommand } from './figures';
+import { trackCommand } from './track';
 
 /** The `zsd` command: one subcommand per pipeline step. */
 export function buildProgram(): Command {
@@ -24,8 +27,11 @@ export function buildProgram(): Command {
   program.addCommand(evaluateCommand());
   program.addCommand(generateCommand());
   program.addCommand(trainCommand());
+  program.addCommand(trackCommand());
   program.addCommand(checkModelCommand());
   program.addCommand(predictCommand());
+  program.addCommand(figuresCommand());
+  program.addCommand(studyCommand());
   program.addCommand(demoCommand());
   program.addCommand(fakeOpenAICommand());
   return program;

@@ -212,31 +212,37 @@ function costsByTemplate(run: QueryRun): Map<number, QueryCosts> {
   return costs;
 }
 
+/** Tokens and dollars of a run's store hits: their recorded usage, else counted with tiktoken. */
+export function savedByStore(run: QueryRun, price: ModelPrice): { answers: number; tokens: number; costUsd: number } {
+  let tokens = 0;
+  let costUsd = 0;
+  for (const outcome of run.outcomes) {
+    if (outcome?.kind !== 'cached') continue;
+    const usage = outcome.record.usage ?? {
+      prompt_tokens: promptTokensOf(outcome.job.request),
+      completion_tokens: countTextTokens(outcome.record.response, outcome.job.request.model),
+    };
+    tokens += usage.prompt_tokens + usage.completion_tokens;
+    costUsd += costOf(usage, price);
+  }
+  return { answers: run.progress.cached, tokens, costUsd };
+}
+
 /** Spent (fresh answers, from the API's usage), saved (store hits: recorded usage, else counted), failures. */
 export function summarizeRun(run: QueryRun, price: ModelPrice): string[] {
   const { progress } = run;
-  let savedTokens = 0;
-  let savedUsd = 0;
+  const saved = savedByStore(run, price);
   const failures = new Map<string, { count: number; example: string }>();
   for (const outcome of run.outcomes) {
-    if (!outcome) continue;
-    if (outcome.kind === 'cached') {
-      const usage = outcome.record.usage ?? {
-        prompt_tokens: promptTokensOf(outcome.job.request),
-        completion_tokens: countTextTokens(outcome.record.response, outcome.job.request.model),
-      };
-      savedTokens += usage.prompt_tokens + usage.completion_tokens;
-      savedUsd += costOf(usage, price);
-    } else if (outcome.kind === 'failed') {
-      const entry = failures.get(outcome.error.kind) ?? { count: 0, example: outcome.error.message };
-      entry.count++;
-      failures.set(outcome.error.kind, entry);
-    }
+    if (outcome?.kind !== 'failed') continue;
+    const entry = failures.get(outcome.error.kind) ?? { count: 0, example: outcome.error.message };
+    entry.count++;
+    failures.set(outcome.error.kind, entry);
   }
   const lines = [
     `spent: ${progress.fresh} queries, ${formatCount(progress.promptTokens)} prompt + ${formatCount(progress.completionTokens)} completion tokens, $${progress.costUsd.toFixed(4)}` +
       (progress.retries > 0 ? ` (${progress.retries} retries)` : ''),
-    `saved by the store: ${progress.cached} answers, ${formatCount(savedTokens)} tokens, $${savedUsd.toFixed(4)}`,
+    `saved by the store: ${saved.answers} answers, ${formatCount(saved.tokens)} tokens, $${saved.costUsd.toFixed(4)}`,
   ];
   for (const [kind, { count, example }] of failures) lines.push(`failed: ${count} (${kind}), e.g. ${example}`);
   if (progress.skipped > 0) lines.push(`not sent: ${progress.skipped}`);

@@ -12,8 +12,8 @@ import { loadT5Checkpoint } from '../student/t5-weights';
 import { buildTaskVocabulary, studentTrainingTexts } from '../student/task-vocabulary';
 import { loadT5Tokenizer, t5TokenizerFile } from '../student/tokenizer';
 import { ParallelGradientEngine } from '../student/parallel/parallel-gradient-engine';
-import { RunResultsWriter, runDirectory, type RunKey } from '../student/train-results';
-import { resolveTrainerConfig, trainStudent, type TrainProgress } from '../student/trainer';
+import { RUN_FILES, RunResultsWriter, runDirectory, type RunKey } from '../student/train-results';
+import { resolveTrainerConfig, trainStudent, type TrainOutcome, type TrainProgress } from '../student/trainer';
 import { loadStudentSplit, type RationaleSourceOption, type StudentSplit } from '../student/training-data';
 import { backendOption } from './check-model';
 import { addCommonOptions, parseNameList, resolveRoots, type CommonOptions } from './options';
@@ -28,7 +28,7 @@ import { numberFlag } from './teacher-run';
  * the study's layout under <workspace>/results/; checkpoints beside them, so `--resume` continues a killed run.
  */
 
-interface TrainOptions extends CommonOptions {
+export interface TrainOptions extends CommonOptions {
   task: string;
   mode: 'task_prefix' | 'standard';
   rationales?: string[];
@@ -58,6 +58,7 @@ interface TrainOptions extends CommonOptions {
   seed: number;
   run?: number;
   resume?: boolean;
+  skipFinished?: boolean;
   workers: number;
   vocabulary: 'full' | 'task';
   backend: BackendPreference;
@@ -100,6 +101,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed of init, dropout, batches and subsample', numberFlag('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), 0)
     .option('--run <n>', 'run number in the results path (default: the seed)', numberFlag('--run', { min: 0, integer: true }))
     .option('--resume', 'continue the run from its latest checkpoint')
+    .option('--skip-finished', 'do nothing when this run has finished already (its test.json exists): for scripts that re-run a plan')
     .option('--workers <n>', 'worker threads computing gradients data-parallel (wasm runs one thread each; 2 uses both cores of a 2-core machine)', numberFlag('--workers', { min: 1, max: 64, integer: true }), 1)
     .addOption(
       new Option('--vocabulary <kind>', 'full: the T5 vocabulary (32128 rows); task: only the pieces the training text uses, for a from-scratch student (saved with each checkpoint)')
@@ -108,7 +110,9 @@ export function trainCommand(): Command {
     )
     .addOption(backendOption());
   addCommonOptions(command);
-  return command.action((options: TrainOptions) => runTrain(options));
+  return command.action(async (options: TrainOptions) => {
+    await runTrain(options);
+  });
 }
 
 function parseWeights(value: string): Map<string, number> {
@@ -122,7 +126,8 @@ function parseWeights(value: string): Map<string, number> {
   return weights;
 }
 
-export async function runTrain(options: TrainOptions): Promise<void> {
+/** The run's directory, and the outcome of its training (null when --skip-finished found it finished). */
+export async function runTrain(options: TrainOptions): Promise<{ directory: string; outcome: TrainOutcome | null }> {
   const { dataRoot, workspace } = resolveRoots(options);
   const multiTeacher = fs.existsSync(path.join(dataRoot, 'multi-teacher', options.task));
   const task = multiTeacher ? options.task : getTask(options.task, [dataRoot, workspace.root]).name;
@@ -190,6 +195,11 @@ export async function runTrain(options: TrainOptions): Promise<void> {
   };
   if (workspace.readOnly) throw new ZsdError('read-only', `the workspace ${workspace.root} is inside the read-only data root; pass --workspace DIR`);
   const resultsRoot = path.join(workspace.root, 'results');
+  if (options.skipFinished && fs.existsSync(path.join(runDirectory(resultsRoot, key), RUN_FILES.test))) {
+    model.dispose();
+    process.stdout.write(`finished already: ${runDirectory(resultsRoot, key)}\n`);
+    return { directory: runDirectory(resultsRoot, key), outcome: null };
+  }
   const results = RunResultsWriter.open(
     resultsRoot,
     {
@@ -240,6 +250,7 @@ export async function runTrain(options: TrainOptions): Promise<void> {
         `${outcome.best ? ` (validation accuracy ${outcome.best.accuracy.toFixed(4)})` : ''}${testNote}\nresults: ${directory}\n`,
     );
     if (outcome.stopReason === 'interrupted') process.exitCode = 130;
+    return { directory, outcome };
   } finally {
     process.off('SIGINT', onInterrupt);
     engine?.dispose();

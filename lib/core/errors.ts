@@ -9,6 +9,7 @@ export type ZsdErrorKind =
   | 'invalid-file' // a file that exists but does not have the expected shape
   | 'invalid-template' // a prompt template that cannot be rendered or whose pattern does not compile
   | 'read-only' // an attempt to write below the read-only data root
+  | 'incomplete' // work that stopped before the end (teacher failures, a budget): running again resumes it
   | 'internal';
 
 export interface ErrorLocation {

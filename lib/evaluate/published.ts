@@ -1,6 +1,6 @@
 /**
  * The study's published teacher accuracies (../shared/docs/method.md, "Published numbers"): the targets that
- * `zsd demo` and the tests reproduce from the recorded responses. Reference values to compare against,
+ * `zsd study` and the tests reproduce from the recorded responses. Reference values to compare against,
  * never used to compute anything.
  */
 export interface PublishedAccuracy {

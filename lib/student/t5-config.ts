@@ -76,6 +76,8 @@ export const T5_PRESETS: Record<string, T5ConfigOverrides> = {
   't5-efficient-tiny': { dModel: 256, dKv: 32, numHeads: 4, dFf: 1024, numLayers: 4, feedForwardProj: 'relu' },
   't5-small': { dModel: 512, dKv: 64, numHeads: 8, dFf: 2048, numLayers: 6, feedForwardProj: 'relu' },
   't5-v1_1-small': { dModel: 512, dKv: 64, numHeads: 6, dFf: 1024, numLayers: 8, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false },
+  // A student small enough to train from scratch on 2 CPU cores in minutes (the README's svamp experiment).
+  'zsd-scratch': { dModel: 128, dKv: 32, numHeads: 4, dFf: 512, numLayers: 2, feedForwardProj: 'gated-gelu' },
   'zsd-bench': { vocabSize: 32128, dModel: 256, dKv: 64, numHeads: 4, dFf: 1024, numLayers: 4, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false },
 };
 
