@@ -178,8 +178,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       }
     }
 
-    printSummary({ options, best, experimentRows: experiment.rows, teacherCost, generated: generated.files[0], halfGenerated: halfGenerated.files[0], students, tracking: tracking.file, figureNote, workspace });
-    process.stdout.write(`\ndemo finished in ${formatDuration((Date.now() - started) / 1000)}\n`);
+    const summary = demoSummary({
+      task: options.task,
+      model: teacher.model,
+      best,
+      experimentRows: experiment.rows,
+      teacherCost,
+      generated: generated.files[0],
+      halfGenerated: halfGenerated.files[0],
+      students,
+      tracking: tracking.file,
+      figureNote,
+      workspace,
+      seconds: (Date.now() - started) / 1000,
+    });
+    writeFileAtomic(summaryFile(workspace.root), `${JSON.stringify(summary, null, 2)}\n`);
+    printSummary(summary, workspace.root);
+    process.stdout.write(`\ndemo finished in ${formatDuration(summary.seconds)}\n`);
   } finally {
     await server?.close();
   }
@@ -206,8 +221,19 @@ function writeMix(workspace: Workspace, id: string, templateId: number): void {
   writeFileAtomic(file, content);
 }
 
+/** What the demo prints at the end, written first as `analytics/demo-summary.json`; student numbers come from the run files. */
+export interface DemoSummary {
+  task: string;
+  teacher: { model: string; bestTemplate: number; accuracy: number | null; explanationRate: number; rows: number; costUsd: number };
+  annotation: { rows: number; explanationRate: number; halfExplanationRate: number; files: string[] };
+  students: { name: string; validationAccuracy: number | null; testAccuracy: number | null; trainSeconds: number | null; reused: boolean; results: string }[];
+  outputs: Record<string, string>;
+  seconds: number;
+}
+
 interface SummaryInput {
-  options: DemoOptions;
+  task: string;
+  model: string;
   best: { id: number; evaluation: { accuracy: number | null; explanation_rate: number } };
   experimentRows: number;
   teacherCost: number;
@@ -217,31 +243,75 @@ interface SummaryInput {
   tracking: string;
   figureNote: string;
   workspace: Workspace;
+  seconds: number;
 }
 
-function printSummary(input: SummaryInput): void {
-  const format = (value: number | null | undefined) => (value === null || value === undefined ? 'n/a' : value.toFixed(3));
+export function demoSummary(input: SummaryInput): DemoSummary {
+  const root = input.workspace.root;
+  return {
+    task: input.task,
+    teacher: {
+      model: input.model,
+      bestTemplate: input.best.id,
+      accuracy: input.best.evaluation.accuracy,
+      explanationRate: input.best.evaluation.explanation_rate,
+      rows: input.experimentRows,
+      costUsd: input.teacherCost,
+    },
+    annotation: {
+      rows: input.generated.rows,
+      explanationRate: input.generated.explanationRate,
+      halfExplanationRate: input.halfGenerated.explanationRate,
+      files: [input.generated.file, input.halfGenerated.file],
+    },
+    students: input.students.map(({ name, run, reused }) => ({
+      name,
+      validationAccuracy: run.test?.evalAccuracy ?? null,
+      testAccuracy: run.test?.accuracy ?? null,
+      trainSeconds: run.test?.trainDurationSeconds ?? null,
+      reused,
+      results: run.directory,
+    })),
+    outputs: {
+      'teacher answers': path.join(root, 'query-results', input.task),
+      'prompt metadata': path.join(root, 'prompt-metadata', `${input.task}.yaml`),
+      'training data': [input.generated.file, input.halfGenerated.file].map((file) => path.dirname(file)).join(', '),
+      'student results': path.join(root, 'results', input.task),
+      'experiment tracking': input.tracking,
+      figures: input.figureNote,
+      summary: summaryFile(root),
+    },
+    seconds: input.seconds,
+  };
+}
+
+export function summaryFile(workspaceRoot: string): string {
+  return path.join(workspaceRoot, 'analytics', 'demo-summary.json');
+}
+
+function printSummary(summary: DemoSummary, workspaceRoot: string): void {
+  const format = (value: number | null) => (value === null ? 'n/a' : value.toFixed(3));
+  const { teacher, annotation } = summary;
   process.stdout.write('\nSummary\n');
   process.stdout.write(
     `${formatTable(
       ['', 'value'],
       [
-        ['best template', `${input.best.id} (teacher accuracy ${format(input.best.evaluation.accuracy)} on ${input.experimentRows} train rows, explanation rate ${format(input.best.evaluation.explanation_rate)})`],
-        ['teacher cost (template comparison + annotation, at list price)', `$${input.teacherCost.toFixed(4)}`],
-        ['annotated train rows', `${input.generated.rows} (explanation rate ${format(input.generated.explanationRate)}; half copy ${format(input.halfGenerated.explanationRate)})`],
+        ['best template', `${teacher.bestTemplate} (teacher accuracy ${format(teacher.accuracy)} on ${teacher.rows} train rows, explanation rate ${format(teacher.explanationRate)})`],
+        ['teacher cost (template comparison + annotation, at list price)', `$${teacher.costUsd.toFixed(4)}`],
+        ['annotated train rows', `${annotation.rows} (explanation rate ${format(annotation.explanationRate)}; half copy ${format(annotation.halfExplanationRate)})`],
       ],
     )}\n\n`,
   );
-  const rows = input.students.map(({ name, run, reused }) => {
-    const best = run.eval.reduce<number | null>((top, entry) => (top === null || entry.accuracy > top ? entry.accuracy : top), null);
-    return [name, format(best), format(run.test?.accuracy), run.test ? formatDuration(run.test.trainDurationSeconds) : 'n/a', reused ? 'reused' : 'trained', path.relative(input.workspace.root, run.directory)];
-  });
+  const rows = summary.students.map((student) => [
+    student.name,
+    format(student.validationAccuracy),
+    format(student.testAccuracy),
+    student.trainSeconds === null ? 'n/a' : formatDuration(student.trainSeconds),
+    student.reused ? 'reused' : 'trained',
+    path.relative(workspaceRoot, student.results),
+  ]);
   process.stdout.write(`${formatTable(['student', 'validation acc', 'test acc', 'train time', '', 'results'], rows)}\n\n`);
-  process.stdout.write(`where everything is:\n`);
-  process.stdout.write(`  teacher answers     ${path.join(input.workspace.root, 'query-results', input.options.task)}\n`);
-  process.stdout.write(`  prompt metadata     ${path.join(input.workspace.root, 'prompt-metadata', `${input.options.task}.yaml`)}\n`);
-  process.stdout.write(`  training data       ${path.dirname(input.generated.file)}, ${path.dirname(input.halfGenerated.file)}\n`);
-  process.stdout.write(`  student results     ${path.join(input.workspace.root, 'results', input.options.task)}\n`);
-  process.stdout.write(`  experiment tracking ${input.tracking}\n`);
-  process.stdout.write(`  figures             ${input.figureNote}\n`);
+  process.stdout.write('where everything is:\n');
+  for (const [what, where] of Object.entries(summary.outputs)) process.stdout.write(`  ${what.padEnd(20)}${where}\n`);
 }

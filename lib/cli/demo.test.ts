@@ -1,0 +1,40 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCliAsync, temporaryDirectory } from '../test-support/fixtures';
+import type { DemoSummary } from './demo';
+
+// The main job, smoke-sized: every number the summary prints is the one in the run's test.json, in
+// analytics/demo-summary.json and in the figure data; a second run reuses everything and asks the teacher nothing.
+test('zsd demo --quick: end to end offline, printed numbers = written JSON, idempotent', async () => {
+  const workspace = temporaryDirectory('zsd-demo-');
+  const first = await runCliAsync(['demo', '--quick', '--workspace', workspace]);
+  expect(first.stderr).not.toMatch(/error/i);
+  expect(first.status).toBe(0);
+  const summary = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'demo-summary.json'), 'utf8')) as DemoSummary;
+  expect(summary.teacher.rows).toBe(20);
+  expect(summary.annotation.rows).toBe(800);
+  expect(summary.annotation.halfExplanationRate).toBeLessThan(summary.annotation.explanationRate);
+  expect(summary.students.map((student) => student.name)).toHaveLength(4);
+
+  expect(first.stdout).toContain(`best template                                                   ${summary.teacher.bestTemplate} (teacher accuracy ${summary.teacher.accuracy?.toFixed(3)}`);
+  expect(first.stdout).toContain(`$${summary.teacher.costUsd.toFixed(4)}`);
+  const figure = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'results-students-subsampling.json'), 'utf8')) as { series: { points: { values: number[] }[] }[] };
+  const plotted = figure.series.flatMap((series) => series.points.flatMap((point) => point.values));
+  for (const student of summary.students) {
+    const tested = JSON.parse(fs.readFileSync(path.join(student.results, 'test.json'), 'utf8'));
+    expect(student.testAccuracy).toBe(tested.accuracy);
+    expect(student.validationAccuracy).toBe(tested.evalAccuracy);
+    const line = first.stdout.split('\n').find((candidate) => candidate.startsWith(student.name));
+    expect(line).toContain(`${tested.evalAccuracy.toFixed(3)}           ${tested.accuracy.toFixed(3)}`);
+    expect(line).toContain('trained');
+    expect(plotted).toContain(tested.evalAccuracy);
+  }
+  expect(fs.existsSync(path.join(workspace, 'analytics', 'results-students-subsampling.png'))).toBe(true);
+
+  const second = await runCliAsync(['demo', '--quick', '--workspace', workspace, '--no-figures']);
+  expect(second.status).toBe(0);
+  expect(second.stderr).toMatch(/spent: 0 queries/);
+  expect(second.stdout.match(/finished already/g)).toHaveLength(4);
+  const again = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'demo-summary.json'), 'utf8')) as DemoSummary;
+  expect(again.students.map((student) => [student.testAccuracy, student.reused])).toEqual(summary.students.map((student) => [student.testAccuracy, true]));
+}, 300_000);
