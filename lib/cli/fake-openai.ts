@@ -1,7 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ZsdError } from '../core/errors';
 import { resolveDataRoot } from '../core/paths';
-import { parseFaultSpec, startFakeOpenAI } from '../teacher/fake-openai-server';
+import { parseFakeScript, parseFaultSpec, startFakeOpenAI, type FakeScript } from '../teacher/fake-openai-server';
 
 /** `zsd fake-openai`: the loopback OpenAI-compatible server the tests, benchmarks and demo use. */
 
@@ -12,6 +14,7 @@ interface FakeOpenAIOptions {
   faults?: string;
   fallback: 'error' | 'echo';
   data?: string;
+  script?: string;
 }
 
 export function fakeOpenAICommand(): Command {
@@ -26,9 +29,11 @@ export function fakeOpenAICommand(): Command {
     })
     .option('--fallback <mode>', 'unknown prompts: error (404) or echo (a made-up answer)', 'error')
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
+    .option('--script <file>', 'JSON script of optimiser answers and a scorer whose accuracy depends on the instruction (OPRO tests; see fake-openai-server.ts)')
     .action(async (options: FakeOpenAIOptions) => {
       const replay = options.replay ?? [path.join(resolveDataRoot(options.data), 'zero-shot')];
-      const server = await startFakeOpenAI({ port: options.port, replay, latencyMs: options.latency, faults: options.faults, fallback: options.fallback });
+      const script = options.script === undefined ? undefined : readScript(options.script, options.data);
+      const server = await startFakeOpenAI({ port: options.port, replay, latencyMs: options.latency, faults: options.faults, fallback: options.fallback, script });
       process.stdout.write(`fake OpenAI server on ${server.url} (replaying ${replay.join(', ')}); stats at ${server.url.replace(/\/v1$/, '')}/fake/stats; Ctrl-C stops it\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -48,4 +53,17 @@ function integer(value: string, flag: string, minimum: number, maximum: number):
     throw new InvalidArgumentError(`${flag} must be an integer from ${minimum} to ${maximum}, got "${value}"`);
   }
   return number;
+}
+
+function readScript(file: string, data: string | undefined): FakeScript {
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ZsdError('invalid-file', `cannot read the script as JSON: ${(error as Error).message}`, { file });
+  }
+  const script = parseFakeScript(value, file);
+  // The scorer reads its rows from the same data root as the rest of the command.
+  if (script.scorer && script.scorer.dataRoot === undefined) script.scorer = { ...script.scorer, dataRoot: resolveDataRoot(data) };
+  return script;
 }

@@ -8,6 +8,7 @@ import { demoCommand } from './demo';
 import { studyCommand } from './study';
 import { fakeOpenAICommand } from './fake-openai';
 import { experimentCommand } from './experiment';
+import { oproCommand } from './opro';
 import { generateCommand } from './generate';
 import { queryCommand } from './query';
 import { checkModelCommand } from './check-model';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(queryCommand());
   program.addCommand(experimentCommand());
+  program.addCommand(oproCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(generateCommand());
   program.addCommand(trainCommand());

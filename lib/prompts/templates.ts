@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Document, LineCounter } from 'yaml';
+import { isMap, stringify, type Document, type LineCounter } from 'yaml';
 import { z } from 'zod';
 import { ZsdError, type ErrorLocation } from '../core/errors';
-import { workspaceLayers, type Workspace } from '../core/paths';
-import { lineOfKey as lineOf, readYamlFile } from '../core/yaml';
+import { workspaceLayers, writeFileAtomic, type Workspace } from '../core/paths';
+import { lineOfKey as lineOf, parseYamlText, readYamlFile, type ParsedYaml } from '../core/yaml';
 import { compilePythonRegex, PythonRegexError, translatePythonRegex } from './python-regex';
 import { missingPlaceholder, placeholdersOf, renderPythonFormat } from './python-format';
 
@@ -26,6 +26,8 @@ export interface PromptTemplate {
   swap: boolean;
   /** Escape every regex metacharacter in interpolated values; the study escaped only parentheses. */
   escapeValues: boolean;
+  /** Free-form provenance from the file's `meta` key (e.g. the OPRO run and round that proposed it). */
+  meta?: Readonly<Record<string, unknown>>;
   file: string;
 }
 
@@ -69,7 +71,15 @@ export function loadTemplates(workspace: Workspace, task: string): TemplateSet {
 }
 
 export function loadTemplateFile(file: string, task: string): TemplateSet {
-  const { document, lineCounter } = readYamlFile(file);
+  return templateSetOf(readYamlFile(file), file, task);
+}
+
+/** The templates of a file's text (validated as a file would be), named after `file` in errors. */
+export function parseTemplateText(text: string, file: string, task: string): TemplateSet {
+  return templateSetOf(parseYamlText(text, file), file, task);
+}
+
+function templateSetOf({ document, lineCounter }: ParsedYaml, file: string, task: string): TemplateSet {
   const parsed = templateFileSchema.safeParse(document.toJS({ mapAsMap: false }));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -93,6 +103,7 @@ export function loadTemplateFile(file: string, task: string): TemplateSet {
       explanationParse: raw.explanation_parse,
       swap: raw.swap ?? false,
       escapeValues: raw.escape_values ?? false,
+      ...(raw.meta ? { meta: raw.meta } : {}),
       file,
     };
     validateTemplate(template, document, lineCounter);
@@ -238,4 +249,121 @@ function describeExpected(issue: z.core.$ZodIssue): string {
 export function summarizeIds(ids: readonly number[]): string {
   const sorted = [...ids].sort((a, b) => a - b);
   return sorted.length > 12 ? `${sorted.slice(0, 12).join(', ')}, ... ${sorted.length} in all` : sorted.join(', ');
+}
+
+/** A template to add to a task's file: the study's fields, plus free-form provenance under `meta`. */
+export interface NewTemplate {
+  id: number;
+  systemMessage: string;
+  userMessage: string;
+  labelParse: string;
+  explanationParse: string;
+  swap?: boolean;
+  escapeValues?: boolean;
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * Adds templates to the workspace's `prompt-templates/<task>.yaml`. A workspace without its own file first gets
+ * a copy of the file it read the task's templates from (the recorded study's), since a workspace file replaces
+ * the study's. The new entries are appended as text below the last entry of `templates:`, every byte already
+ * there kept; when the file's layout does not allow that (e.g. another key after `templates:`, a flow mapping),
+ * the YAML document is edited instead (values kept, layout re-rendered). Either way the result is parsed and
+ * checked (old templates unchanged, new ones as given, every template valid) before it replaces the file
+ * atomically (temporary file, fsync, rename): a crash leaves the old file or the new one, never half of one.
+ * Returns the file written.
+ */
+export function appendTemplates(workspace: Workspace, task: string, templates: readonly NewTemplate[]): string {
+  const target = path.join(workspace.root, 'prompt-templates', `${task}.yaml`);
+  if (workspace.readOnly) throw new ZsdError('read-only', `refusing to write ${target}: the workspace is inside the read-only data root`);
+  let source: string | undefined;
+  try {
+    source = findTemplateFile(workspace, task);
+  } catch (error) {
+    if (!(error instanceof ZsdError && error.kind === 'not-found')) throw error;
+  }
+  const before = source === undefined ? 'templates:\n' : fs.readFileSync(source, 'utf8');
+  const existing = source === undefined ? new Map<number, PromptTemplate>() : parseTemplateText(before, source, task).templates;
+  for (const template of templates) {
+    if (existing.has(template.id)) throw new ZsdError('invalid-template', `template id ${template.id} is taken; expected a new id`, { file: source, key: `templates.${template.id}` });
+  }
+  if (new Set(templates.map((template) => template.id)).size !== templates.length) throw new ZsdError('internal', 'appendTemplates: the same id twice');
+  if (templates.length === 0) return target;
+
+  const entries = templates.map((template) => [template.id, templateEntry(template)] as const);
+  const candidates = [appendAsText(before, entries), editDocument(before, target, entries)];
+  let failure: unknown;
+  for (const after of candidates) {
+    if (after === undefined) continue;
+    try {
+      checkAppended(before, after, target, task, entries);
+      writeFileAtomic(target, after);
+      return target;
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure instanceof ZsdError ? failure : new ZsdError('internal', `could not add templates to ${target}: ${String(failure)}`, { file: target });
+}
+
+type TemplateEntry = Record<string, unknown>;
+
+function templateEntry(template: NewTemplate): TemplateEntry {
+  return {
+    id: template.id,
+    system_message: template.systemMessage,
+    user_message: template.userMessage,
+    label_parse: template.labelParse,
+    explanation_parse: template.explanationParse,
+    ...(template.swap ? { swap: true } : {}),
+    ...(template.escapeValues ? { escape_values: true } : {}),
+    ...(template.meta ? { meta: template.meta } : {}),
+  };
+}
+
+/** The entries as block YAML under the indentation of the file's template ids; undefined where that layout is not there. */
+function appendAsText(before: string, entries: ReadonlyArray<readonly [number, TemplateEntry]>): string | undefined {
+  const indent = /^templates:[ \t]*(?:#.*)?\r?\n(?:[ \t]*(?:#.*)?\r?\n)*( +)\d+:/m.exec(before)?.[1];
+  if (indent === undefined) return undefined;
+  // The study's style: numeric ids, single-quoted strings (YAML 1.1, the reader's version), no line folding.
+  const block = entries
+    .map(([id, entry]) => {
+      const body = stringify(entry, { version: '1.1', lineWidth: 0, indent: 2, defaultStringType: 'QUOTE_SINGLE', defaultKeyType: 'PLAIN' });
+      return `\n${id}:\n${body.replace(/^(?=.)/gm, '  ')}`;
+    })
+    .join('')
+    .split('\n')
+    .map((line) => (line === '' ? line : indent + line))
+    .join('\n');
+  const separator = before.endsWith('\n') ? '' : '\n';
+  return `${before}${separator}${block}`;
+}
+
+function editDocument(before: string, file: string, entries: ReadonlyArray<readonly [number, TemplateEntry]>): string | undefined {
+  const { document } = parseYamlText(before, file);
+  if (document.contents === null) document.contents = document.createNode({}) as never;
+  if (!isMap(document.contents)) return undefined;
+  if (!isMap(document.get('templates'))) document.set('templates', document.createNode({}));
+  for (const [id, entry] of entries) document.setIn(['templates', id], document.createNode(entry));
+  return document.toString({ lineWidth: 0 });
+}
+
+function checkAppended(before: string, after: string, file: string, task: string, entries: ReadonlyArray<readonly [number, TemplateEntry]>): void {
+  const parsed = (text: string) => (parseYamlText(text, file).document.toJS({ mapAsMap: false }) ?? {}) as { templates?: Record<string, unknown> | null };
+  const old = parsed(before);
+  const expected = { ...old, templates: { ...(old.templates ?? {}), ...Object.fromEntries(entries.map(([id, entry]) => [String(id), entry])) } };
+  if (JSON.stringify(sortedKeys(parsed(after))) !== JSON.stringify(sortedKeys(expected))) {
+    throw new ZsdError('internal', 'adding templates would change other content of the file', { file });
+  }
+  parseTemplateText(after, file, task);
+}
+
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]),
+  );
 }

@@ -3,7 +3,7 @@ import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile
 import { isZsdError } from '../core/errors';
 import { readJsonLines } from '../core/jsonl';
 import { DATA_ROOT, temporaryDirectory, writeFile } from '../test-support/fixtures';
-import { FAULT_KINDS, parseFaultSpec, startFakeOpenAI, type FakeOpenAIOptions, type FakeOpenAIServer } from './fake-openai-server';
+import { FAULT_KINDS, parseFakeScript, parseFaultSpec, startFakeOpenAI, type FakeOpenAIOptions, type FakeOpenAIServer } from './fake-openai-server';
 import { countChatTokens, countTextTokens, type ChatMessage } from './tokens';
 
 interface StudyLine {
@@ -365,4 +365,68 @@ test('latency is added before each completion response', async () => {
   const elapsed = performance.now() - started;
   expect(elapsed).toBeGreaterThanOrEqual(140);
   expect(elapsed).toBeLessThan(3000);
+});
+
+describe('scripted mode (OPRO tests)', () => {
+  const cqaTrain = readJsonLines<{ question: string; choices: string[]; answer: string }>(path.join(DATA_ROOT, 'datasets', 'cqa', 'cqa_train.json')).lines.map((line) => line.value);
+  const promptFor = (instruction: string, row: (typeof cqaTrain)[number]) =>
+    `${instruction} ${row.question}\n${row.choices.map((choice, index) => `${'abcde'[index]}) ${choice}`).join('\n')}`;
+  const script = {
+    optimizer: { answers: ['<PRT>first</PRT>', '<PRT>second</PRT>'] },
+    scorer: {
+      task: 'cqa',
+      split: 'train',
+      dataRoot: DATA_ROOT,
+      rules: [
+        { contains: 'Reason step by step.', accuracy: 0.9 },
+        { contains: 'Guess.', accuracy: 0.2, explanationRate: 0 },
+      ],
+      accuracy: 0.5,
+    },
+  };
+  const chat = async (server: FakeOpenAIServer, content: string, extra: Record<string, unknown> = {}) =>
+    (await clientFor(server).chat.completions.create({ model: 'gpt-3.5-turbo', messages: [{ role: 'user', content }], ...extra })).choices[0].message.content!;
+
+  test('the optimiser answers in order of distinct requests; a request sent again gets its earlier answer; past the list, no candidate', async () => {
+    const server = await start({ script });
+    expect(await chat(server, 'Meta-prompt <PRT> round 1', { seed: 1 })).toBe('<PRT>first</PRT>');
+    // Same prompt, other sampling parameters: another request.
+    expect(await chat(server, 'Meta-prompt <PRT> round 1', { seed: 2 })).toBe('<PRT>second</PRT>');
+    expect(await chat(server, 'Meta-prompt <PRT> round 1', { seed: 1 })).toBe('<PRT>first</PRT>');
+    expect(await chat(server, 'Meta-prompt <PRT> round 3', { seed: 3 })).not.toMatch(/<PRT>/);
+    expect(server.stats()).toMatchObject({ completions: 4, misses: 0 });
+  });
+
+  test('the scorer answers a row right with the probability its instruction earns, deterministically per (instruction, row), on nested row sets', async () => {
+    const server = await start({ script });
+    const rows = cqaTrain.slice(0, 40);
+    const correctRows = async (instruction: string) => {
+      const right = new Set<number>();
+      for (const [index, row] of rows.entries()) {
+        const answer = await chat(server, promptFor(instruction, row));
+        const match = /^([a-e])\) (.*?)\.( |$)/.exec(answer);
+        expect(match).not.toBeNull();
+        expect(row.choices['abcde'.indexOf(match![1])]).toBe(match![2]);
+        if (match![2] === row.answer) right.add(index);
+        if (instruction === 'Guess.') expect(answer).toBe(`${match![1]}) ${match![2]}.`);
+        else expect(answer.length).toBeGreaterThan(match![0].length + 20);
+      }
+      return right;
+    };
+    const good = await correctRows('Reason step by step.');
+    const plain = await correctRows('Answer.');
+    const bad = await correctRows('Guess.');
+    expect(good.size).toBeGreaterThan(plain.size);
+    expect(plain.size).toBeGreaterThan(bad.size);
+    for (const index of plain) expect(good.has(index)).toBe(true);
+    for (const index of bad) expect(plain.has(index)).toBe(true);
+    expect(await correctRows('Reason step by step.')).toEqual(good);
+    // A prompt with no row of the split is not scripted: it falls through to replay (here: no recording).
+    await expect(chat(server, 'What is the capital of France?')).rejects.toMatchObject({ status: 404 });
+  });
+
+  test('parseFakeScript names the bad key', () => {
+    expect(() => parseFakeScript({ scorer: { task: 'cqa', split: 'train', rules: [{ contains: 'x', accuracy: 2 }] } }, 'script.json')).toThrow(/script\.json, key scorer\.rules\.0\.accuracy/);
+    expect(() => parseFakeScript({ optimiser: {} }, 'script.json')).toThrow(/script\.json/);
+  });
 });
