@@ -229,7 +229,8 @@ describe('presets', () => {
     expect(pick(presetConfig('t5-v1_1-small'))).toEqual([32128, 512, 64, 6, 1024, 8, 8, 'gated-gelu', false, false]);
     expect(pick(presetConfig('zsd-bench'))).toEqual([32128, 256, 64, 4, 1024, 4, 4, 'gated-gelu', false, false]);
     expect(presetConfig('zsd-bench')).toMatchObject({ isGatedAct: true, denseActFn: 'gelu_new', dropoutRate: 0.1, layerNormEpsilon: 1e-6 });
-    expect(Object.keys(T5_PRESETS).sort()).toEqual(['t5-efficient-tiny', 't5-small', 't5-v1_1-small', 'zsd-bench']);
+    expect(pick(presetConfig('zsd-scratch'))).toEqual([32128, 128, 32, 4, 512, 2, 2, 'gated-gelu', true, true]);
+    expect(Object.keys(T5_PRESETS).sort()).toEqual(['t5-efficient-tiny', 't5-small', 't5-v1_1-small', 'zsd-bench', 'zsd-scratch']);
   });
 
   it('applies overrides, validates them, and the decoder follows numLayers unless given', () => {
