@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { Workspace } from '../core/paths';
 import { getTask } from '../data/tasks';
 import { evaluateTeacher } from '../evaluate/evaluate-teacher';
@@ -7,6 +8,7 @@ import { listRecordedTemplateIds, STUDY_MODEL } from '../teacher/recorded-respon
 import { annotationCosts, fewShotTokenEstimate } from './annotation-costs';
 import { annotationCostFigure, tokensPerQueryFigure } from './cost-figures';
 import type { NamedFigure } from './figure';
+import { fromScratchFigures, SVAMP_FROM_SCRATCH_RESULTS } from './from-scratch-figure';
 import { oproBestSoFarFigure } from './opro-figures';
 import { promptExperimentFigures } from './prompt-experiment-figures';
 import { promptMetadataRecords } from './prompt-metadata-table';
@@ -16,6 +18,7 @@ import { resultsTrackingRecords, studyTrackingRecords } from './tracking-table';
 
 /**
  * Every analytics figure, in notebook order: prompt experiments (02), costs (03), OPRO (04), students (05), then
+ * zsd's from-scratch experiment when `<workspace>/results/experiments/svamp-from-scratch/` has finished runs, and
  * zsd's own students when `<workspace>/results/` has finished runs. What each shows and where its numbers come from:
  * lib/analytics/README.md.
  */
@@ -34,6 +37,7 @@ export async function buildFigures(options: { dataRoot: string; workspace: Works
       teachers: anli1Teachers(dataRoot, workspace),
       explanationSources: explanationSources(dataRoot, workspace),
     }),
+    ...fromScratchFigures(path.join(workspace.root, SVAMP_FROM_SCRATCH_RESULTS)),
     ...resultsStudentFigures(resultsTrackingRecords(workspace)),
   ];
 }

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { ZsdError } from '../core/errors';
+import { writeFileAtomic } from '../core/paths';
 import { launchChromium } from './chromium';
 import type { NamedFigure, PlotlyFigure } from './figure';
 
@@ -57,9 +58,9 @@ export async function renderFigures(figures: readonly NamedFigure[], outDir: str
       const files: string[] = [];
       for (const format of formats) {
         const image = await toImage(page, named, format, options);
-        files.push(writeBytesAtomic(path.join(outDir, `${named.name}.${format}`), image));
+        files.push(writeBytesTo(path.join(outDir, `${named.name}.${format}`), image));
       }
-      files.push(writeBytesAtomic(path.join(outDir, `${named.name}.json`), Buffer.from(`${JSON.stringify(named.data, null, 2)}\n`)));
+      files.push(writeBytesTo(path.join(outDir, `${named.name}.json`), Buffer.from(`${JSON.stringify(named.data, null, 2)}\n`)));
       const milliseconds = Date.now() - started;
       results.push({ name: named.name, files, milliseconds });
       log(`figures: [${index + 1}/${figures.length}] ${named.name} (${[...formats, 'json'].join(', ')}) in ${milliseconds} ms`);
@@ -118,16 +119,7 @@ function isPlotlyFigure(figure: unknown): figure is PlotlyFigure {
   return typeof figure === 'object' && figure !== null && Array.isArray((figure as PlotlyFigure).data);
 }
 
-/** writeFileAtomic for bytes: temporary file, fsync, rename. Returns the file. */
-function writeBytesAtomic(file: string, content: Uint8Array): string {
-  const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = fs.openSync(temporary, 'w');
-  try {
-    fs.writeSync(handle, content);
-    fs.fsyncSync(handle);
-  } finally {
-    fs.closeSync(handle);
-  }
-  fs.renameSync(temporary, file);
+function writeBytesTo(file: string, content: Uint8Array): string {
+  writeFileAtomic(file, content);
   return file;
 }

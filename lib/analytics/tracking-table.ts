@@ -1,7 +1,7 @@
 import * as aq from 'arquero';
 import * as path from 'node:path';
 import type { Workspace } from '../core/paths';
-import { listRuns } from '../student/train-results';
+import { listRuns, TRACKING_COLUMNS } from '../student/train-results';
 import { readTrackingFile, studyTrackingFile, trackingRecordOfRun, type TrackingRecord } from '../tracking/tracking-records';
 
 /**
@@ -41,25 +41,4 @@ export function trackingTable(records: readonly TrackingRecord[]): aq.ColumnTabl
   return aq.table(columns);
 }
 
-export const TRACKING_RECORD_COLUMNS: readonly (keyof TrackingRecord)[] = [
-  'experiment_group',
-  'category',
-  'dataset',
-  'model',
-  'mode',
-  'llm',
-  'subsample',
-  'prompt_mix',
-  'label_type',
-  'alpha',
-  'max_input_length',
-  'batch_size',
-  'optimizer',
-  'lr',
-  'run',
-  'train_duration',
-  'train_steps',
-  'test_acc',
-  'eval_acc',
-  'origin',
-];
+export const TRACKING_RECORD_COLUMNS: readonly (keyof TrackingRecord)[] = [...TRACKING_COLUMNS, 'origin'];

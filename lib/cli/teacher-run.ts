@@ -1,7 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ZsdError } from '../core/errors';
 import type { Workspace } from '../core/paths';
-import { accumulateQueryCosts, recordedCompletionAverages, type QueryCosts } from '../evaluate/prompt-metadata';
+import { accumulateQueryCosts, paidQueryCosts, recordedCompletionAverages } from '../evaluate/prompt-metadata';
 import { TeacherClient } from '../teacher/client';
 import { dotEnvFileOf, resolveConnection, type TeacherConnection } from '../teacher/connection';
 import { estimateRun, promptTokensOf, type RunEstimate } from '../teacher/estimate';
@@ -191,26 +191,12 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
     process.off('SIGINT', onInterrupt);
   }
 
-  const costsFile = accumulateQueryCosts(options.workspace.root, options.task, costsByTemplate(run));
+  const costsFile = accumulateQueryCosts(options.workspace.root, options.task, paidQueryCosts(run.outcomes));
   for (const line of summarizeRun(run, price)) log(line);
   if (costsFile) log(`query costs added to ${costsFile}`);
   return { estimate, run };
 }
 
-function costsByTemplate(run: QueryRun): Map<number, QueryCosts> {
-  const costs = new Map<number, QueryCosts>();
-  for (const outcome of run.outcomes) {
-    if (outcome?.kind !== 'fresh') continue;
-    const id = outcome.job.row.templateId;
-    const entry = costs.get(id) ?? { queries: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
-    entry.queries++;
-    entry.promptTokens += outcome.usage.prompt_tokens;
-    entry.completionTokens += outcome.usage.completion_tokens;
-    entry.costUsd += outcome.costUsd;
-    costs.set(id, entry);
-  }
-  return costs;
-}
 
 /** Tokens and dollars of a run's store hits: their recorded usage, else counted with tiktoken. */
 export function savedByStore(run: QueryRun, price: ModelPrice): { answers: number; tokens: number; costUsd: number } {

@@ -76,12 +76,13 @@ export function assertWritable(target: string, dataRoot: string): void {
  * Writes a file atomically: a temporary sibling, fsync, then rename, so readers never see half a file
  * and a crash leaves either the old or the new content.
  */
-export function writeFileAtomic(file: string, content: string): void {
+export function writeFileAtomic(file: string, content: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.${Date.now()}.tmp`;
   const handle = fs.openSync(temporary, 'w');
   try {
-    fs.writeSync(handle, content);
+    if (typeof content === 'string') fs.writeSync(handle, content);
+    else fs.writeSync(handle, content);
     fs.fsyncSync(handle);
   } finally {
     fs.closeSync(handle);

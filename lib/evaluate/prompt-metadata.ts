@@ -5,6 +5,7 @@ import { ZsdError } from '../core/errors';
 import { writeFileAtomic } from '../core/paths';
 import { pythonRound } from '../core/python';
 import { readYamlFile } from '../core/yaml';
+import type { QueryOutcome } from '../teacher/scheduler';
 import type { TemplateEvaluation } from './metrics';
 
 /**
@@ -90,6 +91,22 @@ export interface QueryCosts {
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
+}
+
+/** A run's paid (fresh) queries per template, leaving out the outcomes `include` rejects. */
+export function paidQueryCosts(outcomes: readonly (QueryOutcome | undefined)[], include: (outcome: QueryOutcome) => boolean = () => true): Map<number, QueryCosts> {
+  const costs = new Map<number, QueryCosts>();
+  for (const outcome of outcomes) {
+    if (outcome?.kind !== 'fresh' || !include(outcome)) continue;
+    const id = outcome.job.row.templateId;
+    const entry = costs.get(id) ?? { queries: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+    entry.queries++;
+    entry.promptTokens += outcome.usage.prompt_tokens;
+    entry.completionTokens += outcome.usage.completion_tokens;
+    entry.costUsd += outcome.costUsd;
+    costs.set(id, entry);
+  }
+  return costs;
 }
 
 /**

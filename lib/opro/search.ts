@@ -4,7 +4,7 @@ import type { Workspace } from '../core/paths';
 import type { ExampleRow } from '../data/datasets';
 import type { TaskDefinition } from '../data/tasks';
 import type { TemplateEvaluation } from '../evaluate/metrics';
-import { accumulateQueryCosts, updatePromptMetadata, type QueryCosts } from '../evaluate/prompt-metadata';
+import { accumulateQueryCosts, paidQueryCosts, updatePromptMetadata } from '../evaluate/prompt-metadata';
 import { getTemplate, loadTemplates, type PromptTemplate } from '../prompts/templates';
 import { averageCompletionTokens, estimateRun, promptTokensOf } from '../teacher/estimate';
 import { costOf, type ModelPrice } from '../teacher/prices';
@@ -268,7 +268,7 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
     spend.cached += progress.cached;
     spend.retries += progress.retries;
     for (const outcome of queryRun.outcomes) if (outcome?.kind === 'cached') spend.savedUsd += tokenCostOf(outcome, price).cost_usd;
-    if (!workspace.readOnly) accumulateQueryCosts(workspace.root, task.name, costsByTemplate(queryRun));
+    if (!workspace.readOnly) accumulateQueryCosts(workspace.root, task.name, paidQueryCosts(queryRun.outcomes, (outcome) => outcome.job.row.split !== OPTIMIZER_SPLIT));
     const complete = queryRun.outcomes.every((outcome) => outcome?.kind === 'fresh' || outcome?.kind === 'cached');
     return { run: queryRun, complete };
   }
@@ -524,17 +524,3 @@ export function describeRound(line: RoundLogLine, rounds: number): string {
   return `round ${line.round}/${rounds}: ${what}; best this round ${best(line.best_this_round)}; best so far ${best(line.best_so_far)}; $${line.round_cost_usd.toFixed(4)} (run $${line.run_cost_usd.toFixed(4)})`;
 }
 
-function costsByTemplate(run: QueryRun): Map<number, QueryCosts> {
-  const costs = new Map<number, QueryCosts>();
-  for (const outcome of run.outcomes) {
-    if (outcome?.kind !== 'fresh' || outcome.job.row.split === OPTIMIZER_SPLIT) continue;
-    const id = outcome.job.row.templateId;
-    const entry = costs.get(id) ?? { queries: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
-    entry.queries++;
-    entry.promptTokens += outcome.usage.prompt_tokens;
-    entry.completionTokens += outcome.usage.completion_tokens;
-    entry.costUsd += outcome.costUsd;
-    costs.set(id, entry);
-  }
-  return costs;
-}

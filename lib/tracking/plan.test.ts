@@ -1,33 +1,11 @@
 import * as path from 'node:path';
 import { isZsdError } from '../core/errors';
 import { resolveWorkspace } from '../core/paths';
-import { RunResultsWriter, TRACKING_COLUMNS, type RunKey } from '../student/train-results';
+import { RunResultsWriter, TRACKING_COLUMNS } from '../student/train-results';
 import { DATA_ROOT, temporaryDirectory, thrownBy, writeFile } from '../test-support/fixtures';
 import { planRuns, shellCommand, trainArguments } from './plan';
 import { readTrackingFile, studyTrackingFile } from './tracking-records';
-
-const studyKey = (overrides: Partial<RunKey> = {}): RunKey => ({
-  task: 'anli1',
-  model: 't5-v1_1-base',
-  mode: 'standard',
-  llm: 'None',
-  subsample: 0.125,
-  mix: '0',
-  labelType: 'gt',
-  alpha: 1, // zsd stores alpha 1 for standard mode; the study's row says 0.5
-  maxInputLength: 1024,
-  batchSize: 64,
-  optimizer: 'AdamW',
-  learningRate: 5e-5,
-  run: 0,
-  ...overrides,
-});
-
-function finishRun(resultsRoot: string, key: RunKey, evalAccuracy = 0.4): void {
-  const writer = RunResultsWriter.open(resultsRoot, { key, experimentGroup: null, category: null, config: {} });
-  writer.recordEvaluation({ step: 250, epoch: 1, accuracy: evalAccuracy, examples: 100, bestAccuracy: evalAccuracy, bestStep: 250, elapsedSeconds: 10 });
-  writer.recordTest({ step: 250, selectedBy: 'validation-accuracy', accuracy: evalAccuracy - 0.01, examples: 1000, evalAccuracy, trainSteps: 500, trainDurationSeconds: 42, stopReason: 'max-steps' }, []);
-}
+import { finishRun, studyKey } from '../test-support/runs';
 
 describe('zsd track plan', () => {
   const plan = (root: string, group: string, extra: Partial<Parameters<typeof planRuns>[0]> = {}) =>

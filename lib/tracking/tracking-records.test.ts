@@ -1,25 +1,9 @@
 import * as path from 'node:path';
 import { isZsdError } from '../core/errors';
-import { TRACKING_COLUMNS, type RunKey } from '../student/train-results';
+import { TRACKING_COLUMNS } from '../student/train-results';
 import { DATA_ROOT, temporaryDirectory, thrownBy, writeFile } from '../test-support/fixtures';
 import { readTrackingFile, runKeyIdentity, runKeyOfRecord, studyTrackingFile } from './tracking-records';
-
-const studyKey = (overrides: Partial<RunKey> = {}): RunKey => ({
-  task: 'anli1',
-  model: 't5-v1_1-base',
-  mode: 'standard',
-  llm: 'None',
-  subsample: 0.125,
-  mix: '0',
-  labelType: 'gt',
-  alpha: 1, // zsd stores alpha 1 for standard mode; the study's row says 0.5
-  maxInputLength: 1024,
-  batchSize: 64,
-  optimizer: 'AdamW',
-  learningRate: 5e-5,
-  run: 0,
-  ...overrides,
-});
+import { studyKey } from '../test-support/runs';
 
 describe('tracking records', () => {
   test('the study table: 367 typed rows with the study columns', () => {

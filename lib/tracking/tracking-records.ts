@@ -43,21 +43,7 @@ export function studyTrackingFile(dataRoot: string): string {
 }
 
 /** Columns a tracking (or plan) file must have: those that name a configuration. */
-export const CONFIGURATION_COLUMNS = [
-  'dataset',
-  'model',
-  'mode',
-  'llm',
-  'subsample',
-  'prompt_mix',
-  'label_type',
-  'alpha',
-  'max_input_length',
-  'batch_size',
-  'optimizer',
-  'lr',
-  'run',
-] as const;
+export const CONFIGURATION_COLUMNS = TRACKING_COLUMNS.slice(TRACKING_COLUMNS.indexOf('dataset'), TRACKING_COLUMNS.indexOf('run') + 1);
 
 /**
  * Reads a tracking or plan CSV. Configuration columns are required; experiment_group, category and the result

@@ -1,33 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RunResultsWriter, TRACKING_COLUMNS, type RunKey } from '../student/train-results';
+import { RunResultsWriter, TRACKING_COLUMNS } from '../student/train-results';
 import { listFiles, temporaryDirectory } from '../test-support/fixtures';
 import { parseCsv } from './csv';
 import { readTrackingFile } from './tracking-records';
 import { trackingFile, updateTracking, ZSD_TRACKING_COLUMNS } from './update-tracking';
-
-const studyKey = (overrides: Partial<RunKey> = {}): RunKey => ({
-  task: 'anli1',
-  model: 't5-v1_1-base',
-  mode: 'standard',
-  llm: 'None',
-  subsample: 0.125,
-  mix: '0',
-  labelType: 'gt',
-  alpha: 1, // zsd stores alpha 1 for standard mode; the study's row says 0.5
-  maxInputLength: 1024,
-  batchSize: 64,
-  optimizer: 'AdamW',
-  learningRate: 5e-5,
-  run: 0,
-  ...overrides,
-});
-
-function finishRun(resultsRoot: string, key: RunKey, evalAccuracy = 0.4): void {
-  const writer = RunResultsWriter.open(resultsRoot, { key, experimentGroup: null, category: null, config: {} });
-  writer.recordEvaluation({ step: 250, epoch: 1, accuracy: evalAccuracy, examples: 100, bestAccuracy: evalAccuracy, bestStep: 250, elapsedSeconds: 10 });
-  writer.recordTest({ step: 250, selectedBy: 'validation-accuracy', accuracy: evalAccuracy - 0.01, examples: 1000, evalAccuracy, trainSteps: 500, trainDurationSeconds: 42, stopReason: 'max-steps' }, []);
-}
+import { finishRun, studyKey } from '../test-support/runs';
 
 describe('zsd track update', () => {
   test('collects results/ into results/experiment-tracking.csv: study columns then zsd columns, idempotent', () => {
