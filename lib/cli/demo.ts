@@ -8,6 +8,7 @@ import { loadTemplates } from '../prompts/templates';
 import { resolveDataRoot, resolveWorkspace, writeFileAtomic, type Workspace } from '../core/paths';
 import { readRun, type RunRecord } from '../student/train-results';
 import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
 import { updateTracking } from '../tracking/update-tracking';
 import { runExperiment, type ExperimentOptions } from './experiment';
@@ -35,6 +36,8 @@ interface DemoOptions {
   apiKey?: string;
   model: string;
   maxCost: number;
+  price?: ModelPrice;
+  completionTokens: number;
   samples: number;
   epochs: number;
   subsample: number;
@@ -69,6 +72,8 @@ export function demoCommand(): Command {
     .option('--api-key <key>', 'API key of the live teacher (default: $OPENAI_API_KEY or .env in the workspace)')
     .option('--model <name>', 'teacher model', STUDY_MODEL)
     .option('--max-cost <dollars>', 'with a live teacher: stop before spending more than this', numberFlag('--max-cost', { min: 0 }), 1)
+    .option('--price <prompt,completion>', 'with a live teacher: dollars per 1K prompt and completion tokens when the price table does not know the model (0,0 for a free local server)', parsePriceFlag)
+    .option('--completion-tokens <n>', 'with a live teacher: expected completion tokens per answer, for the estimate and the budget', numberFlag('--completion-tokens', { min: 1 }), 150)
     .option('--samples <n>', 'train rows each template is compared on', numberFlag('--samples', { min: 1, integer: true }), 100)
     .option('--epochs <n>', 'student training epochs', numberFlag('--epochs', { min: 1, integer: true }), 4)
     .option('--subsample <fraction>', 'fraction of the train split the students see', numberFlag('--subsample', { min: 0, exclusiveMin: true, max: 1 }), 1)
@@ -104,6 +109,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     timeout: 60,
     maxAttempts: 8,
     maxCost: live ? options.maxCost : undefined,
+    price: options.price,
+    completionTokens: live ? options.completionTokens : undefined,
     pollInterval: 30,
   };
   const common = { data: dataRoot, workspace: workspace.root, recorded: false };
