@@ -18,6 +18,7 @@ import {
   taskSplitCounts,
   teacherRows,
   templateRows,
+  withPointLabels,
 } from './notebook-tables';
 import { promptExperimentFigures } from './prompt-experiment-figures';
 import type { PromptMetadataRecord, PromptMetadataRecords } from './prompt-metadata-table';
@@ -140,6 +141,17 @@ describe('05: the numbers behind student figures', () => {
     expect(teacherRows(line)).toEqual([{ name: 'PaLM few-shot', accuracy: 0.668, measured_on: 'anli1 valid' }]);
     const box: NamedFigure = { name: 'b', title: 'b', figure: { data: [] }, data: { source: 's', metric: 'eval_acc', notes: [], groups: [{ label: '33%', trace: 't5-v1_1-base', values: [0.5, 0.4], bestMean: 0.45, bestSem: 0.05 }] } };
     expect(boxGroupRows(box)).toEqual([{ group: '33%', student: 't5-v1_1-base', runs: 2, best_3_mean: 0.45, sem: 0.05 }]);
+  });
+
+  test('withPointLabels writes each series value beside its point at x, in log10 units on a log axis, leaving the data alone', () => {
+    const figure: NamedFigure = { ...line, figure: { data: [{ name: 'standard fine-tuning', mode: 'lines+markers', line: { color: '#1f77b4' } }], layout: { xaxis: { type: 'log' } } } };
+    const labelled = withPointLabels(figure, 1);
+    expect(labelled.figure.layout!.annotations).toEqual([
+      expect.objectContaining({ x: 0, y: 0.423, text: '0.423', font: { size: 12, color: '#1f77b4' } }),
+      expect.objectContaining({ x: 0, y: 0.463, text: '0.463', font: { size: 12, color: '#333' } }),
+    ]);
+    expect(labelled.data).toEqual(line.data);
+    expect(figure.figure.layout!.annotations).toBeUndefined();
   });
 
   test('figureNamed finds a figure, or fails naming the ones there are', () => {

@@ -231,6 +231,29 @@ export function studentPointRows(figure: NamedFigure, x?: number | string): Stud
   );
 }
 
+/**
+ * A copy of a student line figure with each series' value written beside its point at `x` (e.g. the full-data
+ * accuracies), in the series' colour. The figure's data (JSON) is unchanged. On a log axis plotly places
+ * annotations in log10 units, so x is converted.
+ */
+export function withPointLabels(figure: NamedFigure, x: number | string, digits = 3): NamedFigure {
+  const copy = JSON.parse(JSON.stringify(figure)) as NamedFigure;
+  const layout = (copy.figure.layout ??= {});
+  const xaxis = (layout.xaxis ?? {}) as { type?: string };
+  const traces = copy.figure.data as { name?: string; mode?: string; line?: { color?: string } }[];
+  const labels = studentPointRows(figure, x).map((row) => ({
+    x: xaxis.type === 'log' && typeof x === 'number' ? Math.log10(x) : x,
+    y: row.mean,
+    text: row.mean.toFixed(digits),
+    showarrow: false,
+    xanchor: 'left',
+    xshift: 8,
+    font: { size: 12, color: traces.find((trace) => trace.name === row.series && trace.mode !== undefined && trace.mode.includes('markers'))?.line?.color ?? '#333' },
+  }));
+  layout.annotations = [...((layout.annotations as unknown[] | undefined) ?? []), ...labels];
+  return copy;
+}
+
 /** The teachers' lines of a model-size figure (name, accuracy, what it was measured on). */
 export function teacherRows(figure: NamedFigure): { name: string; accuracy: number; measured_on: string }[] {
   const data = figure.data as StudentLineData;
