@@ -85,6 +85,12 @@ test('randomInit follows transformers _init_weights (factor 1) and is reproducib
   for (const [name, tensor] of first) expect(Buffer.from(tensor.data.buffer).equals(Buffer.from(second.get(name)!.data.buffer))).toBe(true);
   model.dispose();
   again.dispose();
+  // seed 0 too: tf.randomNormal reads a seed of 0 as none
+  const [zero, zeroAgain] = [T5Model.randomInit(config, 0), T5Model.randomInit(config, 0)];
+  const zeroWeights = zeroAgain.toHostTensors();
+  for (const [name, tensor] of zero.toHostTensors()) expect(Buffer.from(tensor.data.buffer).equals(Buffer.from(zeroWeights.get(name)!.data.buffer))).toBe(true);
+  zero.dispose();
+  zeroAgain.dispose();
 });
 
 test('shiftRight puts the decoder start token first and turns -100 into the pad token', () => {

@@ -398,7 +398,7 @@ export class T5Model {
     for (const [name, shape] of t5ParameterShapes(config)) {
       const std = initialStd(config, name);
       const value =
-        std === undefined ? tf.ones(shape, 'float32') : tf.randomNormal(shape, 0, std, 'float32', seed * 100_003 + index);
+        std === undefined ? tf.ones(shape, 'float32') : tf.randomNormal(shape, 0, std, 'float32', initSeed(seed * 100_003 + index));
       parameters.set(name, variableFrom(value));
       index++;
     }
@@ -767,6 +767,14 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor2D): tf.Scalar 
     };
   });
   return meanLoss(tf.reshape(logits, [rows, vocab]));
+}
+
+/**
+ * tf.randomNormal takes a seed of 0 as "no seed" and draws from Math.random, so the first parameter of seed 0 would
+ * differ from run to run: 0 becomes another fixed seed (the others stay as they were, so runs keep their inits).
+ */
+function initSeed(seed: number): number {
+  return seed === 0 ? 0x9e3779b9 : seed;
 }
 
 /**
