@@ -57,11 +57,14 @@ export function isInside(candidate: string, parent: string): boolean {
   return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
 }
 
+/** The real path of p, or for a path that does not exist yet, its nearest existing ancestor's real path + the rest. */
 function realOrResolved(p: string): string {
+  const resolved = path.resolve(p);
   try {
-    return fs.realpathSync(p);
+    return fs.realpathSync(resolved);
   } catch {
-    return path.resolve(p);
+    const parent = path.dirname(resolved);
+    return parent === resolved ? resolved : path.join(realOrResolved(parent), path.basename(resolved));
   }
 }
 
