@@ -6,7 +6,8 @@
 #   bash lib/student/experiments/svamp-from-scratch.sh [WORKSPACE]   (default /tmp/zsd-svamp-from-scratch)
 #
 # The gpt-3.5 rationales come from the recorded study (prompt mix 4, every train row answered); the results are
-# copied, without checkpoints, into the repository's results/ so the notebooks can plot them.
+# copied, without checkpoints, into the repository's results/experiments/svamp-from-scratch/ (a results root of its
+# own, committed) so the notebooks and `zsd figures` can plot them.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../../.." && pwd)"
 workspace="${1:-/tmp/zsd-svamp-from-scratch}"
@@ -17,7 +18,7 @@ zsd generate --task svamp --mix 4 --splits train --workspace "$workspace"
 
 common=(--task svamp --workspace "$workspace" --model zsd-scratch --vocabulary task --epochs 8 --batch-size 16
   --lr 3e-3 --warmup-steps 30 --schedule linear --max-input-length 96 --max-target-length 48
-  --eval-steps 90 --eval-max-new-tokens 24 --workers 2)
+  --eval-steps 90 --eval-max-new-tokens 24 --workers 2 --skip-finished)
 for seed in 0 1 2; do
   for variant in standard palm gpt35; do
     case "$variant" in
@@ -31,8 +32,9 @@ for seed in 0 1 2; do
 done
 
 # The record: every finished run's JSON files (no checkpoints) under results/ of the repository.
+record="$repo/results/experiments/svamp-from-scratch"
 (cd "$workspace/results" && find svamp -name test.json -printf '%h\n') | while read -r run; do
-  mkdir -p "$repo/results/$run"
-  cp "$workspace/results/$run"/*.json "$repo/results/$run/"
+  mkdir -p "$record/$run"
+  cp "$workspace/results/$run"/*.json "$record/$run/"
 done
-echo "results copied to $repo/results/svamp/zsd-scratch-task-vocab"
+echo "results copied to $record"
