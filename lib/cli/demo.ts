@@ -4,12 +4,14 @@ import { Command } from 'commander';
 import { buildFigures } from '../analytics/figures';
 import { renderFigures } from '../analytics/render';
 import { ZsdError } from '../core/errors';
+import { loadSplit } from '../data/datasets';
+import { getTask } from '../data/tasks';
 import { loadTemplates } from '../prompts/templates';
 import { resolveDataRoot, resolveWorkspace, writeFileAtomic, type Workspace } from '../core/paths';
 import { readRun, type RunRecord } from '../student/train-results';
 import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
 import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
-import { STUDY_MODEL } from '../teacher/recorded-responses';
+import { listRecordedTemplateIds, readRecordedResponses, STUDY_MODEL } from '../teacher/recorded-responses';
 import { updateTracking } from '../tracking/update-tracking';
 import { runExperiment, type ExperimentOptions } from './experiment';
 import { runGenerate, type GenerateOptions } from './generate';
@@ -119,9 +121,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (live) await estimateLiveCost(options, settings.samples, teacher, common, workspace);
 
     phase(`1/5 compare the prompt templates of ${options.task} on ${settings.samples} train rows`);
-    const experiment = await runExperiment({ ...common, ...teacher, task: options.task, split: 'train', samples: settings.samples, seed: 42, write: true } satisfies ExperimentOptions);
+    // The recorded study answered every svamp train row with template 2 only (1: 222 rows, 3: 80), so the replayed
+    // teacher cannot answer every sampled row: templates are compared on the rows all of them answered.
+    const experiment = await runExperiment({ ...common, ...teacher, task: options.task, split: 'train', samples: settings.samples, seed: 42, write: true, commonRows: !live } satisfies ExperimentOptions);
     if (!experiment) throw new ZsdError('incomplete', 'the template comparison did not finish (see above); run the demo again to resume');
-    const best = experiment.reports[0];
+    const best = live ? experiment.reports[0] : bestRecordedForAllRows(experiment.reports, options.task, dataRoot, workspace);
     const mixId = `demo-${options.task}-${best.id}`;
     const halfMixId = `${mixId}-half`;
     for (const id of [mixId, halfMixId]) writeMix(workspace, id, best.id);
@@ -205,6 +209,22 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } finally {
     await server?.close();
   }
+}
+
+/**
+ * With the replayed teacher, the best template whose recording answers every train row (else annotation would stop
+ * at the first prompt the study never asked); says so when that is not the template ranked first.
+ */
+function bestRecordedForAllRows<T extends { id: number }>(ranking: readonly T[], task: string, dataRoot: string, workspace: Workspace): T {
+  const rows = loadSplit(getTask(task, [dataRoot, workspace.root]), 'train', [dataRoot, workspace.root]).rows.length;
+  const study = resolveWorkspace(dataRoot, path.join(dataRoot, 'zero-shot'));
+  const recorded = (id: number) => (listRecordedTemplateIds(study, task, 'train').includes(id) ? readRecordedResponses(study, task, 'train', id).length : 0);
+  const usable = ranking.find((report) => recorded(report.id) >= rows);
+  if (!usable) throw new ZsdError('not-found', `the recorded study answered no ${task} template for all ${rows} train rows; use a live teacher (--base-url)`);
+  if (usable !== ranking[0]) {
+    process.stdout.write(`template ${ranking[0].id} ranks first, but the recording answers only ${recorded(ranking[0].id)} of ${rows} train rows: annotating with template ${usable.id}, the best that covers them all\n`);
+  }
+  return usable;
 }
 
 /**

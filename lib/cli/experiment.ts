@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { evaluateAnswers, sampleRowIndices, STUDY_EXPERIMENT_SEED, type AnsweredRow } from '../annotate/experiment';
+import { ZsdError } from '../core/errors';
 import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
 import { rankByAccuracy, type TemplateEvaluation } from '../evaluate/metrics';
@@ -18,6 +19,7 @@ export interface ExperimentOptions extends CommonOptions, TeacherFlags {
   seed: number;
   templates?: number[];
   write: boolean;
+  commonRows?: boolean;
 }
 
 /**
@@ -32,7 +34,8 @@ export function experimentCommand(): Command {
     .option('--seed <n>', 'seed of the row sample (numpy, as the study)', numberFlag('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), STUDY_EXPERIMENT_SEED)
     .option('--templates <ids>', 'template ids, comma-separated (default: every template of the task)', parseIdList)
     .option('--split <split>', 'split to sample from (the study used train; anli1 and esnli train are not shipped)', 'train')
-    .option('--no-write', 'do not write prompt metadata');
+    .option('--no-write', 'do not write prompt metadata')
+    .option('--common-rows', 'when some rows fail (a replay server that lacks recordings), compare on the rows every template answered instead of stopping');
   addTeacherOptions(command);
   addCommonOptions(command);
   return command.action(async (options: ExperimentOptions) => {
@@ -62,26 +65,32 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   process.stdout.write(`experiment on ${task.name} ${split.split}: ${rows.length} rows (seed ${options.seed}) x ${selected.length} templates\n`);
   const { run } = await runTeacherJobs(jobs, context, { task: task.name, stores, label: `experiment ${task.name}`, workspace });
   if (!run) return undefined;
-  if (run.progress.fresh + run.progress.cached < run.progress.total) {
+  const complete = run.progress.fresh + run.progress.cached === run.progress.total;
+  if (!complete && !(options.commonRows && run.stoppedBecause === undefined)) {
     process.stdout.write('not every row was answered, so templates cannot be compared yet: run the same command again to resume\n');
     process.exitCode = 1;
     return undefined;
   }
 
-  const answers = new Map<number, AnsweredRow[]>();
+  const answered = new Map<number, Map<number, AnsweredRow>>();
   for (const outcome of run.outcomes) {
     if (outcome.kind !== 'fresh' && outcome.kind !== 'cached') continue;
-    const list = answers.get(outcome.job.row.templateId) ?? [];
-    list.push({ row: split.rows[outcome.job.row.idx], record: outcome.record });
-    answers.set(outcome.job.row.templateId, list);
+    const byRow = answered.get(outcome.job.row.templateId) ?? new Map<number, AnsweredRow>();
+    byRow.set(outcome.job.row.idx, { row: split.rows[outcome.job.row.idx], record: outcome.record });
+    answered.set(outcome.job.row.templateId, byRow);
   }
+  // Every template is judged on the same rows: all of them, or (--common-rows) those every template answered.
+  const compared = rows.map((row) => row.index).filter((idx) => selected.every((template) => answered.get(template.id)?.has(idx)));
+  if (compared.length === 0) throw new ZsdError('incomplete', `no row of the ${rows.length} sampled was answered by every template, so the templates cannot be compared`);
+  if (compared.length < rows.length) process.stdout.write(`comparing on the ${compared.length} of ${rows.length} rows that every template answered\n`);
+  const answers = new Map(selected.map((template) => [template.id, compared.map((idx) => answered.get(template.id)?.get(idx) as AnsweredRow)]));
   const reports = rankByAccuracy(selected.map((template) => ({ id: template.id, evaluation: evaluateAnswers(task, template, answers.get(template.id) ?? []) })));
   printRanking(reports);
   if (options.write && options.split === 'train') {
     const file = updatePromptMetadata(workspace.root, task.name, reports.map((report) => ({ id: String(report.id), evaluation: report.evaluation })));
     process.stdout.write(`prompt metadata for ${reports.length} templates written to ${file}\n`);
   }
-  return { rows: rows.length, reports, run };
+  return { rows: compared.length, reports, run };
 }
 
 function printRanking(reports: readonly { id: number; evaluation: TemplateEvaluation }[]): void {
