@@ -181,3 +181,17 @@ describe('bad input: a clear error, a non-zero exit, nothing written', () => {
     expect(listFiles(workspace)).toEqual(inputs);
   });
 });
+
+test('experiment --common-rows: a replay that lacks some recordings compares every template on the rows all of them answered', async () => {
+  await replayServer();
+  const workspace = temporaryDirectory();
+  const args = ['experiment', '--task', 'svamp', '--samples', '100', '--seed', '42', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--no-write'];
+  const strict = await zsd(args);
+  expect(strict.status).toBe(1);
+  expect(strict.stdout).toMatch(/not every row was answered/);
+  // The study recorded svamp train for template 2 on all 800 rows, template 1 on 222 and template 3 on 80.
+  const common = await zsd([...args, '--common-rows']);
+  expect(common.status).toBe(0);
+  expect(common.stdout).toContain('comparing on the 30 of 100 rows that every template answered');
+  expect(common.stdout).toMatch(/best template: 2 /);
+});
