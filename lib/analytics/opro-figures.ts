@@ -1,6 +1,6 @@
 import { ZsdError } from '../core/errors';
 import type { NamedFigure } from './figure';
-import { baseLayout, figureOf, PALETTE, rounded } from './plotly-layout';
+import { baseLayout, figureOf, PALETTE, rounded, missingDataNotes } from './plotly-layout';
 import type { PromptMetadataRecords } from './prompt-metadata-table';
 
 /**
@@ -71,16 +71,7 @@ export function oproBestSoFarFigure(tables: readonly PromptMetadataRecords[]): N
   const missing = series.filter((entry) => !entry.available);
   const title = 'Best teacher accuracy so far, by template order';
   const layout = baseLayout(title, 'template id (order written)', 'teacher accuracy (train sample)', {
-    annotations: missing.map((entry, index) => ({
-      text: entry.reason,
-      xref: 'paper',
-      yref: 'paper',
-      x: 0,
-      y: 1.02 + 0.05 * index,
-      showarrow: false,
-      xanchor: 'left',
-      font: { size: 10, color: '#888' },
-    })),
+    annotations: missingDataNotes(missing.map((entry) => entry.reason)),
   });
   return {
     name: 'opro-best-so-far',

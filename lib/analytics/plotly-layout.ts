@@ -53,3 +53,17 @@ export function rounded(value: number | null, digits = 6): number | null {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
+
+/** Grey one-line notes above the plot area, one per missing series (why it is not drawn). */
+export function missingDataNotes(reasons: readonly (string | null | undefined)[]): Record<string, unknown>[] {
+  return reasons.map((text, index) => ({
+    text,
+    xref: 'paper',
+    yref: 'paper',
+    x: 0,
+    y: 1.02 + 0.05 * index,
+    showarrow: false,
+    xanchor: 'left',
+    font: { size: 10, color: '#888' },
+  }));
+}

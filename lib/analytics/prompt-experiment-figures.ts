@@ -1,6 +1,6 @@
 import type { NamedFigure } from './figure';
 import { leastSquares } from './least-squares';
-import { baseLayout, figureOf, PALETTE, rounded } from './plotly-layout';
+import { baseLayout, figureOf, PALETTE, rounded, missingDataNotes } from './plotly-layout';
 import type { PromptMetadataRecords } from './prompt-metadata-table';
 
 /**
@@ -142,16 +142,7 @@ export function accuracyScatterFigure(tables: readonly PromptMetadataRecords[], 
   const missing = slopes.filter((slope) => slope.slope === null);
   const title = `Teacher accuracy vs ${characteristic.label}`;
   const layout = baseLayout(title, characteristic.label, 'teacher accuracy (train sample)', {
-    annotations: missing.map((slope, index) => ({
-      text: slope.reason,
-      xref: 'paper',
-      yref: 'paper',
-      x: 0,
-      y: 1.02 + 0.05 * index,
-      showarrow: false,
-      xanchor: 'left',
-      font: { size: 10, color: '#888' },
-    })),
+    annotations: missingDataNotes(missing.map((slope) => slope.reason)),
   });
   const data: ScatterFigureData = {
     characteristic: characteristic.field,

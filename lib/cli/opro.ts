@@ -13,7 +13,7 @@ import { StoreRegistry } from '../teacher/query-jobs';
 import type { TeacherRequest } from '../teacher/request-key';
 import type { QueryProgress } from '../teacher/scheduler';
 import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
-import { formatCount, ProgressLine } from './progress';
+import { formatCount, interruptibleRun, ProgressLine } from './progress';
 import { formatTable } from './table';
 import { addTeacherOptions, numberFlag, resolveTeacher, type TeacherFlags } from './teacher-run';
 
@@ -139,14 +139,7 @@ export async function runOpro(options: OproOptions): Promise<void> {
     },
   };
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onInterrupt = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    controller.abort();
-    err('\ninterrupted: letting the queries in flight finish and store their answers (Ctrl-C again to quit at once)');
-  };
+  const interrupt = interruptibleRun(err);
   let progressLine: { label: string; line: ProgressLine } | undefined;
   const onProgress = (label: string, progress: QueryProgress | undefined) => {
     if (progress === undefined) {
@@ -157,7 +150,6 @@ export async function runOpro(options: OproOptions): Promise<void> {
     if (progressLine?.label !== label) progressLine = { label, line: new ProgressLine(label) };
     progressLine.line.update(progress);
   };
-  process.on('SIGINT', onInterrupt);
   let result: OproResult;
   try {
     result = await runOproSearch(plan, {
@@ -172,12 +164,12 @@ export async function runOpro(options: OproOptions): Promise<void> {
       completionTokens: options.completionTokens,
       metadataCompletionTokens,
       writeMetadata: plan.identity.split === 'train',
-      signal: controller.signal,
+      signal: interrupt.signal,
       log: out,
       onProgress,
     });
   } finally {
-    process.off('SIGINT', onInterrupt);
+    interrupt.dispose();
   }
   printResult(result, out, err);
   if (!result.finished) process.exitCode = 1;

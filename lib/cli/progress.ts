@@ -79,3 +79,20 @@ export function formatDuration(seconds: number): string {
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
   return `${Math.floor(seconds / 3600)}h${String(Math.round((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/**
+ * Ctrl-C for a teacher run: the first aborts the signal (queries in flight finish and are stored), a second quits
+ * at once. Call `dispose` when the run is over.
+ */
+export function interruptibleRun(log: (line: string) => void): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onInterrupt = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+    log('\ninterrupted: letting the queries in flight finish and store their answers (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onInterrupt);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onInterrupt) };
+}

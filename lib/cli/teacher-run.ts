@@ -12,7 +12,7 @@ import { STUDY_MODEL } from '../teacher/recorded-responses';
 import type { SamplingParameters, TeacherEndpoint, TeacherRequest } from '../teacher/request-key';
 import { runQueries, type QueryJob, type QueryProgress, type QueryRun } from '../teacher/scheduler';
 import { countTextTokens } from '../teacher/tokens';
-import { formatCount, ProgressLine } from './progress';
+import { formatCount, interruptibleRun, ProgressLine } from './progress';
 import { formatTable } from './table';
 
 /**
@@ -152,20 +152,12 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
     );
   }
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onInterrupt = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    controller.abort();
-    log('\ninterrupted: letting the queries in flight finish and store their answers (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onInterrupt);
+  const interrupt = interruptibleRun(log);
   const progressLine = new ProgressLine(options.label);
   let run: QueryRun;
   try {
     const clientOptions = { baseURL: context.connection.baseURL, apiKey: context.connection.apiKey, timeoutMs: flags.timeout * 1000 };
-    const common = { price, signal: controller.signal, onProgress: (progress: QueryProgress) => progressLine.update(progress) };
+    const common = { price, signal: interrupt.signal, onProgress: (progress: QueryProgress) => progressLine.update(progress) };
     if (flags.batch) {
       run = await runBatchQueries(jobs, {
         ...common,
@@ -188,7 +180,7 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
     }
     progressLine.finish();
   } finally {
-    process.off('SIGINT', onInterrupt);
+    interrupt.dispose();
   }
 
   const costsFile = accumulateQueryCosts(options.workspace.root, options.task, paidQueryCosts(run.outcomes));
