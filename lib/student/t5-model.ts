@@ -766,7 +766,7 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor2D): tf.Scalar 
       },
     };
   });
-  return meanLoss(tf.reshape(logits, [rows, vocab]));
+  return meanLoss(tf.reshape(logits, [rows, vocab])) as tf.Scalar;
 }
 
 /**
@@ -852,7 +852,7 @@ export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets
       },
     };
   });
-  return loss(hidden, weight);
+  return loss(hidden, weight) as tf.Scalar;
 }
 
 /** A trainable variable holding `initial`'s values; `initial` itself is released (the variable shares its data). */

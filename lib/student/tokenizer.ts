@@ -211,7 +211,8 @@ class HuggingFaceT5Tokenizer implements T5Tokenizer {
     }
     this.replacement = config.pre_tokenizer.pretokenizers[1].replacement;
     this.normalizer = new PrecompiledNormalizer(Buffer.from(config.normalizer.precompiled_charsmap, 'base64'), file);
-    this.model = new UnigramModel(vocab, this.unkId, this.idsByPiece);
+    // zod infers an optional-element tuple when strictNullChecks is off (tslab compiles so); the schema requires both.
+    this.model = new UnigramModel(vocab as unknown as readonly (readonly [string, number])[], this.unkId, this.idsByPiece);
   }
 
   private requiredId(piece: string, file: string): number {

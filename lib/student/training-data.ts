@@ -508,7 +508,7 @@ export function readGeneratedTrainingData(file: string): { label: string | null;
       if (!(key in record)) throw new ZsdError('invalid-file', `missing "${key}" (a string or null)`, { file, line, key });
       const fieldValue = record[key];
       if (fieldValue !== null && typeof fieldValue !== 'string') throw new ZsdError('invalid-file', `expected "${key}" to be a string or null, got ${JSON.stringify(fieldValue)}`, { file, line, key });
-      return fieldValue;
+      return fieldValue as string | null;
     };
     return { label: field('label'), explanation: field('explanation') };
   });

@@ -258,7 +258,7 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
       if (signal?.aborted || stoppedBecause) break;
       const batchId = pending.state.batch_id as string;
       const polled = await attempt(() => openai().batches.retrieve(batchId));
-      if (!polled.ok) {
+      if (polled.ok === false) {
         if (polled.error.stopsRun) stoppedBecause ??= polled.error.message;
         else failWaiting(pending, withContext(polled.error, `polling batch ${batchId} (state ${pending.file}, kept for the next run)`));
         continue;
@@ -317,7 +317,7 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
     writeState(pending);
 
     const uploaded = await attempt(async () => openai().files.create({ file: await toFile(Buffer.from(lines.map((line) => `${line}\n`).join(''), 'utf8'), `${name}.jsonl`), purpose: 'batch' }));
-    if (!uploaded.ok) {
+    if (uploaded.ok === false) {
       // No batch without an input file: nothing was paid, the jobs go out again next run.
       fs.rmSync(pending.file, { force: true });
       if (uploaded.error.stopsRun) stoppedBecause ??= uploaded.error.message;
@@ -348,7 +348,7 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
       if (mayExist) {
         const found = await attempt(() => findBatchFromFile(inputFileId, Date.parse(pending.state.created_at) / 1000 - ADOPT_LOOKBACK_SECONDS));
         // Without the list we cannot tell whether the batch exists: creating one now could pay twice.
-        if (!found.ok) return giveUp(found.error, `looking for the batch of input file ${inputFileId} (${keptFor})`);
+        if (found.ok === false) return giveUp(found.error, `looking for the batch of input file ${inputFileId} (${keptFor})`);
         if (found.value) return recordBatchId(pending, found.value.id);
       }
       try {
@@ -401,7 +401,7 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
     const files = [batch.output_file_id, batch.error_file_id].filter((id): id is string => typeof id === 'string' && id !== '');
     for (const fileId of files) {
       const content = await download(fileId);
-      if (!content.ok) {
+      if (content.ok === false) {
         if (content.error.stopsRun) stoppedBecause ??= content.error.message;
         else failWaiting(pending, withContext(content.error, `downloading ${fileId} of batch ${batch.id} (state ${pending.file}, kept for the next run)`));
         return;
