@@ -4,7 +4,7 @@ import { costOf, type ModelPrice } from '../teacher/prices';
 import { buildQueryJobs, type StoreRegistry } from '../teacher/query-jobs';
 import { countTextTokens } from '../teacher/tokens';
 import { renderPreviousBest } from './meta-prompt';
-import { logFileOf, readOproLog, scoredInstructions, type OproLog } from './run-log';
+import { logFileOf, readOproLog, scoredInstructions, scorerCompletionMean, type OproLog } from './run-log';
 import { expectedOptimizerCompletion, instructionOf, metaPromptFor, optimizerJob, type OproPlan } from './search';
 
 /**
@@ -56,7 +56,7 @@ export function estimateOproRun(plan: OproPlan, services: EstimateServices, stri
   const startJobs = plan.startTemplates.flatMap((template) => buildQueryJobs(plan.task.name, identity.split, template, plan.rows, plan.scorer, services.stores));
   const promptPerQuery = startJobs.length > 0 ? startJobs.reduce((sum, job) => sum + promptTokensOf(job.request), 0) / startJobs.length : 0;
 
-  let completionPerAnswer = services.completionTokens ?? logCompletionMean(log);
+  let completionPerAnswer = services.completionTokens ?? scorerCompletionMean(log);
   if (!log.rounds.has(0)) {
     const start = estimateRun(startJobs, {
       price: services.scorerPrice,
@@ -130,18 +130,6 @@ function phase(name: string, queries: number, cached: number, promptTokens: numb
   const prompt = Math.round(promptTokens);
   const completion = Math.round(completionTokens);
   return { phase: name, queries, cached, promptTokens: prompt, completionTokens: completion, costUsd: costOf({ prompt_tokens: prompt, completion_tokens: completion }, price), exact };
-}
-
-function logCompletionMean(log: OproLog): number | undefined {
-  let tokens = 0;
-  let answers = 0;
-  for (const { candidates } of log.rounds.values()) {
-    for (const line of candidates) {
-      tokens += line.completion_tokens;
-      answers += line.n_rows;
-    }
-  }
-  return answers > 0 ? tokens / answers : undefined;
 }
 
 /** Tokens of one "template: <PRT>...</PRT> score: NN" entry of the meta-prompt, on average. */

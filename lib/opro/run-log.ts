@@ -163,6 +163,19 @@ export interface OproLog {
   unfinished: number;
 }
 
+/** Mean completion tokens per scorer answer in the log so far (estimates and budgets for templates not yet scored). */
+export function scorerCompletionMean(log: OproLog): number | undefined {
+  let tokens = 0;
+  let answers = 0;
+  for (const { candidates } of log.rounds.values()) {
+    for (const line of candidates) {
+      tokens += line.completion_tokens;
+      answers += line.n_rows;
+    }
+  }
+  return answers > 0 ? tokens / answers : undefined;
+}
+
 export function oproRunsDirectory(workspaceRoot: string, task: string): string {
   return path.join(workspaceRoot, 'results', 'opro', task);
 }

@@ -25,6 +25,7 @@ import {
   openRun,
   readOproLog,
   scoredInstructions,
+  scorerCompletionMean,
   type CandidateLogLine,
   type FinalLogLine,
   type OproLog,
@@ -288,7 +289,7 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
   /** Scores templates on rows: evaluations and what their answers cost, or undefined when some row has no answer. */
   async function score(templates: readonly PromptTemplate[], rows: readonly ExampleRow[], split: string, label: string): Promise<{ scored?: ScoredTemplate[]; stopped?: string }> {
     const jobs = templates.flatMap((template) => buildQueryJobs(task.name, split, template, rows, plan.scorer, stores));
-    const { run: queryRun, complete } = await run(jobs, services.scorerPrice, label, spend.scoring, services.completionTokens ?? scorerCompletionMean());
+    const { run: queryRun, complete } = await run(jobs, services.scorerPrice, label, spend.scoring, services.completionTokens ?? scorerCompletionMean(log));
     if (!complete) return { stopped: stopReason(queryRun) };
     const rowsByIndex = new Map(rows.map((row) => [row.index, row]));
     const scored = templates.map((template) => {
@@ -302,19 +303,6 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
       return { template, evaluation: evaluateAnswers(task, template, answers), cost };
     });
     return { scored };
-  }
-
-  /** Mean completion tokens per scorer answer in the log so far (for budget estimates of new templates). */
-  function scorerCompletionMean(): number | undefined {
-    let tokens = 0;
-    let answers = 0;
-    for (const { candidates } of log.rounds.values()) {
-      for (const line of candidates) {
-        tokens += line.completion_tokens;
-        answers += line.n_rows;
-      }
-    }
-    return answers > 0 ? tokens / answers : undefined;
   }
 
   function candidateLine(round: number, candidate: number, scored: ScoredTemplate, instruction: string, created: boolean): CandidateLogLine {
