@@ -205,14 +205,100 @@ function round(value: number, digits = 1): number {
   return Math.round(value * factor) / factor;
 }
 
-export async function benchTrainStep(): Promise<Record<string, unknown>[]> {
+/** The small from-scratch student of the README's experiment: zsd-scratch with svamp's task vocabulary (PaLM run). */
+export const SMALL_SHAPE = { batch: 16, source: 96, target: 48 } as const;
+
+export function smallStudentConfig(): T5Config {
+  return presetConfig('zsd-scratch', { dropoutRate: 0.1, vocabSize: 1439 });
+}
+
+function smallStudentBatch(config: T5Config): TrainStepBatch {
+  const { batch, source, target } = SMALL_SHAPE;
+  return {
+    inputIds: randomTokenRows(batch, source, config.vocabSize, SEED),
+    attentionMask: Array.from({ length: batch }, () => new Array<number>(source).fill(1)),
+    labels: randomTokenRows(batch, target, config.vocabSize, SEED + 1),
+  };
+}
+
+function tokensPerStep(shape: { batch: number; source: number; target: number }): number {
+  return shape.batch * (shape.source + shape.target);
+}
+
+type BenchLine = Record<string, unknown>;
+
+/**
+ * One line per (backend, model): wasm (the engines above, worker threads included), then the native backend when
+ * installed (`npm run native-backend`; TensorFlow threads its own kernels, so one engine). Both models: the issue's
+ * benchmark T5 (PyTorch's ratio beside it when measured) and the small from-scratch student (ratio to wasm).
+ */
+export async function benchTrainStep(): Promise<BenchLine[]> {
   const steps = Number(process.env.ZSD_BENCH_TRAIN_STEPS ?? 5);
   const warmup = Number(process.env.ZSD_BENCH_TRAIN_WARMUP ?? 2);
-  const anchor = pytorchAnchor(); // first, alone on the machine
-  const backend = await initBackend({ prefer: 'wasm' });
-  const config = trainStepConfig();
-  const batch = trainStepBatch(config);
   const workers = Number(process.env.ZSD_BENCH_TRAIN_WORKERS ?? 2);
+  const anchor = pytorchAnchor(); // first, alone on the machine
+  const pytorchTwoThreads = anchor?.msPerStepByThreads['2'];
+  const pytorchFields = (ms: number) =>
+    anchor === undefined
+      ? {}
+      : {
+          pytorch_ms_per_step: pytorchTwoThreads,
+          ratio: pytorchTwoThreads === undefined ? undefined : round(ms / pytorchTwoThreads, 2),
+          pytorch_ms_per_step_1_thread: anchor.msPerStepByThreads['1'],
+          pytorch_measured_at: anchor.measuredAt,
+          pytorch_source: anchor.source,
+        };
+  const lines: BenchLine[] = [];
+
+  const wasm = await initBackend({ prefer: 'wasm' });
+  const benchLine = await benchWasmEngines(trainStepConfig(), trainStepBatch(trainStepConfig()), steps, warmup, workers);
+  lines.push({ bench: 'train-step', backend: 'wasm', model: 'zsd-bench', ...benchLine.summary, ...pytorchFields(benchLine.ms), backend_description: wasm.description, ...benchLine.details, shape: TRAIN_STEP_SHAPE });
+  const small = await benchWasmEngines(smallStudentConfig(), smallStudentBatch(smallStudentConfig()), steps * 2, warmup, workers);
+  lines.push({ bench: 'train-step', backend: 'wasm', model: 'zsd-scratch', ...small.summary, tokens_per_second: Math.round((tokensPerStep(SMALL_SHAPE) * 1000) / small.ms), backend_description: wasm.description, ...small.details, shape: SMALL_SHAPE });
+
+  const native = await initBackend({ prefer: 'node' }).catch(() => undefined);
+  if (native !== undefined) {
+    const nativeBench = await timeSingleThread(trainStepConfig(), trainStepBatch(trainStepConfig()), warmup + steps);
+    const nativeBenchMs = median(nativeBench.all.slice(warmup));
+    lines.push({
+      bench: 'train-step',
+      backend: 'tfjs-node',
+      model: 'zsd-bench',
+      ms_per_step: round(nativeBenchMs),
+      ...pytorchFields(nativeBenchMs),
+      ratio_wasm_to_native: round(benchLine.ms / nativeBenchMs, 2),
+      backend_description: native.description,
+      ms_update: round(median(nativeBench.update.slice(warmup))),
+      ms_steps: nativeBench.all.map((ms) => round(ms)),
+      loss_first_last: [round(nativeBench.losses[0], 4), round(nativeBench.losses[nativeBench.losses.length - 1], 4)],
+      shape: TRAIN_STEP_SHAPE,
+    });
+    const nativeSmall = await timeSingleThread(smallStudentConfig(), smallStudentBatch(smallStudentConfig()), warmup + steps * 2);
+    const nativeSmallMs = median(nativeSmall.all.slice(warmup));
+    lines.push({
+      bench: 'train-step',
+      backend: 'tfjs-node',
+      model: 'zsd-scratch',
+      ms_per_step: round(nativeSmallMs),
+      tokens_per_second: Math.round((tokensPerStep(SMALL_SHAPE) * 1000) / nativeSmallMs),
+      ratio_wasm_to_native: round(small.ms / nativeSmallMs, 2),
+      backend_description: native.description,
+      ms_update: round(median(nativeSmall.update.slice(warmup))),
+      ms_steps: nativeSmall.all.map((ms) => round(ms)),
+      shape: SMALL_SHAPE,
+    });
+  }
+  return lines;
+}
+
+/** The three wasm engines on one model: the fastest's time, and every engine's details. */
+async function benchWasmEngines(
+  config: T5Config,
+  batch: TrainStepBatch,
+  steps: number,
+  warmup: number,
+  workers: number,
+): Promise<{ ms: number; summary: BenchLine; details: BenchLine }> {
   const parallel = await timeParallel(config, batch, warmup + steps, workers);
   const parallelMs = median(parallel.all.slice(warmup));
   const trainerPath = await timeParallelTrainerPath(config, batch, warmup + steps, workers);
@@ -226,41 +312,23 @@ export async function benchTrainStep(): Promise<Record<string, unknown>[]> {
   ];
   const [fastestEngine, fastestMs] = engines.reduce((best, entry) => (entry[1] < best[1] ? entry : best));
   const lossRange = (times: StepTimes) => [round(times.losses[0], 4), round(times.losses[times.losses.length - 1], 4)];
-  const line: Record<string, unknown> = {
-    bench: 'train-step',
-    ms_per_step: round(fastestMs),
-    engine: fastestEngine,
-    backend: backend.description,
-    steps,
-    warmup_steps: warmup,
-    ms_per_step_parallel: round(parallelMs),
-    ms_steps_parallel: parallel.all.map((ms) => round(ms)),
-    ms_worker_gradients_parallel: round(median(parallel.workerMs.slice(warmup))),
-    ms_update_parallel: round(median(parallel.update.slice(warmup))),
-    ms_worker_adamw_parallel: round(median(parallel.adamwMs.slice(warmup))),
-    ms_worker_reload_parallel: round(median(parallel.reloadMs.slice(warmup))),
-    loss_first_last_parallel: lossRange(parallel),
-    ms_per_step_parallel_trainer_path: round(trainerPathMs),
-    ms_update_parallel_trainer_path: round(median(trainerPath.update.slice(warmup))),
-    loss_first_last_parallel_trainer_path: lossRange(trainerPath),
-    ms_per_step_single: round(singleMs),
-    ms_update_single: round(median(single.update.slice(warmup))),
-    loss_first_last_single: lossRange(single),
-    ratio_single_to_parallel: round(singleMs / parallelMs, 2),
-    config: 'zsd-bench: d_model 256, d_kv 64, 4 heads, d_ff 1024 gated-gelu, 4+4 layers, vocab 32128, untied head, dropout 0.1',
-    shape: TRAIN_STEP_SHAPE,
+  return {
+    ms: fastestMs,
+    summary: { ms_per_step: round(fastestMs), engine: fastestEngine },
+    details: {
+      steps,
+      warmup_steps: warmup,
+      ms_per_step_parallel: round(parallelMs),
+      ms_steps_parallel: parallel.all.map((ms) => round(ms)),
+      ms_worker_gradients_parallel: round(median(parallel.workerMs.slice(warmup))),
+      ms_update_parallel: round(median(parallel.update.slice(warmup))),
+      loss_first_last_parallel: lossRange(parallel),
+      ms_per_step_parallel_trainer_path: round(trainerPathMs),
+      loss_first_last_parallel_trainer_path: lossRange(trainerPath),
+      ms_per_step_single: round(singleMs),
+      ms_update_single: round(median(single.update.slice(warmup))),
+      loss_first_last_single: lossRange(single),
+      config: `${config.dModel} d_model, ${config.numLayers}+${config.numDecoderLayers} layers, d_ff ${config.dFf}, vocab ${config.vocabSize}, dropout ${config.dropoutRate}`,
+    },
   };
-  if (anchor !== undefined) {
-    const two = anchor.msPerStepByThreads['2'];
-    const one = anchor.msPerStepByThreads['1'];
-    Object.assign(line, {
-      pytorch_ms_per_step_2_threads: two,
-      pytorch_ms_per_step_1_thread: one,
-      pytorch_measured_at: anchor.measuredAt,
-      pytorch_source: anchor.source,
-      ratio_to_pytorch_2_threads: two === undefined ? undefined : round(fastestMs / two, 2),
-      ratio_to_pytorch_1_thread: one === undefined ? undefined : round(fastestMs / one, 2),
-    });
-  }
-  return [line];
 }

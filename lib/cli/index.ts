@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isZsdError } from '../core/errors';
 import { packageRoot } from '../core/paths';
+import { baselinesCommand } from './baselines';
 import { evaluateCommand } from './evaluate';
 import { demoCommand } from './demo';
 import { studyCommand } from './study';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(oproCommand());
   program.addCommand(evaluateCommand());
   program.addCommand(generateCommand());
+  program.addCommand(baselinesCommand());
   program.addCommand(trainCommand());
   program.addCommand(trackCommand());
   program.addCommand(checkModelCommand());

@@ -5,6 +5,7 @@ import { readSafetensors, writeSafetensors } from '../student/safetensors';
 import { presetConfig } from '../student/t5-config';
 import { T5Model } from '../student/t5-model';
 import { saveT5Model } from '../student/t5-weights';
+import { availableBackendFlags, expectedBackendName } from '../test-support/backends';
 import { DATA_ROOT, runCliAsync, temporaryDirectory, writeFile } from '../test-support/fixtures';
 
 // `zsd check-model` and `zsd predict` as a user runs them, on the shared reference checkpoints (saved by transformers).
@@ -17,12 +18,15 @@ function copyReference(variant: string): string {
   return directory;
 }
 
-test.each(['v1_1', 'orig'])('check-model passes the %s reference on the wasm backend', async (variant) => {
-  const result = await runCliAsync(['check-model', path.join(REFERENCES, variant), '--json']);
+const BACKEND_NAMES = { wasm: 'wasm', node: 'tensorflow' } as const;
+const CASES = availableBackendFlags().flatMap((backend) => ['v1_1', 'orig'].map((variant) => [variant, backend] as const));
+
+test.each(CASES)('check-model passes the %s reference on --backend %s', async (variant, backend) => {
+  const result = await runCliAsync(['check-model', path.join(REFERENCES, variant), '--json', '--backend', backend]);
   expect(result.stderr).toBe('');
   expect(result.status).toBe(0);
   const summary = JSON.parse(result.stdout);
-  expect(summary).toMatchObject({ passed: true, backend: { name: 'wasm' } });
+  expect(summary).toMatchObject({ passed: true, backend: { name: BACKEND_NAMES[backend] } });
   expect(summary.checks.map((check: { check: string }) => check.check).sort()).toEqual(['encoder-hidden-state', 'gradient-norms', 'greedy-generate', 'logits', 'logits-argmax', 'loss']);
 });
 
@@ -82,7 +86,7 @@ test('predict answers every input line (JSON or text) with the task prefix, dete
   const args = ['predict', '--model', directory, '--input', input, '--max-new-tokens', '5', '--batch-size', '2'];
   const first = await runCliAsync(args);
   expect(first.status).toBe(0);
-  expect(first.stderr).toMatch(/backend: .*wasm/);
+  expect(first.stderr).toMatch(expectedBackendName() === 'wasm' ? /backend: .*wasm/ : /backend: .*native TensorFlow/);
   const predictions = first.stdout.trim().split('\n').map((line) => JSON.parse(line));
   expect(predictions.map((line) => line.input)).toEqual(['Premise: a man sleeps. Hypothesis: a man is awake.', 'How many apples are left?', 'What is 2 + 3?']);
   for (const line of predictions) expect(typeof line.prediction).toBe('string');
@@ -90,6 +94,13 @@ test('predict answers every input line (JSON or text) with the task prefix, dete
   const beams = await runCliAsync([...args, '--num-beams', '3']);
   expect(beams.status).toBe(0);
   expect(beams.stdout.trim().split('\n')).toHaveLength(3);
+
+  // The same checkpoint gives the same predictions on every installed backend.
+  for (const backend of availableBackendFlags()) {
+    const other = await runCliAsync([...args, '--backend', backend]);
+    expect(other.status).toBe(0);
+    expect(other.stdout).toBe(first.stdout);
+  }
 
   const bad = writeFile(path.join(temporaryDirectory(), 'bad.jsonl'), '{"text": "no input field"}\n');
   const refused = await runCliAsync(['predict', '--model', directory, '--input', bad]);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { presetConfig, t5ConfigToJson } from '../student/t5-config';
+import { nativeBackendInstalled } from '../test-support/backends';
 import { listFiles, runCliAsync, temporaryDirectory, writeFile } from '../test-support/fixtures';
 
 // `zsd train` as a user runs it: a tiny random-init T5 on a slice of svamp with the PaLM rationales.
@@ -13,7 +14,7 @@ const QUICK = ['--subsample', '0.05', '--batch-size', '6', '--max-input-length',
 
 test('task_prefix training on svamp on 2 worker threads: the loss falls, results are written in the study layout, predict on the selected checkpoint reproduces the test predictions', async () => {
   const workspace = temporaryDirectory();
-  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '30', '--eval-steps', '15', '--workers', '2', ...QUICK]);
+  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '30', '--eval-steps', '15', '--workers', '2', '--backend', 'wasm', ...QUICK]);
   expect(result.stderr).toMatch(/backend: .*wasm/);
   expect(result.status).toBe(0);
   const run = path.join(workspace, 'results', 'svamp', 'tiny', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');
@@ -33,6 +34,17 @@ test('task_prefix training on svamp on 2 worker threads: the loss falls, results
   expect(predicted.status).toBe(0);
   const again = predicted.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction);
   expect(again).toEqual(predictions.slice(0, 20).map((line) => line.prediction));
+});
+
+(nativeBackendInstalled() ? test : test.skip)('by default train takes the native backend, says so, and leaves --workers to TensorFlow; the loss falls', async () => {
+  const workspace = temporaryDirectory();
+  const result = await runCliAsync(['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '20', '--workers', '2', ...QUICK], { env: { ...process.env, ZSD_BACKEND: '' } });
+  expect(result.status).toBe(0);
+  expect(result.stderr).toMatch(/backend: @tensorflow\/tfjs-node \(native TensorFlow\)/);
+  expect(result.stderr).toContain('--workers 2 ignored: @tensorflow/tfjs-node (native TensorFlow) uses every core itself');
+  const run = path.join(workspace, 'results', 'svamp', 'tiny', 'standard', 'None', '0.05', 'None', 'gt', '1.0', '64', '6', 'AdamW', '0.02', '0');
+  const train = JSON.parse(fs.readFileSync(path.join(run, 'train.json'), 'utf8')) as { loss: number }[];
+  expect(train[train.length - 1].loss).toBeLessThan(train[0].loss * 0.75);
 });
 
 test('--vocabulary task: a student with its own small vocabulary, saved with each checkpoint, which predict reads', async () => {

@@ -222,7 +222,10 @@ export async function runTrain(options: TrainOptions): Promise<{ directory: stri
   };
   process.on('SIGINT', onInterrupt);
   let lastPrinted = 0;
-  const engine = options.workers > 1 ? await ParallelGradientEngine.start(model, { workers: options.workers }) : undefined;
+  // Worker threads exist to use several cores on wasm (one thread each); native TensorFlow already uses every core.
+  const workers = backend.name === 'wasm' ? options.workers : 1;
+  if (workers !== options.workers) process.stderr.write(`--workers ${options.workers} ignored: ${backend.description} uses every core itself\n`);
+  const engine = workers > 1 ? await ParallelGradientEngine.start(model, { workers }) : undefined;
   try {
     const outcome = await trainStudent({
       engine,

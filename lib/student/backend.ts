@@ -6,6 +6,11 @@
  * than wasm and its `gather` gradient explodes memory (docs/toolchain.md), so training on it is not an option.
  *
  * tfjs-core's CommonJS build registers no gradients at all; gradients.ts registers the ones the model needs.
+ * `ZSD_BACKEND` (auto | wasm | node | node-gpu) pins the choice for a whole process (tests, scripts).
+ *
+ * On the native backend (installed by `npm run native-backend`) each kernel call costs overhead, so products with
+ * transposed operands stay single BatchMatMulV2 kernels, batches are not split, and the lm_head's cross-entropy is
+ * TensorFlow's fused kernel (sparseSoftmaxCrossEntropyNative).
  *
  * Two fixes make wasm trainable (measured, docs/toolchain.md):
  * - wasm has no `UnsortedSegmentSum` kernel, which the gradient of `tf.gather` (embedding lookup) needs; a small
@@ -43,9 +48,25 @@ const NATIVE_PACKAGES: Record<'node' | 'node-gpu', string> = {
 
 const initialised = new Map<BackendPreference, Promise<BackendInfo>>();
 
+const PREFERENCES: readonly BackendPreference[] = ['auto', 'wasm', 'node', 'node-gpu'];
+
+/**
+ * The preference 'auto' stands for: `ZSD_BACKEND` when set (so a whole test run or script can be pinned to one
+ * backend), else 'auto'. A value outside the four is an error naming the variable.
+ */
+export function backendPreferenceFromEnvironment(environment: NodeJS.ProcessEnv = process.env): BackendPreference {
+  const value = environment.ZSD_BACKEND;
+  if (value === undefined || value === '') return 'auto';
+  if (!(PREFERENCES as readonly string[]).includes(value)) {
+    throw new ZsdError('usage', `ZSD_BACKEND=${value}: expected one of ${PREFERENCES.join(', ')}`);
+  }
+  return value as BackendPreference;
+}
+
 /** Selects and initialises the backend; calling it again (with the same preference) returns the same answer. */
 export function initBackend(options: { prefer?: BackendPreference } = {}): Promise<BackendInfo> {
-  const prefer = options.prefer ?? 'auto';
+  const asked = options.prefer ?? 'auto';
+  const prefer = asked === 'auto' ? backendPreferenceFromEnvironment() : asked;
   let pending = initialised.get(prefer);
   if (pending === undefined) {
     pending = selectBackend(prefer);
@@ -82,6 +103,10 @@ async function selectBackend(prefer: BackendPreference): Promise<BackendInfo> {
 type NativeOutcome = { kind: 'ready'; info: BackendInfo } | { kind: 'unavailable'; reason: string };
 
 async function tryNativeBackend(packageName: string): Promise<NativeOutcome> {
+  // TensorFlow reads these when it loads. oneDNN's custom kernels change float summation order (and print a notice
+  // to stderr at load); measured no faster for these models, so off unless the user asks for them.
+  process.env.TF_ENABLE_ONEDNN_OPTS ??= '0';
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   try {
     require(packageName);
   } catch (error) {
@@ -91,6 +116,7 @@ async function tryNativeBackend(packageName: string): Promise<NativeOutcome> {
   if (tf.findBackendFactory('tensorflow') === null) {
     return { kind: 'unavailable', reason: 'installed against a different @tensorflow/tfjs-core' };
   }
+  registerNativeKernels();
   if (!(await tf.setBackend('tensorflow'))) return { kind: 'unavailable', reason: 'failed to initialise' };
   await tf.ready();
   return { kind: 'ready', info: { name: 'tensorflow', description: `${packageName} (native TensorFlow)` } };
@@ -165,7 +191,9 @@ export const geluTanh = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[
   const [x, save] = inputs as [tf.Tensor, tf.GradSaveFunc];
   if (tf.getBackend() !== 'wasm') {
     save([x]);
-    return { value: geluTanhOps(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.grad(geluTanhOps)(saved[0], dy) };
+    // The derivative in closed form: tf.grad here would start a nested gradient tape inside the outer one's
+    // backward pass, and tfjs-core then drops the outer tape (variableGrads fails on 'null').
+    return { value: geluTanhOps(x), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => geluTanhGradientOps(saved[0], dy) };
   }
   const [value, tanh] = tf.engine().runKernel(GELU_TANH, { x }, {}) as unknown as [tf.Tensor, tf.Tensor];
   save([x, tanh]);
@@ -180,6 +208,17 @@ export const geluTanh = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[
 export function geluTanhOps(x: tf.Tensor): tf.Tensor {
   const cubic = tf.add(x, tf.mul(tf.mul(x, tf.square(x)), GELU_CUBIC));
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(cubic, GELU_SCALE))));
+}
+
+/** dy * d/dx geluTanh(x) = dy (0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2)), t = tanh(u). */
+export function geluTanhGradientOps(x: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const square = tf.square(x);
+    const t = tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(x, square), GELU_CUBIC)), GELU_SCALE));
+    const inner = tf.mul(tf.add(tf.mul(square, 3 * GELU_CUBIC), 1), GELU_SCALE);
+    const derivative = tf.mul(tf.add(tf.add(1, t), tf.mul(tf.mul(x, tf.sub(1, tf.square(t))), inner)), 0.5);
+    return tf.mul(dy, derivative);
+  });
 }
 
 function geluTanhWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo[] {
@@ -289,6 +328,45 @@ function softmaxCrossEntropyForwardWasm(args: { inputs: tf.NamedTensorInfoMap; b
     losses[row] = Math.log(sum) - (values[base + targetIds[row]] - max);
   }
   return [exponentialsOut, sumsOut, lossesOut];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The cross-entropy with its gradient in one native kernel.
+
+const SPARSE_SOFTMAX_CROSS_ENTROPY = 'ZsdSparseSoftmaxCrossEntropy';
+
+/** The subset of tfjs-node's NodeJSKernelBackend this file calls (tfjs-node is an optional, untyped dependency). */
+interface NativeKernelBackend {
+  binding: { TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number };
+  executeMultipleOutputs(name: string, attributes: unknown[], inputs: tf.TensorInfo[], outputs: number): tf.TensorInfo[];
+}
+
+/**
+ * For logits [rows, V] and targets [rows] int32: each row's cross-entropy [rows] and d(row loss)/d(logits) =
+ * softmax - one-hot [rows, V], by TensorFlow's SparseSoftmaxCrossEntropyWithLogits (one kernel, threaded, the
+ * gradient computed with the loss). Native backend only; wasm computes the same in softmaxCrossEntropyForward and
+ * softmaxCrossEntropyGradientColumns.
+ */
+export function sparseSoftmaxCrossEntropyNative(logits: tf.Tensor, targets: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel(SPARSE_SOFTMAX_CROSS_ENTROPY, { logits, targets }, {}) as unknown as [tf.Tensor, tf.Tensor];
+}
+
+function registerNativeKernels(): void {
+  if (tf.getKernel(SPARSE_SOFTMAX_CROSS_ENTROPY, 'tensorflow') !== undefined) return;
+  tf.registerKernel({
+    kernelName: SPARSE_SOFTMAX_CROSS_ENTROPY,
+    backendName: 'tensorflow',
+    kernelFunc: (args) => {
+      const backend = args.backend as unknown as NativeKernelBackend;
+      const { logits, targets } = args.inputs as Record<string, tf.TensorInfo>;
+      const { TF_ATTR_TYPE, TF_FLOAT, TF_INT32 } = backend.binding;
+      const attributes = [
+        { name: 'T', type: TF_ATTR_TYPE, value: TF_FLOAT },
+        { name: 'Tlabels', type: TF_ATTR_TYPE, value: TF_INT32 },
+      ];
+      return backend.executeMultipleOutputs('SparseSoftmaxCrossEntropyWithLogits', attributes, [logits, targets], 2);
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -468,6 +546,29 @@ function plainProduct(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   });
 }
 
+/**
+ * On the native backend a product with transposed operands is one kernel (BatchMatMulV2's adj_x / adj_y), and a
+ * batch is one kernel too: no explicit transposes, no per-matrix split (each tfjs-node kernel call costs tens of
+ * microseconds of overhead, which dominates a small model).
+ */
+const matMulNative = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(dy, saved[1], false, true), tf.matMul(saved[0], dy, true, false)],
+  };
+});
+
+const linearNative = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, weight, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([x, weight]);
+  return {
+    value: tf.matMul(x, weight, false, true),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(dy, saved[1]), tf.matMul(dy, saved[0], true, false)],
+  };
+});
+
 const matMulExplicitTransposes = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
@@ -501,7 +602,7 @@ export function linearProduct(x: tf.Tensor, weight: tf.Tensor): tf.Tensor {
   if (x.rank !== 2 || weight.rank !== 2 || x.shape[1] !== weight.shape[1]) {
     throw new ZsdError('internal', `linearProduct expects [rows, in] and [out, in], got [${x.shape}] and [${weight.shape}]`);
   }
-  return linearWithWeightGradient(x, weight);
+  return tf.getBackend() === 'wasm' ? linearWithWeightGradient(x, weight) : linearNative(x, weight);
 }
 
 /**
@@ -512,5 +613,5 @@ export function matMul(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   if (a.rank !== b.rank || (a.rank !== 2 && a.rank !== 3) || (a.rank === 3 && a.shape[0] !== b.shape[0])) {
     throw new ZsdError('internal', `matMul expects two matrices or two equal batches, got [${a.shape}] and [${b.shape}]`);
   }
-  return matMulExplicitTransposes(a, b);
+  return tf.getBackend() === 'wasm' ? matMulExplicitTransposes(a, b) : matMulNative(a, b);
 }

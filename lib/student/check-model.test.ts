@@ -2,18 +2,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { isZsdError } from '../core/errors';
+import { expectedBackendName } from '../test-support/backends';
 import { DATA_ROOT, temporaryDirectory } from '../test-support/fixtures';
 import { checkModel, formatCheckModelSummary, readModelReference, type CheckName } from './check-model';
 
 const REFERENCE = path.join(DATA_ROOT, 't5-reference');
 
 describe.each(['v1_1', 'orig'])('checkModel on the %s fixture (PyTorch reference)', (variant) => {
-  test('every check passes on wasm, within tolerance', async () => {
+  test(`every check passes on the ${expectedBackendName()} backend, within tolerance`, async () => {
     const summary = await checkModel(path.join(REFERENCE, variant));
     const byName = new Map(summary.checks.map((check) => [check.check, check]));
     const names: CheckName[] = ['loss', 'logits', 'logits-argmax', 'encoder-hidden-state', 'gradient-norms', 'greedy-generate'];
     expect([...byName.keys()].sort()).toEqual([...names].sort());
-    expect(summary.backend.name).toBe('wasm');
+    expect(summary.backend.name).toBe(expectedBackendName());
     expect(summary.variant).toBe(variant);
     expect(byName.get('loss')!.maxDifference).toBeLessThanOrEqual(1e-5);
     expect(byName.get('logits')!.maxDifference).toBeLessThanOrEqual(1e-4);

@@ -21,7 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ZsdError } from '../core/errors';
-import { geluTanh, linearProduct, matMul, softmaxCrossEntropyForward, softmaxCrossEntropyGradientColumns } from './backend';
+import { geluTanh, linearProduct, matMul, softmaxCrossEntropyForward, softmaxCrossEntropyGradientColumns, sparseSoftmaxCrossEntropyNative } from './backend';
 import type { HostTensor } from './safetensors';
 import type { T5Config } from './t5-config';
 
@@ -828,6 +828,7 @@ export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets
   const vocab = weight.shape[0] as number;
   const count = targets.length;
   const targetIds = tf.tensor1d(targets, 'int32');
+  if (tf.getBackend() !== 'wasm') return lmHeadCrossEntropyNative(hidden, weight, targetIds, count);
   const loss = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const logits = tf.matMul(x, tf.transpose(w));
@@ -849,6 +850,28 @@ export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets
           weightGradients.push(tf.matMul(tf.transpose(chunk), savedX));
         }
         return [hiddenGradient!, tf.concat(weightGradients, 0)];
+      },
+    };
+  });
+  return loss(hidden, weight) as tf.Scalar;
+}
+
+/**
+ * lmHeadCrossEntropy on the native backend: one product for the logits, TensorFlow's fused cross-entropy (loss and
+ * softmax - one-hot in one kernel), and one product for each gradient. No vocabulary chunks: TensorFlow's matMul
+ * blocks its inner dimension itself, and every extra kernel call costs overhead there.
+ */
+function lmHeadCrossEntropyNative(hidden: tf.Tensor, weight: tf.Tensor, targetIds: tf.Tensor, count: number): tf.Scalar {
+  const loss = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [perPosition, logitGradients] = sparseSoftmaxCrossEntropyNative(tf.matMul(x, w, false, true), targetIds);
+    save([x, w, logitGradients]);
+    return {
+      value: tf.div(tf.sum(perPosition), count) as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedX, savedW, savedGradients] = saved;
+        const scaled = tf.mul(savedGradients, tf.div(dy, count));
+        return [tf.matMul(scaled, savedW), tf.matMul(scaled, savedX, true, false)];
       },
     };
   });
