@@ -4,7 +4,9 @@ import { Command } from 'commander';
 import { ZsdError } from '../core/errors';
 import { resolveDataRoot, writeFileAtomic } from '../core/paths';
 import { initBackend, type BackendPreference } from '../student/backend';
+import { mapNumbers, numberMappingOf, unmapNumbers } from '../student/number-mapping';
 import { generate } from '../student/t5-generate';
+import { readCheckpointPreprocessing } from '../student/trainer';
 import { loadT5Model } from '../student/t5-weights';
 import { loadT5Tokenizer, t5TokenizerFile } from '../student/tokenizer';
 import { backendOption } from './check-model';
@@ -15,7 +17,8 @@ interface PredictOptions {
   model: string;
   input: string;
   output?: string;
-  prefix: string;
+  prefix?: string;
+  numberMapping?: boolean;
   tokenizer?: string;
   data?: string;
   batchSize: number;
@@ -28,7 +31,9 @@ interface PredictOptions {
 /**
  * Batch inference with a T5 checkpoint: each input line (a JSON object with "input", or plain text) gets the task
  * prefix, is tokenized with the T5 vocabulary, and is answered by greedy or beam search. Writes one
- * {"input", "prediction"} JSON line per input.
+ * {"input", "prediction"} JSON line per input. A checkpoint that zsd trained carries its preprocessing.json (task prefix,
+ * number mapping), which is applied unless a flag says otherwise; with number mapping the line also has "model_output",
+ * what the model wrote before the problem's numbers were put back.
  */
 export function predictCommand(): Command {
   const command = new Command('predict')
@@ -36,7 +41,9 @@ export function predictCommand(): Command {
     .requiredOption('--model <dir>', 'checkpoint directory (config.json + model.safetensors)')
     .requiredOption('--input <file>', 'input file, or - for stdin')
     .option('--output <file>', 'write predictions here (default: stdout)')
-    .option('--prefix <text>', 'task prefix put before every input (distilling step-by-step: "predict: " for labels, "explain: " for rationales)', 'predict: ')
+    .option('--prefix <text>', 'task prefix put before every input (distilling step-by-step: "predict: " for labels, "explain: " for rationales; default: the checkpoint\'s preprocessing.json, else "predict: ")')
+    .option('--number-mapping', 'write the problem\'s numbers as n0, n1, ... and put them back into the answer (default: as the checkpoint was trained)')
+    .option('--no-number-mapping', 'no number mapping, whatever the checkpoint was trained with')
     .option('--tokenizer <file>', 'tokenizer.json (default: the model directory\'s, else <data>/tokenizers/t5/tokenizer.json)')
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
     .option('--batch-size <n>', 'inputs per forward pass', numberFlag('--batch-size', { min: 1, max: 4096, integer: true }), 16)
@@ -54,16 +61,23 @@ export async function runPredict(options: PredictOptions): Promise<void> {
   const backend = await initBackend({ prefer: options.backend });
   process.stderr.write(`backend: ${backend.description}\n`);
   const model = loadT5Model(options.model);
+  const preprocessing = readCheckpointPreprocessing(options.model);
+  const prefix = options.prefix ?? preprocessing?.inputPrefix ?? 'predict: ';
+  const numberMapping = options.numberMapping ?? preprocessing?.numberMapping ?? false;
+  if (numberMapping) process.stderr.write('number mapping: on (the problem\'s numbers are n0, n1, ... for the model)\n');
   const started = Date.now();
   const lines: string[] = [];
   try {
     for (let start = 0; start < inputs.length; start += options.batchSize) {
       const batch = inputs.slice(start, start + options.batchSize);
-      const encoded = tokenizer.encodeBatch(batch.map((input) => `${options.prefix}${input}`), { maxLength: options.maxInputLength, truncation: true, padding: 'longest' });
+      const mappings = batch.map((input) => (numberMapping ? numberMappingOf(input) : null));
+      const modelInputs = batch.map((input, index) => (mappings[index] === null ? input : mapNumbers(input, mappings[index]!)));
+      const encoded = tokenizer.encodeBatch(modelInputs.map((input) => `${prefix}${input}`), { maxLength: options.maxInputLength, truncation: true, padding: 'longest' });
       const sequences = generate(model, { inputIds: encoded.inputIds, attentionMask: encoded.attentionMask }, { maxNewTokens: options.maxNewTokens, numBeams: options.numBeams });
       sequences.forEach((sequence, index) => {
-        const prediction = tokenizer.decode(sequence, { skipSpecialTokens: true, cleanUpTokenizationSpaces: true });
-        lines.push(JSON.stringify({ input: batch[index], prediction }));
+        const output = tokenizer.decode(sequence, { skipSpecialTokens: true, cleanUpTokenizationSpaces: true });
+        const mapping = mappings[index];
+        lines.push(JSON.stringify(mapping === null ? { input: batch[index], prediction: output } : { input: batch[index], prediction: unmapNumbers(output, mapping), model_output: output }));
       });
       const done = Math.min(start + options.batchSize, inputs.length);
       const elapsed = (Date.now() - started) / 1000;

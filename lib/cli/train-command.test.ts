@@ -1,8 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { presetConfig, t5ConfigToJson } from '../student/t5-config';
+import { loadSplit } from '../data/datasets';
+import { getTask } from '../data/tasks';
+import { equationsAgree } from '../evaluate/equation';
+import { numberMappingOf, unmapNumbers } from '../student/number-mapping';
 import { nativeBackendInstalled } from '../test-support/backends';
-import { listFiles, runCliAsync, temporaryDirectory, writeFile } from '../test-support/fixtures';
+import { DATA_ROOT, listFiles, runCliAsync, temporaryDirectory, writeFile } from '../test-support/fixtures';
 
 // `zsd train` as a user runs it: a tiny random-init T5 on a slice of svamp with the PaLM rationales.
 function tinyConfig(): string {
@@ -67,6 +71,36 @@ test('--vocabulary task: a student with its own small vocabulary, saved with eac
   const fromCheckpoint = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--init-from', selected, '--vocabulary', 'task', '--max-steps', '1', ...QUICK]);
   expect(fromCheckpoint.status).toBe(2);
   expect(fromCheckpoint.stderr).toMatch(/--vocabulary task needs a random init/);
+});
+
+test('--number-mapping: predictions hold the answer with the numbers put back and the gold label as it was; the checkpoint applies the mapping itself in predict', async () => {
+  const workspace = temporaryDirectory();
+  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--number-mapping', '--max-steps', '12', ...QUICK]);
+  expect(result.status).toBe(0);
+  expect(result.stderr).toContain('number mapping: on');
+  const run = path.join(workspace, 'results', 'svamp', 'tiny-number-mapping', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');
+  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { input: string; label: string; prediction: string; modelOutput: string; correct: boolean }[];
+  expect(predictions).toHaveLength(200);
+  const gold = loadSplit(getTask('svamp'), 'test', [DATA_ROOT]).rows;
+  for (const line of predictions) {
+    expect(line.label).toBe(gold[line.index].goldLabel); // the original equation, with the real numbers
+    expect(line.input).toBe(gold[line.index].promptValues.question);
+    expect(line.prediction).toBe(unmapNumbers(line.modelOutput, numberMappingOf(line.input)));
+    expect(line.correct).toBe(equationsAgree(line.prediction, line.label));
+  }
+  const checkpoints = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints', 'checkpoints.json'), 'utf8'));
+  const selected = path.join(run, 'checkpoints', checkpoints.best ?? checkpoints.latest);
+  expect(JSON.parse(fs.readFileSync(path.join(selected, 'preprocessing.json'), 'utf8'))).toEqual({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: true });
+  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 10).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
+  const predicted = await runCliAsync(['predict', '--model', selected, '--input', inputs, '--max-input-length', '64', '--max-new-tokens', '6']);
+  expect(predicted.status).toBe(0);
+  const lines = predicted.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  expect(lines.map((line) => line.prediction)).toEqual(predictions.slice(0, 10).map((line) => line.prediction));
+  expect(lines.map((line) => line.model_output)).toEqual(predictions.slice(0, 10).map((line) => line.modelOutput));
+
+  const refused = await runCliAsync(['train', '--task', 'cqa', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--number-mapping', '--max-steps', '1', ...QUICK]);
+  expect(refused.status).not.toBe(0);
+  expect(refused.stderr).toMatch(/number mapping is for tasks whose labels are equations \(svamp\), not cqa/);
 });
 
 describe('bad input: a clear error, a non-zero exit, nothing written', () => {

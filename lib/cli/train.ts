@@ -9,6 +9,7 @@ import { initBackend, type BackendPreference } from '../student/backend';
 import { presetConfig, readT5Config, T5_PRESETS } from '../student/t5-config';
 import { T5Model } from '../student/t5-model';
 import { loadT5Checkpoint } from '../student/t5-weights';
+import { mapStudentExample } from '../student/number-mapping';
 import { buildTaskVocabulary, studentTrainingTexts } from '../student/task-vocabulary';
 import { loadT5Tokenizer, t5TokenizerFile } from '../student/tokenizer';
 import { ParallelGradientEngine } from '../student/parallel/parallel-gradient-engine';
@@ -38,6 +39,7 @@ export interface TrainOptions extends CommonOptions {
   labelSource: 'gold' | 'teacher';
   subsample: number;
   dropMissingRationales?: boolean;
+  numberMapping?: boolean;
   model?: string;
   config?: string;
   initFrom?: string;
@@ -81,6 +83,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--label-source <source>', 'gold labels, or the teacher\'s (standard distillation)').choices(['gold', 'teacher']).default('gold'))
     .option('--subsample <fraction>', 'fraction of the train split, in (0, 1] (dsbs semantics, seeded by --seed)', numberFlag('--subsample', { min: 0, exclusiveMin: true, max: 1 }), 1)
     .option('--drop-missing-rationales', 'leave rows without a rationale out of the rationale loss (dsbs trained them on an empty target)')
+    .option('--number-mapping', 'equation tasks (svamp): the problem\'s numbers become n0, n1, ... in inputs, labels and rationales, and are put back into predictions before scoring')
     .option('--model <name>', `random init of a named size: ${Object.keys(T5_PRESETS).join(', ')}`)
     .option('--config <file>', 'random init from a Hugging Face config.json')
     .option('--init-from <dir>', 'start from a checkpoint (config.json + model.safetensors)')
@@ -170,14 +173,21 @@ export async function runTrain(options: TrainOptions): Promise<{ directory: stri
     evalMaxNewTokens: options.evalMaxNewTokens,
     earlyStoppingPatience: options.patience ?? null,
     seed: options.seed,
+    numberMapping: options.numberMapping ?? false,
   });
 
   const backend = await initBackend({ prefer: options.backend });
   process.stderr.write(`backend: ${backend.description}\n`);
-  const vocabulary = options.vocabulary === 'task' ? buildTaskVocabulary(t5TokenizerFile(dataRoot), studentTrainingTexts(train.examples)) : null;
+  // the vocabulary of the texts the student is trained on: with number mapping, those with placeholders
+  const trainingTexts = studentTrainingTexts(config.numberMapping ? train.examples.map(mapStudentExample) : train.examples);
+  const vocabulary = options.vocabulary === 'task' ? buildTaskVocabulary(t5TokenizerFile(dataRoot), trainingTexts) : null;
   const tokenizer = vocabulary?.tokenizer ?? loadT5Tokenizer(t5TokenizerFile(dataRoot));
   if (vocabulary) process.stderr.write(`task vocabulary: ${vocabulary.size} of ${vocabulary.fullSize} pieces\n`);
-  const { model, modelName } = studentModel(options, vocabulary?.size);
+  const student = studentModel(options, vocabulary?.size);
+  const { model } = student;
+  // a run of its own in the study's layout: the preprocessing is part of the student's name, as the vocabulary is
+  const modelName = config.numberMapping ? `${student.modelName}-number-mapping` : student.modelName;
+  if (config.numberMapping) process.stderr.write('number mapping: on (the problem\'s numbers are n0, n1, ... for the student)\n');
   const key: RunKey = {
     task,
     model: modelName,

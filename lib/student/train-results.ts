@@ -188,8 +188,12 @@ export interface TestResult {
 export interface Prediction {
   index: number;
   input: string;
+  /** the gold label as the dataset has it */
   label: string;
+  /** the answer scored against `label` (with number mapping: the model's output with the problem's numbers put back) */
   prediction: string;
+  /** with number mapping only: what the model wrote, placeholders and all */
+  modelOutput?: string;
   correct: boolean;
 }
 

@@ -51,6 +51,7 @@ import { checkpointParameters, CONFIG_FILE, saveT5Model } from './t5-weights';
 import type { T5Tokenizer } from './tokenizer';
 import type { EvalEntry, Prediction, RunResultsWriter, TestResult, TrainLogEntry } from './train-results';
 import { defaultTaskPrefixes, makeBatches, type EncodedBatch, type StudentExample } from './training-data';
+import { mapNumbers, mapStudentExample, numberMappingOf, unmapNumbers } from './number-mapping';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The loss of one micro-step
@@ -278,6 +279,8 @@ export function answerIsCorrect(rule: AnswerRule, prediction: string, label: str
 
 export interface EvaluationOptions {
   rule: AnswerRule;
+  /** map the problem's numbers to n0, n1, ... in the input and put them back into the prediction (number-mapping.ts) */
+  numberMapping?: boolean;
   /** put before each input: "predict: " in task_prefix mode, "" in standard mode */
   inputPrefix: string;
   batchSize: number;
@@ -297,7 +300,9 @@ export interface EvaluationResult {
  */
 export function evaluateStudent(model: T5Model, tokenizer: T5Tokenizer, examples: readonly StudentExample[], options: EvaluationOptions): EvaluationResult {
   if (examples.length === 0) return { accuracy: 0, predictions: [] };
-  const encoded = examples.map((example) => tokenizer.encodeBatch([options.inputPrefix + example.input], { maxLength: options.maxInputLength, truncation: true }).inputIds[0]);
+  const mappings = examples.map((example) => (options.numberMapping ? numberMappingOf(example.input) : null));
+  const modelInput = (example: StudentExample, index: number) => (mappings[index] === null ? example.input : mapNumbers(example.input, mappings[index]!));
+  const encoded = examples.map((example, index) => tokenizer.encodeBatch([options.inputPrefix + modelInput(example, index)], { maxLength: options.maxInputLength, truncation: true }).inputIds[0]);
   const order = examples.map((_, index) => index).sort((a, b) => encoded[a].length - encoded[b].length || a - b);
   const texts = new Array<string>(examples.length);
   for (let start = 0; start < order.length; start += options.batchSize) {
@@ -310,13 +315,19 @@ export function evaluateStudent(model: T5Model, tokenizer: T5Tokenizer, examples
       texts[index] = tokenizer.decode(sequences[row], { skipSpecialTokens: true, cleanUpTokenizationSpaces: true });
     });
   }
-  const predictions = examples.map((example, index) => ({
-    index: example.index,
-    input: example.input,
-    label: example.goldLabel,
-    prediction: texts[index],
-    correct: answerIsCorrect(options.rule, texts[index], example.goldLabel),
-  }));
+  const predictions = examples.map((example, index): Prediction => {
+    const mapping = mappings[index];
+    // with number mapping the model wrote placeholders: the prediction is the answer with the numbers put back
+    const prediction = mapping === null ? texts[index] : unmapNumbers(texts[index], mapping);
+    return {
+      index: example.index,
+      input: example.input,
+      label: example.goldLabel,
+      prediction,
+      ...(mapping === null ? {} : { modelOutput: texts[index] }),
+      correct: answerIsCorrect(options.rule, prediction, example.goldLabel),
+    };
+  });
   return { accuracy: predictions.filter((prediction) => prediction.correct).length / predictions.length, predictions };
 }
 
@@ -340,6 +351,11 @@ export interface TrainerConfig {
   bucketByLength: boolean;
   /** leave rows without a rationale out of the explain batch instead of training on an empty target; default false */
   dropMissingRationales: boolean;
+  /**
+   * Number mapping (number-mapping.ts) for tasks whose labels are equations: inputs, labels and rationales with the
+   * problem's numbers as n0, n1, ...; predictions get the numbers back before they are scored. Default false.
+   */
+  numberMapping: boolean;
   optimizer: OptimizerConfig;
   /** the base learning rate of the schedule (Adafactor with relative steps ignores it) */
   learningRate: number;
@@ -378,6 +394,7 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
     maxTargetLength: input.maxTargetLength ?? 256,
     bucketByLength: input.bucketByLength ?? true,
     dropMissingRationales: input.dropMissingRationales ?? false,
+    numberMapping: input.numberMapping ?? false,
     optimizer: input.optimizer ?? { kind: 'adamw', weightDecay: 0 },
     learningRate: input.learningRate ?? 5e-5,
     schedule: input.schedule ?? { kind: 'linear', warmupSteps: 0 },
@@ -397,6 +414,9 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
     if (!Number.isSafeInteger(value) || (value as number) < 1) throw new ZsdError('usage', `${key} must be a positive integer${nullable ? ' or null' : ''}, got ${String(value)}`, { key });
   };
   if (config.mode !== 'standard' && config.mode !== 'task_prefix') throw new ZsdError('usage', `unknown mode "${String(config.mode)}"; expected standard or task_prefix`, { key: 'mode' });
+  if (config.numberMapping && answerRuleFor(config.task) !== 'equation') {
+    throw new ZsdError('usage', `number mapping is for tasks whose labels are equations (svamp), not ${config.task}`, { key: 'numberMapping' });
+  }
   if (!(config.alpha >= 0 && config.alpha <= 1)) throw new ZsdError('usage', `alpha must be in [0, 1], got ${config.alpha}`, { key: 'alpha' });
   positiveInteger('batchSize', config.batchSize);
   positiveInteger('gradientAccumulationSteps', config.gradientAccumulationSteps);
@@ -426,6 +446,40 @@ export const CHECKPOINTS_INDEX_FILE = 'checkpoints.json';
 export const TRAINER_STATE_FILE = 'trainer-state.json';
 /** A checkpoint's own vocabulary, where the student has one (`zsd predict` reads it from the checkpoint). */
 export const TOKENIZER_FILE = 'tokenizer.json';
+
+/**
+ * How a checkpoint's inputs are prepared, so that `zsd predict` on the checkpoint does what evaluation did:
+ * the task prefix and number mapping.
+ */
+export const PREPROCESSING_FILE = 'preprocessing.json';
+
+export interface CheckpointPreprocessing {
+  formatVersion: 1;
+  task: string;
+  inputPrefix: string;
+  numberMapping: boolean;
+}
+
+export function checkpointPreprocessing(config: TrainerConfig): CheckpointPreprocessing {
+  return { formatVersion: 1, task: config.task, inputPrefix: config.mode === 'standard' ? '' : defaultTaskPrefixes([]).predict, numberMapping: config.numberMapping };
+}
+
+/** A checkpoint's preprocessing.json, or null where it has none (a Hugging Face checkpoint, an older zsd one). */
+export function readCheckpointPreprocessing(checkpoint: string): CheckpointPreprocessing | null {
+  const file = path.join(checkpoint, PREPROCESSING_FILE);
+  if (!fs.existsSync(file)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ZsdError('invalid-file', `not JSON: ${error instanceof Error ? error.message : String(error)}`, { file });
+  }
+  const value = parsed as Partial<CheckpointPreprocessing>;
+  if (value.formatVersion !== 1 || typeof value.inputPrefix !== 'string' || typeof value.numberMapping !== 'boolean') {
+    throw new ZsdError('invalid-file', 'expected {"formatVersion": 1, "task", "inputPrefix": string, "numberMapping": boolean}', { file });
+  }
+  return value as CheckpointPreprocessing;
+}
 
 /** What, besides model and optimizer, a checkpoint holds to continue exactly. */
 export interface TrainerProgressState {
@@ -502,6 +556,7 @@ function writeCheckpoint(directory: string, model: T5Model, optimizer: Optimizer
   saveOptimizerState(temporary, optimizer.state());
   writeFileAtomic(path.join(temporary, TRAINER_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   if (tokenizerJson !== undefined) writeFileAtomic(path.join(temporary, TOKENIZER_FILE), tokenizerJson);
+  writeFileAtomic(path.join(temporary, PREPROCESSING_FILE), `${JSON.stringify(checkpointPreprocessing(state.config), null, 2)}\n`);
   if (fs.existsSync(final)) {
     if (previous?.latest === name || previous?.best === name) {
       // the same step again (a resumed run that checkpoints where it resumed): the content is the same; keep it
@@ -630,6 +685,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
   if (options.train.length === 0) throw new ZsdError('usage', 'no training examples');
   if (options.resume && options.checkpointDirectory === undefined) throw new ZsdError('usage', 'resuming needs the checkpoint directory');
   const engine: GradientEngine = options.engine ?? new LocalGradientEngine(model);
+  const trainExamples = config.numberMapping ? options.train.map(mapStudentExample) : options.train;
   const optimizer = createOptimizer(model.parameters, withTrainerOptimizerDefaults(config.optimizer, model));
   const accumulator = new GradientAccumulator();
   const batchOptions = (epoch: number) => ({
@@ -642,7 +698,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
     mode: config.mode,
     dropMissingRationales: config.dropMissingRationales,
   });
-  let epochBatches = makeBatches(options.train, tokenizer, batchOptions(0));
+  let epochBatches = makeBatches(trainExamples, tokenizer, batchOptions(0));
   const microStepsPerEpoch = epochBatches.length;
   const updatesPerEpoch = Math.ceil(microStepsPerEpoch / config.gradientAccumulationSteps);
   const totalSteps = config.maxSteps ?? (config.epochs as number) * updatesPerEpoch;
@@ -654,6 +710,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
     batchSize: config.evalBatchSize,
     maxInputLength: config.maxInputLength,
     maxNewTokens: config.evalMaxNewTokens,
+    numberMapping: config.numberMapping,
   };
 
   let progress: TrainerProgressState = {
@@ -678,12 +735,12 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
     if (index !== null) {
       const checkpoint = path.join(options.checkpointDirectory as string, index.latest);
       const saved = readTrainerState(checkpoint);
-      const difference = configDifference(saved.config, config);
+      const difference = configDifference({ ...saved.config, numberMapping: saved.config.numberMapping ?? false }, config);
       if (difference !== undefined) throw new ZsdError('usage', `cannot resume ${checkpoint}: it was trained with ${difference}`, { key: difference.split(' ')[0] });
       loadWeightsInto(model, checkpoint);
       optimizer.loadState(loadOptimizerState(checkpoint));
       progress = saved.progress;
-      if (progress.epoch !== 0) epochBatches = makeBatches(options.train, tokenizer, batchOptions(progress.epoch));
+      if (progress.epoch !== 0) epochBatches = makeBatches(trainExamples, tokenizer, batchOptions(progress.epoch));
     }
     if (options.results) {
       options.results.rewindTo(progress.step);
@@ -800,7 +857,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
       if (progress.microStepInEpoch >= microStepsPerEpoch) {
         progress.epoch++;
         progress.microStepInEpoch = 0;
-        if (progress.step < totalSteps) epochBatches = makeBatches(options.train, tokenizer, batchOptions(progress.epoch));
+        if (progress.step < totalSteps) epochBatches = makeBatches(trainExamples, tokenizer, batchOptions(progress.epoch));
       }
       await engine.parametersChanged?.();
 
