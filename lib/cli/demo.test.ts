@@ -29,6 +29,12 @@ test('zsd demo --quick: end to end offline, printed numbers = written JSON, idem
     expect(line).toContain('trained');
     expect(plotted).toContain(tested.evalAccuracy);
   }
+  // the floor every student is read against, printed beside them
+  expect(summary.baselines).toEqual([
+    { name: 'best single rule', rule: '( max - min )', referenceSplit: 'train', testAccuracy: 0.21 },
+    { name: 'oracle operation', rule: 'the right + - * / on two of the numbers', referenceSplit: 'train', testAccuracy: 0.79 },
+  ]);
+  expect(first.stdout).toMatch(/no training: best single rule +- +0\.210 .*\( max - min \) \(chosen on train\)/);
   expect(fs.existsSync(path.join(workspace, 'analytics', 'results-students-subsampling.png'))).toBe(true);
 
   const second = await runCliAsync(['demo', '--quick', '--workspace', workspace, '--no-figures']);

@@ -6,6 +6,7 @@ import { renderFigures } from '../analytics/render';
 import { ZsdError } from '../core/errors';
 import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
+import { taskBaselines, type BaselineReport } from '../evaluate/baselines';
 import { loadTemplates } from '../prompts/templates';
 import { resolveDataRoot, resolveWorkspace, writeFileAtomic, type Workspace } from '../core/paths';
 import { readRun, type RunRecord } from '../student/train-results';
@@ -189,6 +190,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       }
     }
 
+    const roots = [dataRoot, workspace.root];
+    const task = getTask(options.task, roots);
+    const baselines = task.splits.includes('test') ? taskBaselines(task, 'test', roots) : null;
     const summary = demoSummary({
       task: options.task,
       model: teacher.model,
@@ -198,6 +202,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       generated: generated.files[0],
       halfGenerated: halfGenerated.files[0],
       students,
+      baselines,
       tracking: tracking.file,
       figureNote,
       workspace,
@@ -254,6 +259,8 @@ export interface DemoSummary {
   teacher: { model: string; bestTemplate: number; accuracy: number | null; explanationRate: number; rows: number; costUsd: number };
   annotation: { rows: number; explanationRate: number; halfExplanationRate: number; files: string[] };
   students: { name: string; validationAccuracy: number | null; testAccuracy: number | null; trainSeconds: number | null; reused: boolean; results: string }[];
+  /** what needs no training, on the students' test split (chosen on train): the floor every student is read against */
+  baselines: { name: string; rule: string; referenceSplit: string; testAccuracy: number }[];
   outputs: Record<string, string>;
   seconds: number;
 }
@@ -267,6 +274,7 @@ interface SummaryInput {
   generated: { file: string; rows: number; explanationRate: number };
   halfGenerated: { file: string; rows: number; explanationRate: number };
   students: { name: string; run: RunRecord; reused: boolean }[];
+  baselines: BaselineReport | null;
   tracking: string;
   figureNote: string;
   workspace: Workspace;
@@ -298,6 +306,12 @@ export function demoSummary(input: SummaryInput): DemoSummary {
       trainSeconds: run.test?.trainDurationSeconds ?? null,
       reused,
       results: run.directory,
+    })),
+    baselines: (input.baselines?.baselines ?? []).map((baseline) => ({
+      name: baseline.name,
+      rule: baseline.rule,
+      referenceSplit: (input.baselines as BaselineReport).referenceSplit,
+      testAccuracy: baseline.accuracy,
     })),
     outputs: {
       'teacher answers': path.join(root, 'query-results', input.task),
@@ -338,6 +352,9 @@ function printSummary(summary: DemoSummary, workspaceRoot: string): void {
     student.reused ? 'reused' : 'trained',
     path.relative(workspaceRoot, student.results),
   ]);
+  for (const baseline of summary.baselines) {
+    rows.push([`no training: ${baseline.name}`, '-', format(baseline.testAccuracy), '-', '', `${baseline.rule} (chosen on ${baseline.referenceSplit})`]);
+  }
   process.stdout.write(`${formatTable(['student', 'validation acc', 'test acc', 'train time', '', 'results'], rows)}\n\n`);
   process.stdout.write('where everything is:\n');
   for (const [what, where] of Object.entries(summary.outputs)) process.stdout.write(`  ${what.padEnd(20)}${where}\n`);

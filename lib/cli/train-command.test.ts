@@ -79,7 +79,7 @@ test('--number-mapping: predictions hold the answer with the numbers put back an
   expect(result.status).toBe(0);
   expect(result.stderr).toContain('number mapping: on');
   const run = path.join(workspace, 'results', 'svamp', 'tiny-number-mapping', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');
-  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { input: string; label: string; prediction: string; modelOutput: string; correct: boolean }[];
+  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { index: number; input: string; label: string; prediction: string; modelOutput: string; correct: boolean }[];
   expect(predictions).toHaveLength(200);
   const gold = loadSplit(getTask('svamp'), 'test', [DATA_ROOT]).rows;
   for (const line of predictions) {
