@@ -4,8 +4,9 @@
  * Why this file exists: `@tensorflow/tfjs-core`'s CommonJS entry (dist/tf-core.node.js, what Node and jest load)
  * registers no gradients; only its ES-module build has `register_all_gradients`, and the union package
  * `@tensorflow/tfjs` (which would bundle them) also brings the pure-JS cpu backend. So the gradients are ported
- * here from tfjs-core 4.22's `src/gradients/*_grad.ts` (Apache-2.0), same formulas, and registered only for kernels
- * that have none yet (a later install of the union package wins).
+ * here from tfjs-core 4.22's `src/gradients/*_grad.ts` (Apache-2.0), same formulas, and registered for kernels that
+ * have none yet. tfjs-node loads the union package, whose registration replaces these; backend.ts then registers
+ * them again with `override` (no Cast of tensors that are float32 already: fewer kernel calls on the native backend).
  *
  * Matrix products need none: backend.matMul carries its own gradient; `tf.logSoftmax` is a customGrad op in core.
  */
@@ -16,7 +17,10 @@ const { assertAndGetBroadcastShape, getReductionAxes, getUndoAxesPermutation, co
 /** dy summed over the axes along which `shape` was broadcast to the output, reshaped to `shape`. */
 function unbroadcast(dy: tf.Tensor, shape: number[], outShape: number[]): tf.Tensor {
   const axes = getReductionAxes(shape, outShape);
-  return tf.reshape(axes.length > 0 ? tf.sum(dy, axes) : dy, shape);
+  const reduced = axes.length > 0 ? tf.sum(dy, axes) : dy;
+  // A new tensor either way (each input's gradient must be its own object); clone shares the data and, unlike a
+  // reshape, is no kernel call on the native backend.
+  return tf.util.arraysEqual(reduced.shape, shape) ? (reduced === dy ? tf.clone(dy) : reduced) : tf.reshape(reduced, shape);
 }
 
 function binaryShapes(saved: tf.Tensor[]): { a: tf.Tensor; b: tf.Tensor; outShape: number[] } {
@@ -238,8 +242,8 @@ function range(start: number, stop: number): number[] {
 }
 
 /** Registers the gradients above for kernels that have none (idempotent). */
-export function registerGradients(): void {
+export function registerGradients(options: { override?: boolean } = {}): void {
   for (const config of GRADIENTS) {
-    if (tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
+    if (options.override || tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
   }
 }

@@ -60,7 +60,7 @@ describe.each(TRAJECTORY_MODES)('%s mode: 54 updates of zsd = 54 updates of PyTo
       expect(outcome.train[outcome.train.length - 1].loss).toBeLessThan(outcome.train[0].loss * 0.7); // it learned
       expect([...model.parameters.keys()].sort()).toEqual(Object.keys(reference.final).sort());
       for (const [name, variable] of model.parameters) {
-        const values = variable.dataSync();
+        const values = variable.dataSync() as Float32Array;
         const norm = Math.sqrt(values.reduce((sum, value) => sum + value * value, 0));
         expect(Math.abs(norm - reference.final[name].norm) / reference.final[name].norm).toBeLessThan(1e-4);
         reference.final[name].leading.forEach((expected, index) => expect(Math.abs(values[index] - expected)).toBeLessThan(1e-4));
