@@ -19,6 +19,7 @@ import { runGenerate, type GenerateOptions } from './generate';
 import { formatDuration } from './progress';
 import { formatTable } from './table';
 import { numberFlag, resolveTeacher, savedByStore, STUDY_TEMPERATURE, type TeacherFlags } from './teacher-run';
+import { answerRuleFor } from '../student/trainer';
 import { runTrain, type TrainOptions } from './train';
 
 /**
@@ -59,8 +60,16 @@ const STUDENT_FLAGS = {
   maxInputLength: 96,
   maxTargetLength: 48,
   evalMaxNewTokens: 24,
-  workers: 2,
+  workers: 2, // wasm only: the native backend threads its own kernels
 } as const;
+
+/**
+ * Equation tasks: the students write the problem's numbers as placeholders (number mapping), since a student from
+ * scratch cannot learn to copy digits from a few hundred problems.
+ */
+function demoNumberMapping(task: string): boolean {
+  return answerRuleFor(task) === 'equation';
+}
 
 /** The share of train explanations the second annotated copy keeps (the study's explanation-rate experiment). */
 const HALF_EXPLANATIONS = 0.5;
@@ -138,7 +147,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const price = resolveTeacher(teacher, workspace).price;
     const teacherCost = [experiment.run, generated.run].reduce((sum, run) => sum + run.progress.costUsd + savedByStore(run, price).costUsd, 0);
 
-    phase(`3/5 train students from scratch (${STUDENT_FLAGS.model}, ${settings.epochs} epoch(s), ${settings.subsample * 100}% of train)`);
+    phase(`3/5 train students from scratch (${STUDENT_FLAGS.model}, ${settings.epochs} epoch(s), ${settings.subsample * 100}% of train${demoNumberMapping(options.task) ? ', number mapping' : ''})`);
     const variants: { name: string; flags: Partial<TrainOptions> }[] = [
       { name: 'standard (gold labels)', flags: { mode: 'standard' } },
       { name: 'step-by-step, PaLM rationales', flags: { mode: 'task_prefix', rationales: ['palm'] } },
@@ -151,6 +160,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       const { directory, outcome } = await runTrain({
         ...common,
         ...STUDENT_FLAGS,
+        numberMapping: demoNumberMapping(options.task),
         task: options.task,
         mode: 'task_prefix',
         teacherModel: teacher.model,

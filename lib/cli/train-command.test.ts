@@ -103,6 +103,25 @@ test('--number-mapping: predictions hold the answer with the numbers put back an
   expect(refused.stderr).toMatch(/number mapping is for tasks whose labels are equations \(svamp\), not cqa/);
 });
 
+test('--eval-num-beams: the selected checkpoint answers the test split by beam search, as predict --num-beams does', async () => {
+  const workspace = temporaryDirectory();
+  const result = await runCliAsync(['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--eval-num-beams', '3', '--max-steps', '12', ...QUICK]);
+  expect(result.status).toBe(0);
+  const run = path.join(workspace, 'results', 'svamp', 'tiny', 'standard', 'None', '0.05', 'None', 'gt', '1.0', '64', '6', 'AdamW', '0.02', '0');
+  expect(JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).config.trainer.testNumBeams).toBe(3);
+  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { input: string; prediction: string }[];
+  const checkpoints = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints', 'checkpoints.json'), 'utf8'));
+  const selected = path.join(run, 'checkpoints', checkpoints.best ?? checkpoints.latest);
+  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 12).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
+  const predict = (beams: string) => runCliAsync(['predict', '--model', selected, '--input', inputs, '--max-input-length', '64', '--max-new-tokens', '6', '--num-beams', beams]);
+  const beam = await predict('3');
+  expect(beam.status).toBe(0);
+  expect(beam.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction)).toEqual(predictions.slice(0, 12).map((line) => line.prediction));
+  // and greedy decoding answers differently on these rows, so the test tells the two apart
+  const greedy = await predict('1');
+  expect(greedy.stdout).not.toBe(beam.stdout);
+});
+
 describe('bad input: a clear error, a non-zero exit, nothing written', () => {
   const cases: [string, string[], RegExp][] = [
     ['an unknown mode', ['--mode', 'distill'], /argument 'distill' is invalid\. Allowed choices are task_prefix, standard/],

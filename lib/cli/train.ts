@@ -56,6 +56,7 @@ export interface TrainOptions extends CommonOptions {
   epochs?: number;
   evalSteps?: number;
   evalMaxNewTokens: number;
+  evalNumBeams: number;
   patience?: number;
   seed: number;
   run?: number;
@@ -100,6 +101,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', 'passes over the train split (or --max-steps)', numberFlag('--epochs', { min: 1, integer: true }))
     .option('--eval-steps <n>', 'evaluate on the validation split every n updates (and at the end)', numberFlag('--eval-steps', { min: 1, integer: true }))
     .option('--eval-max-new-tokens <n>', 'tokens generated per validation or test answer', numberFlag('--eval-max-new-tokens', { min: 1, integer: true }), 64)
+    .option('--eval-num-beams <n>', 'beam search width for the test answers of the selected checkpoint (validation stays greedy)', numberFlag('--eval-num-beams', { min: 1, max: 64, integer: true }), 1)
     .option('--patience <n>', 'early stopping: evaluations without improvement', numberFlag('--patience', { min: 1, integer: true }))
     .option('--seed <n>', 'seed of init, dropout, batches and subsample', numberFlag('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), 0)
     .option('--run <n>', 'run number in the results path (default: the seed)', numberFlag('--run', { min: 0, integer: true }))
@@ -171,6 +173,7 @@ export async function runTrain(options: TrainOptions): Promise<{ directory: stri
     epochs: options.maxSteps === undefined ? (options.epochs ?? 1) : null,
     evalSteps: options.evalSteps ?? null,
     evalMaxNewTokens: options.evalMaxNewTokens,
+    testNumBeams: options.evalNumBeams,
     earlyStoppingPatience: options.patience ?? null,
     seed: options.seed,
     numberMapping: options.numberMapping ?? false,

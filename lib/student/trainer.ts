@@ -45,7 +45,7 @@ import {
 } from './optimizers';
 import { readCheckpointTensors, type HostTensor } from './safetensors';
 import { t5ConfigToJson, readT5Config } from './t5-config';
-import { greedyGenerate } from './t5-generate';
+import { generate } from './t5-generate';
 import { IGNORE_INDEX, type T5Model } from './t5-model';
 import { checkpointParameters, CONFIG_FILE, saveT5Model } from './t5-weights';
 import type { T5Tokenizer } from './tokenizer';
@@ -281,6 +281,8 @@ export interface EvaluationOptions {
   rule: AnswerRule;
   /** map the problem's numbers to n0, n1, ... in the input and put them back into the prediction (number-mapping.ts) */
   numberMapping?: boolean;
+  /** beam search width; default 1 (greedy) */
+  numBeams?: number;
   /** put before each input: "predict: " in task_prefix mode, "" in standard mode */
   inputPrefix: string;
   batchSize: number;
@@ -310,7 +312,7 @@ export function evaluateStudent(model: T5Model, tokenizer: T5Tokenizer, examples
     const length = Math.max(...members.map((index) => encoded[index].length));
     const inputIds = members.map((index) => [...encoded[index], ...new Array<number>(length - encoded[index].length).fill(tokenizer.padId)]);
     const attentionMask = members.map((index) => encoded[index].map(() => 1).concat(new Array<number>(length - encoded[index].length).fill(0)));
-    const sequences = greedyGenerate(model, { inputIds, attentionMask }, { maxNewTokens: options.maxNewTokens });
+    const sequences = generate(model, { inputIds, attentionMask }, { maxNewTokens: options.maxNewTokens, numBeams: options.numBeams ?? 1 });
     members.forEach((index, row) => {
       texts[index] = tokenizer.decode(sequences[row], { skipSpecialTokens: true, cleanUpTokenizationSpaces: true });
     });
@@ -370,6 +372,8 @@ export interface TrainerConfig {
   evalSteps: number | null;
   evalBatchSize: number;
   evalMaxNewTokens: number;
+  /** beam width of the test evaluation of the selected checkpoint (validation during training stays greedy); default 1 */
+  testNumBeams: number;
   /** stop after this many evaluations in a row without a better validation accuracy; null: never */
   earlyStoppingPatience: number | null;
   /** a train.json entry every this many updates */
@@ -404,6 +408,7 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
     evalSteps: input.evalSteps ?? null,
     evalBatchSize: input.evalBatchSize ?? 32,
     evalMaxNewTokens: input.evalMaxNewTokens ?? 64,
+    testNumBeams: input.testNumBeams ?? 1,
     earlyStoppingPatience: input.earlyStoppingPatience ?? null,
     logSteps: input.logSteps ?? 10,
     checkpointSteps: input.checkpointSteps ?? null,
@@ -428,6 +433,7 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
   positiveInteger('evalSteps', config.evalSteps, true);
   positiveInteger('evalBatchSize', config.evalBatchSize);
   positiveInteger('evalMaxNewTokens', config.evalMaxNewTokens);
+  positiveInteger('testNumBeams', config.testNumBeams);
   positiveInteger('earlyStoppingPatience', config.earlyStoppingPatience, true);
   positiveInteger('logSteps', config.logSteps);
   positiveInteger('checkpointSteps', config.checkpointSteps, true);
@@ -735,7 +741,8 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
     if (index !== null) {
       const checkpoint = path.join(options.checkpointDirectory as string, index.latest);
       const saved = readTrainerState(checkpoint);
-      const difference = configDifference({ ...saved.config, numberMapping: saved.config.numberMapping ?? false }, config);
+      // fields added since a checkpoint was written take their defaults
+      const difference = configDifference({ numberMapping: false, testNumBeams: 1, ...(saved.config as Partial<TrainerConfig>) } as TrainerConfig, config);
       if (difference !== undefined) throw new ZsdError('usage', `cannot resume ${checkpoint}: it was trained with ${difference}`, { key: difference.split(' ')[0] });
       loadWeightsInto(model, checkpoint);
       optimizer.loadState(loadOptimizerState(checkpoint));
@@ -801,7 +808,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
       }
       let test: TrainOutcome['test'] = null;
       if (stopReason !== 'interrupted' && options.test !== undefined && options.test.length > 0) {
-        const result = evaluateStudent(model, tokenizer, options.test, evaluation);
+        const result = evaluateStudent(model, tokenizer, options.test, { ...evaluation, numBeams: config.testNumBeams });
         const testResult: TestResult = {
           step: selectedStep,
           selectedBy: progress.best !== null ? 'validation-accuracy' : 'last-step',
