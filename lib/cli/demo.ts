@@ -270,7 +270,7 @@ export interface DemoSummary {
   annotation: { rows: number; explanationRate: number; halfExplanationRate: number; files: string[] };
   students: { name: string; validationAccuracy: number | null; testAccuracy: number | null; trainSeconds: number | null; reused: boolean; results: string }[];
   /** what needs no training, on the students' test split (chosen on train): the floor every student is read against */
-  baselines: { name: string; rule: string; referenceSplit: string; testAccuracy: number }[];
+  baselines: { name: string; rule: string; referenceSplit: string; referenceAccuracy: number | null; testAccuracy: number }[];
   outputs: Record<string, string>;
   seconds: number;
 }
@@ -321,6 +321,7 @@ export function demoSummary(input: SummaryInput): DemoSummary {
       name: baseline.name,
       rule: baseline.rule,
       referenceSplit: (input.baselines as BaselineReport).referenceSplit,
+      referenceAccuracy: baseline.referenceAccuracy,
       testAccuracy: baseline.accuracy,
     })),
     outputs: {
@@ -363,7 +364,8 @@ function printSummary(summary: DemoSummary, workspaceRoot: string): void {
     path.relative(workspaceRoot, student.results),
   ]);
   for (const baseline of summary.baselines) {
-    rows.push([`no training: ${baseline.name}`, '-', format(baseline.testAccuracy), '-', '', `${baseline.rule} (chosen on ${baseline.referenceSplit})`]);
+    const chosen = baseline.referenceAccuracy === null ? '' : ` (chosen on ${baseline.referenceSplit})`;
+    rows.push([`no training: ${baseline.name}`, '-', format(baseline.testAccuracy), '-', '', `${baseline.rule}${chosen}`]);
   }
   process.stdout.write(`${formatTable(['student', 'validation acc', 'test acc', 'train time', '', 'results'], rows)}\n\n`);
   process.stdout.write('where everything is:\n');
