@@ -37,7 +37,7 @@ export async function buildFigures(options: { dataRoot: string; workspace: Works
       teachers: anli1Teachers(dataRoot, workspace),
       explanationSources: explanationSources(dataRoot, workspace),
     }),
-    ...fromScratchFigures(path.join(workspace.root, SVAMP_FROM_SCRATCH_RESULTS)),
+    ...fromScratchFigures(path.join(workspace.root, SVAMP_FROM_SCRATCH_RESULTS), 'svamp-from-scratch', { dataRoot }),
     ...resultsStudentFigures(resultsTrackingRecords(workspace)),
   ];
 }

@@ -112,6 +112,19 @@ describe('the from-scratch experiment figures', () => {
     expect(() => JSON.stringify(figure)).not.toThrow();
   });
 
+  test("the task's no-training baselines are dashed lines across every method, and in the JSON", () => {
+    const [figure] = fromScratchFigures(resultsRoot, 'svamp-from-scratch', { dataRoot: DATA_ROOT });
+    const lines = (figure.figure.data as Record<string, any>[]).filter((trace) => trace.mode === 'lines');
+    expect(lines.map((line) => line.name)).toEqual(['no training: ( max - min ) (0.210)', 'no training: the right + - * / on two of the numbers (0.790)']);
+    expect(lines[0].y).toEqual([0.21, 0.21, 0.21]);
+    expect(lines[0].line.dash).toBe('dash');
+    expect(lines[1].line.dash).toBe('dot'); // the oracle: an upper bound, not a floor
+    expect((figure.data as { baselines: unknown[] }).baselines).toEqual([
+      { name: 'best single rule', rule: '( max - min )', accuracy: 0.21 },
+      { name: 'oracle operation', rule: 'the right + - * / on two of the numbers', accuracy: 0.79 },
+    ]);
+  });
+
   test('validation curves: one line per run, coloured by variant, one legend entry per variant', () => {
     const figure = validationCurvesFigure(runs, { ...options, name: 'curves' });
     const traces = figure.figure.data as Record<string, any>[];

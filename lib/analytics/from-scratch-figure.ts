@@ -1,4 +1,8 @@
 import * as path from 'node:path';
+import { isZsdError } from '../core/errors';
+import { resolveDataRoot } from '../core/paths';
+import { getTask } from '../data/tasks';
+import { taskBaselines, type BaselineScore } from '../evaluate/baselines';
 import { listRuns, RUN_KEY_FIELDS, runKeySegment, type RunKey, type RunRecord } from '../student/train-results';
 import type { NamedFigure } from './figure';
 import { baseLayout, figureOf, PALETTE, rounded } from './plotly-layout';
@@ -124,6 +128,8 @@ export interface RunFigureOptions {
   title: string;
   /** where the runs came from, for the JSON */
   source: string;
+  /** what needs no training on the same test split, drawn as dashed lines across the bars */
+  baselines?: readonly BaselineScore[];
 }
 
 /** Test accuracy per variant: mean over seeds (bar), min–max (error bar), every seed (point). */
@@ -160,6 +166,18 @@ export function testAccuracyFigure(runs: readonly RunRecord[], options: RunFigur
       marker: { color: '#222', size: 8, symbol: 'circle-open' },
     },
   ];
+  // the floor: each baseline a dashed line across every method (the oracle is an upper bound, dotted)
+  for (const baseline of options.baselines ?? []) {
+    traces.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: `no training: ${baseline.rule} (${baseline.accuracy.toFixed(3)})`,
+      x: names,
+      y: names.map(() => baseline.accuracy),
+      line: { color: '#888', dash: baseline.referenceAccuracy === null ? 'dot' : 'dash', width: 1.5 },
+      hovertemplate: `${baseline.name}: %{y:.3f}<extra></extra>`,
+    });
+  }
   const layout = baseLayout(options.title, 'method', 'test accuracy', { xaxis: { title: { text: 'method' }, type: 'category', categoryorder: 'array', categoryarray: names }, showlegend: true });
   return {
     name: options.name,
@@ -168,6 +186,7 @@ export function testAccuracyFigure(runs: readonly RunRecord[], options: RunFigur
     data: {
       source: options.source,
       metric: 'test accuracy of the checkpoint with the best validation accuracy',
+      baselines: (options.baselines ?? []).map((baseline) => ({ name: baseline.name, rule: baseline.rule, accuracy: rounded(baseline.accuracy) })),
       variants: summaries.map((summary) => ({
         ...summary,
         mean: rounded(summary.mean),
@@ -267,17 +286,29 @@ function curvesFigure(
  * The from-scratch experiment's figures (test accuracy per variant; validation curves), when `resultsRoot` has
  * finished runs; none otherwise. `experiment` names the files (`<experiment>-test-accuracy`, ...).
  */
-export function fromScratchFigures(resultsRoot: string, experiment = 'svamp-from-scratch'): NamedFigure[] {
+export function fromScratchFigures(resultsRoot: string, experiment = 'svamp-from-scratch', options: { dataRoot?: string } = {}): NamedFigure[] {
   const runs = listRuns(resultsRoot);
   if (!runs.some((run) => run.test !== null)) return [];
-  const tasks = [...new Set(runs.map((run) => run.config.key.task))].join(', ');
+  const taskNames = [...new Set(runs.map((run) => run.config.key.task))];
+  const tasks = taskNames.join(', ');
+  const baselines = taskNames.length === 1 ? testBaselines(taskNames[0], options.dataRoot ?? resolveDataRoot()) : [];
   const models = [...new Set(runs.map((run) => run.config.key.model))].join(', ');
   const seeds = new Set(runs.map((run) => run.config.key.run)).size;
   const source = `${resultsRoot} (zsd runs, listRuns)`;
   return [
-    testAccuracyFigure(runs, { name: `${experiment}-test-accuracy`, title: `${tasks} from scratch (${models}): test accuracy over ${seeds} seed${seeds === 1 ? '' : 's'}`, source }),
+    testAccuracyFigure(runs, { name: `${experiment}-test-accuracy`, title: `${tasks} from scratch (${models}): test accuracy over ${seeds} seed${seeds === 1 ? '' : 's'}`, source, baselines }),
     validationCurvesFigure(runs, { name: `${experiment}-validation-curves`, title: `${tasks} from scratch (${models}): validation accuracy during training`, source }),
   ];
+}
+
+/** The task's no-training baselines on its test split, or none where the data root does not have the task. */
+function testBaselines(task: string, dataRoot: string): BaselineScore[] {
+  try {
+    return taskBaselines(getTask(task, [dataRoot]), 'test', [dataRoot]).baselines;
+  } catch (error) {
+    if (isZsdError(error) && error.kind === 'not-found') return [];
+    throw error;
+  }
 }
 
 // ---- tables (rows for displayTable) ----
