@@ -157,13 +157,13 @@ function officialInstall(packageDir: string, options: NativeBackendOptions): boo
 export const LIBTENSORFLOW_REQUIRED = ['include/tensorflow/c/c_api.h', 'include/tensorflow/c/eager/c_api.h'] as const;
 
 export function layOutLibtensorflowDir(source: string, depsDir: string): void {
-  const missing = LIBTENSORFLOW_REQUIRED.filter((file) => !fs.existsSync(path.join(source, file)));
+  const missing: string[] = LIBTENSORFLOW_REQUIRED.filter((file) => !fs.existsSync(path.join(source, file)));
   const libDir = path.join(source, 'lib');
   const libraries = fs.existsSync(libDir) ? fs.readdirSync(libDir) : [];
   const main = libraries.find((name) => /^libtensorflow(_cc)?\.so\.\d/.test(name));
   const framework = libraries.find((name) => /^libtensorflow_framework\.so\.\d/.test(name));
-  if (main === undefined) missing.push('lib/libtensorflow.so.2 (or libtensorflow_cc.so.2)' as never);
-  if (framework === undefined) missing.push('lib/libtensorflow_framework.so.2' as never);
+  if (main === undefined) missing.push('lib/libtensorflow.so.2 (or libtensorflow_cc.so.2)');
+  if (framework === undefined) missing.push('lib/libtensorflow_framework.so.2');
   if (missing.length > 0) {
     throw new ZsdError('not-found', `LIBTENSORFLOW_DIR=${source}: missing ${missing.join(', ')} (expected an unpacked libtensorflow)`);
   }
