@@ -10,6 +10,7 @@ import { taskBaselines, type BaselineReport } from '../evaluate/baselines';
 import { loadTemplates } from '../prompts/templates';
 import { resolveDataRoot, resolveWorkspace, writeFileAtomic, type Workspace } from '../core/paths';
 import { readRun, type RunRecord } from '../student/train-results';
+import { answerRuleFor } from '../student/trainer';
 import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
 import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
 import { listRecordedTemplateIds, readRecordedResponses, STUDY_MODEL } from '../teacher/recorded-responses';
@@ -19,7 +20,6 @@ import { runGenerate, type GenerateOptions } from './generate';
 import { formatDuration } from './progress';
 import { formatTable } from './table';
 import { numberFlag, resolveTeacher, savedByStore, STUDY_TEMPERATURE, type TeacherFlags } from './teacher-run';
-import { answerRuleFor } from '../student/trainer';
 import { runTrain, type TrainOptions } from './train';
 
 /**

@@ -182,8 +182,8 @@ export async function runTrain(options: TrainOptions): Promise<{ directory: stri
   const backend = await initBackend({ prefer: options.backend });
   process.stderr.write(`backend: ${backend.description}\n`);
   // the vocabulary of the texts the student is trained on: with number mapping, those with placeholders
-  const trainingTexts = studentTrainingTexts(config.numberMapping ? train.examples.map(mapStudentExample) : train.examples);
-  const vocabulary = options.vocabulary === 'task' ? buildTaskVocabulary(t5TokenizerFile(dataRoot), trainingTexts) : null;
+  const trainingTexts = () => studentTrainingTexts(config.numberMapping ? train.examples.map(mapStudentExample) : train.examples);
+  const vocabulary = options.vocabulary === 'task' ? buildTaskVocabulary(t5TokenizerFile(dataRoot), trainingTexts()) : null;
   const tokenizer = vocabulary?.tokenizer ?? loadT5Tokenizer(t5TokenizerFile(dataRoot));
   if (vocabulary) process.stderr.write(`task vocabulary: ${vocabulary.size} of ${vocabulary.fullSize} pieces\n`);
   const student = studentModel(options, vocabulary?.size);

@@ -8,7 +8,8 @@
  *   second, last, largest, smallest), and the sum of all numbers; the rule with the best accuracy on the reference
  *   split is scored on the requested split. And an oracle: the share of problems that some operation (+ - * /) on
  *   some ordered pair of the problem's numbers answers, an upper bound for students that pick one operation.
- * Accuracy is the task's own: svamp answers are compared numerically, as equations are scored.
+ * svamp answers are compared by value with the gold equation's, within 1e-9 relative: a rule computes the same
+ * operations in another order than the gold equation may (the task's scoring of student equations is exact).
  */
 import { ZsdError } from '../core/errors';
 import { loadSplit, splitFile, type ExampleRow } from '../data/datasets';
@@ -95,7 +96,7 @@ export function singleOperationRules(): Rule[] {
   return rules;
 }
 
-/** Equal as evaluated equations are compared (exact float equality, NaN never), with a tolerance for 1/3-style rounding. */
+/** The same value within 1e-9 relative (float order of operations); NaN is never equal. */
 function sameValue(answer: number, gold: number): boolean {
   if (Number.isNaN(answer) || Number.isNaN(gold)) return false;
   return answer === gold || Math.abs(answer - gold) <= 1e-9 * Math.max(1, Math.abs(gold));

@@ -241,7 +241,7 @@ function range(start: number, stop: number): number[] {
   return Array.from({ length: stop - start }, (_, index) => start + index);
 }
 
-/** Registers the gradients above for kernels that have none (idempotent). */
+/** Registers the gradients above for kernels that have none, or for all of them with `override` (idempotent). */
 export function registerGradients(options: { override?: boolean } = {}): void {
   for (const config of GRADIENTS) {
     if (options.override || tf.getGradient(config.kernelName) == null) tf.registerGradient(config);
