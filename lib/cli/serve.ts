@@ -1,0 +1,101 @@
+import { Command } from 'commander';
+import { ZsdError } from '../core/errors';
+import { resolveDataRoot } from '../core/paths';
+import { DEFAULT_HOST, startStudentServer } from '../serve/server';
+import { describePreprocessing, StudentAnswerer } from '../serve/student-answerer';
+import { initBackend, type BackendPreference } from '../student/backend';
+import { backendOption } from './check-model';
+import { numberFlag } from './teacher-run';
+
+interface ServeOptions {
+  model: string;
+  name: string;
+  host: string;
+  port: number;
+  apiKey?: string;
+  maxBatchSize: number;
+  batchWaitMs: number;
+  maxQueue: number;
+  maxInputLength: number;
+  maxNewTokens: number;
+  numBeams: number;
+  tokenizer?: string;
+  data?: string;
+  backend: BackendPreference;
+  log?: boolean;
+}
+
+/** `zsd serve`: a trained student behind OpenAI's API (lib/serve), until SIGINT or SIGTERM. */
+export function serveCommand(): Command {
+  return new Command('serve')
+    .description('Serve a trained student with an OpenAI-compatible API (/v1/chat/completions, /v1/completions, /v1/models) until Ctrl-C or SIGTERM')
+    .requiredOption('--model <dir>', 'a training run, its checkpoints directory (the best checkpoint, else the latest) or one checkpoint')
+    .option('--name <id>', 'the model name clients send', 'zsd-student')
+    .option('--host <address>', 'address to listen on (loopback by default; anything else should have --api-key)', DEFAULT_HOST)
+    .option('--port <n>', 'port (0: any free one)', numberFlag('--port', { min: 0, max: 65535, integer: true }), 8000)
+    .option('--api-key <key>', 'require "Authorization: Bearer <key>" (default: $ZSD_SERVE_API_KEY; prefer it: flags show in process lists)')
+    .option('--max-batch-size <n>', 'concurrent requests answered by one generation call (1: no batching)', numberFlag('--max-batch-size', { min: 1, max: 1024, integer: true }), 16)
+    .option('--batch-wait-ms <ms>', 'how long a request waits for others to join its batch', numberFlag('--batch-wait-ms', { min: 0, max: 10_000 }), 5)
+    .option('--max-queue <n>', 'requests waiting before new ones get 429 with Retry-After', numberFlag('--max-queue', { min: 0, integer: true }), 256)
+    .option('--max-input-length <n>', 'longest input in tokens (task prefix and </s> included); longer ones get 400 context_length_exceeded', numberFlag('--max-input-length', { min: 2, integer: true }), 512)
+    .option('--max-new-tokens <n>', 'tokens generated at most per answer (label, and rationale in explain mode); a request\'s max_tokens can lower it', numberFlag('--max-new-tokens', { min: 1, integer: true }), 64)
+    .option('--num-beams <n>', 'beam search width (1: greedy)', numberFlag('--num-beams', { min: 1, max: 64, integer: true }), 1)
+    .option('--tokenizer <file>', 'tokenizer.json (default: the checkpoint\'s, else <data>/tokenizers/t5/tokenizer.json)')
+    .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
+    .option('--log', 'one line per request on stderr')
+    .addOption(backendOption())
+    .action((options: ServeOptions) => runServe(options));
+}
+
+export async function runServe(options: ServeOptions): Promise<void> {
+  const apiKey = options.apiKey ?? (process.env.ZSD_SERVE_API_KEY || undefined);
+  const backend = await initBackend({ prefer: options.backend });
+  const answerer = StudentAnswerer.load(options.model, { maxInputTokens: options.maxInputLength, numBeams: options.numBeams, tokenizerFile: options.tokenizer, dataRoot: resolveDataRoot(options.data) });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  let server;
+  try {
+    server = await startStudentServer({
+      answerer,
+      modelId: options.name,
+      host: options.host,
+      port: options.port,
+      apiKey,
+      maxBatchSize: options.maxBatchSize,
+      batchWaitMs: options.batchWaitMs,
+      maxQueue: options.maxQueue,
+      maxNewTokens: options.maxNewTokens,
+      modelDetails: { checkpoint: answerer.checkpoint, parameters: answerer.parameterCount(), explain: answerer.canExplain, number_mapping: answerer.numberMapping },
+      log: options.log ? log : undefined,
+    });
+  } catch (error) {
+    answerer.dispose();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') throw new ZsdError('usage', `cannot listen on ${options.host}:${options.port} (${code}); pick another --port`);
+    throw error;
+  }
+  log(`backend: ${backend.description}`);
+  log(`student: ${answerer.checkpoint} (${answerer.parameterCount().toLocaleString('en-US')} parameters; ${describePreprocessing(answerer)})`);
+  if (!isLoopback(options.host) && apiKey === undefined) log(`warning: listening on ${options.host} without --api-key: anyone who can reach it can use the student`);
+  log(`batching: up to ${options.maxBatchSize} requests per generation call, ${options.batchWaitMs} ms wait; queue of ${options.maxQueue}`);
+  log(`serving "${options.name}" at ${server.baseUrl} (Ctrl-C to stop)`);
+
+  const running = server;
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(130);
+      const { queued, running: inBatch } = running.stats();
+      log(`${signal}: no new requests; ${queued + inBatch > 0 ? `answering the ${queued + inBatch} queued or running first` : 'nothing left to answer'} (again to quit at once)`);
+      void running.close().then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  answerer.dispose();
+  const stats = server.stats();
+  log(`stopped: ${stats.answered} answers in ${stats.batches} generation calls (largest batch ${stats.largestBatch}); ${stats.refused} refused (queue full), ${stats.abandoned} abandoned by their clients`);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
