@@ -11,6 +11,9 @@
  *
  * train-step: one forward + backward + AdamW step of the student for issue 5's configuration, against PyTorch's
  * time on the same machine when its measurement is given (train-step.ts).
+ *
+ * serve: requests/s and p50/p95 latency of `zsd serve` at 1, 8 and 32 concurrent clients, batching on against
+ * batching off in the same run (serve.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +22,7 @@ import { getTask } from '../data/tasks';
 import { evaluateTeacher } from '../evaluate/evaluate-teacher';
 import { listRecordedTemplateIds, responsesFile } from '../teacher/recorded-responses';
 import { benchAnnotateAndWarmStore } from './annotate';
+import { benchServe } from './serve';
 import { benchTrainStep } from './train-step';
 
 function seconds(start: bigint): number {
@@ -92,6 +96,7 @@ const benches: { names: string[]; run: () => BenchLine[] | Promise<BenchLine[]> 
   { names: ['evaluate-recorded'], run: () => [benchEvaluateRecorded()] },
   { names: ['annotate', 'warm-store'], run: benchAnnotateAndWarmStore },
   { names: ['train-step'], run: benchTrainStep },
+  { names: ['serve'], run: benchServe },
 ];
 
 async function main(): Promise<void> {
