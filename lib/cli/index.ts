@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isZsdError } from '../core/errors';
 import { packageRoot } from '../core/paths';
+import { redactSecrets } from '../core/secrets';
 import { baselinesCommand } from './baselines';
 import { evaluateCommand } from './evaluate';
 import { demoCommand } from './demo';
@@ -14,6 +15,7 @@ import { generateCommand } from './generate';
 import { queryCommand } from './query';
 import { checkModelCommand } from './check-model';
 import { predictCommand } from './predict';
+import { exportCommand } from './export';
 import { serveCommand } from './serve';
 import { trainCommand } from './train';
 import { figuresCommand } from './figures';
@@ -35,6 +37,7 @@ export function buildProgram(): Command {
   program.addCommand(trackCommand());
   program.addCommand(checkModelCommand());
   program.addCommand(predictCommand());
+  program.addCommand(exportCommand());
   program.addCommand(serveCommand());
   program.addCommand(figuresCommand());
   program.addCommand(studyCommand());
@@ -44,6 +47,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  redactOutput();
   const program = buildProgram();
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
@@ -52,6 +56,24 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
   } catch (error) {
     process.exitCode = exitCodeFor(error);
   }
+}
+
+/**
+ * Whatever zsd prints passes core/secrets.ts's filter: an API key a server quotes back (in an error, a stack, a
+ * progress line) reaches neither the terminal nor a log. One place, for every command.
+ */
+function redactOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+      write(typeof chunk === 'string' ? redactSecrets(chunk) : chunk instanceof Uint8Array ? redactBytes(chunk) : chunk, ...rest)) as typeof stream.write;
+  }
+}
+
+function redactBytes(chunk: Uint8Array): Uint8Array {
+  const text = Buffer.from(chunk).toString('utf8');
+  const redacted = redactSecrets(text);
+  return redacted === text ? chunk : Buffer.from(redacted, 'utf8');
 }
 
 function exitCodeFor(error: unknown): number {
