@@ -15,7 +15,6 @@ import { generateCommand } from './generate';
 import { queryCommand } from './query';
 import { checkModelCommand } from './check-model';
 import { predictCommand } from './predict';
-import { exportCommand } from './export';
 import { serveCommand } from './serve';
 import { trainCommand } from './train';
 import { figuresCommand } from './figures';
@@ -37,7 +36,6 @@ export function buildProgram(): Command {
   program.addCommand(trackCommand());
   program.addCommand(checkModelCommand());
   program.addCommand(predictCommand());
-  program.addCommand(exportCommand());
   program.addCommand(serveCommand());
   program.addCommand(figuresCommand());
   program.addCommand(studyCommand());

@@ -1,5 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ZsdError } from '../core/errors';
+import { describeHolder } from '../core/file-lock';
+import { redactSecrets } from '../core/secrets';
 import type { Workspace } from '../core/paths';
 import { accumulateQueryCosts, paidQueryCosts, recordedCompletionAverages } from '../evaluate/prompt-metadata';
 import { TeacherClient } from '../teacher/client';
@@ -10,7 +12,7 @@ import type { StoreRegistry, TeacherSettings } from '../teacher/query-jobs';
 import { batchStateDirectory, runBatchQueries } from '../teacher/batch';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
 import type { SamplingParameters, TeacherEndpoint, TeacherRequest } from '../teacher/request-key';
-import { runQueries, type QueryJob, type QueryProgress, type QueryRun } from '../teacher/scheduler';
+import { DEFAULT_MAX_RETRY_WAIT_MS, runQueries, type QueryJob, type QueryProgress, type QueryRun, type WaitEvent } from '../teacher/scheduler';
 import { countTextTokens } from '../teacher/tokens';
 import { formatCount, interruptibleRun, ProgressLine } from './progress';
 import { formatTable } from './table';
@@ -37,6 +39,7 @@ export interface TeacherFlags {
   concurrency: number;
   timeout: number;
   maxAttempts: number;
+  maxRetryWait?: number;
   maxCost?: number;
   price?: ModelPrice;
   completionTokens?: number;
@@ -77,6 +80,12 @@ export function addTeacherOptions(command: Command): Command {
     .option('--concurrency <n>', 'queries in flight at once', numberFlag('--concurrency', { min: 1, max: 1024, integer: true }), 16)
     .option('--timeout <seconds>', 'per-request timeout', numberFlag('--timeout', { min: 0, exclusiveMin: true }), 60)
     .option('--max-attempts <n>', 'attempts per query before its row fails', numberFlag('--max-attempts', { min: 1, max: 100, integer: true }), 8)
+    .option(
+      '--max-retry-wait <seconds>',
+      'longest Retry-After to honour; a server asking for longer is retried after this',
+      numberFlag('--max-retry-wait', { min: 0 }),
+      DEFAULT_MAX_RETRY_WAIT_MS / 1000,
+    )
     .option('--max-cost <dollars>', 'stop before the estimated spend would pass this budget', numberFlag('--max-cost', { min: 0 }))
     .option('--price <prompt,completion>', 'dollars per 1K prompt and completion tokens, instead of the price table (0,0 for a free local server)', parsePriceFlag)
     .option('--completion-tokens <n>', 'expected completion tokens per answer, for estimates (default: the template\'s recorded average)', numberFlag('--completion-tokens', { min: 0 }))
@@ -121,7 +130,9 @@ export interface TeacherRunResult {
 }
 
 export async function runTeacherJobs(jobs: readonly QueryJob[], context: TeacherContext, options: TeacherRunOptions): Promise<TeacherRunResult> {
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const print = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Every line goes through the secrets filter: a server may quote the key back in an error.
+  const log = (line: string) => print(redactSecrets(line));
   const { flags, price } = context;
   const estimate = estimateRun(jobs, {
     price,
@@ -174,6 +185,8 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
         ...common,
         concurrency: flags.concurrency,
         maxAttempts: flags.maxAttempts,
+        maxRetryWaitMs: (flags.maxRetryWait ?? DEFAULT_MAX_RETRY_WAIT_MS / 1000) * 1000,
+        onWait: waitLogger(log),
         maxCostUsd: flags.maxCost,
         estimateCostUsd: estimate.jobCostUsd,
       });
@@ -189,6 +202,29 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], context: Teacher
   return { estimate, run };
 }
 
+/**
+ * One line per wait worth knowing about: a retry of a second or more (why, how long, and when the server asked for
+ * longer than --max-retry-wait), at most one every 5 s; and each other process whose store lock a job waits for.
+ */
+export function waitLogger(log: (line: string) => void, now: () => number = Date.now): (event: WaitEvent) => void {
+  let lastRetryLine = -Infinity;
+  return (event) => {
+    if (event.kind === 'store-lock') {
+      log(`waiting: ${event.file} is being written by another zsd process, ${describeHolder(event.holder)}; its ${event.jobs} queries go out once it is done (answers it stores are not asked again; Ctrl-C stops waiting)`);
+      return;
+    }
+    if (now() - lastRetryLine < 5000) return;
+    lastRetryLine = now();
+    const seconds = (milliseconds: number) => `${(milliseconds / 1000).toFixed(milliseconds < 10_000 ? 1 : 0)} s`;
+    const why =
+      event.cappedAtMs !== undefined
+        ? `the server asked for ${seconds(event.requestedMs ?? 0)}, capped by --max-retry-wait ${seconds(event.cappedAtMs)}`
+        : event.requestedMs !== undefined && event.requestedMs >= event.delayMs
+          ? 'as the server asked (Retry-After)'
+          : 'back-off';
+    log(`waiting ${seconds(event.delayMs)} before attempt ${event.attempt + 1} of ${event.maxAttempts} (${why}): ${event.error.message}`);
+  };
+}
 
 /** Tokens and dollars of a run's store hits: their recorded usage, else counted with tiktoken. */
 export function savedByStore(run: QueryRun, price: ModelPrice): { answers: number; tokens: number; costUsd: number } {

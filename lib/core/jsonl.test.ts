@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ZsdError } from './errors';
 import { parseJsonLines, readJsonLines } from './jsonl';
-import { thrownBy } from '../test-support/fixtures';
+import { temporaryDirectory, thrownBy } from '../test-support/fixtures';
 
 
 describe('parseJsonLines', () => {
@@ -113,5 +113,32 @@ describe('readJsonLines', () => {
     expect((error as ZsdError).kind).toBe('not-found');
     expect((error as ZsdError).location).toEqual({ file });
     expect((error as ZsdError).message).toContain(file);
+  });
+});
+
+describe('strict UTF-8', () => {
+  const file = (bytes: Buffer) => {
+    const target = path.join(temporaryDirectory(), 'lines.jsonl');
+    fs.writeFileSync(target, bytes);
+    return target;
+  };
+  const invalid = Buffer.from([0xff, 0xfe]);
+
+  test('a complete line with bytes that are not UTF-8 is refused with its line number', () => {
+    const target = file(Buffer.concat([Buffer.from('{"a": 1}\n{"a": 2}\n{"a": "'), invalid, Buffer.from('"}\n')]));
+    expect(() => readJsonLines(target)).toThrow(/lines\.jsonl:3: line is not valid UTF-8/);
+  });
+
+  test('also when it is the last line and lacks its newline', () => {
+    const target = file(Buffer.concat([Buffer.from('{"a": 1}\n{"a": "'), invalid, Buffer.from('"}')]));
+    expect(() => readJsonLines(target)).toThrow(/lines\.jsonl:2: line is not valid UTF-8/);
+  });
+
+  test('a torn last line cut inside a character stays a torn tail', () => {
+    const euro = Buffer.from('€', 'utf8');
+    const target = file(Buffer.concat([Buffer.from('{"a": 1}\n{"a": "'), euro.subarray(0, 2)]));
+    const content = readJsonLines(target);
+    expect(content.lines).toHaveLength(1);
+    expect(content.tornTail?.line).toBe(2);
   });
 });

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DATA_ROOT, temporaryDirectory, writeFile } from '../test-support/fixtures';
 import { loadSplit } from './datasets';
@@ -86,6 +87,21 @@ describe('bad dataset lines name the file, line and field', () => {
 
   test('a torn last line', () => {
     expect(load('{"input": "a", "label": "b"}\n{"input": "c", "la')).toThrow(/mine_train\.jsonl:2: last line is incomplete/);
+  });
+
+  test('an empty split is an error naming the file, not a run over nothing', () => {
+    expect(load('')).toThrow(/mine_train\.jsonl: the "train" split of task "mine" has no rows/);
+    expect(load('\n\n')).toThrow(/has no rows/);
+  });
+
+  test('bytes that are not UTF-8 are refused with file:line, not sent as U+FFFD', () => {
+    const bad = Buffer.concat([Buffer.from('{"input": "a", "label": "b"}\n{"input": "caf'), Buffer.from([0xe9]), Buffer.from('", "label": "b"}\n')]);
+    const file = writeFile(path.join(root, 'datasets', 'latin', 'latin_train.jsonl'), '');
+    fs.writeFileSync(file, bad);
+    expect(() => loadSplit(getTask('latin', [root]), 'train', [root])).toThrow(/latin_train\.jsonl:2: line is not valid UTF-8/);
+    // The same text saved as UTF-8 loads.
+    fs.writeFileSync(file, '{"input": "a", "label": "b"}\n{"input": "café", "label": "b"}\n');
+    expect(loadSplit(getTask('latin', [root]), 'train', [root]).rows[1].promptValues.input).toBe('café');
   });
 
   test('an NLI label out of range', () => {

@@ -54,6 +54,8 @@ export function loadSplit(task: TaskDefinition, split: string, roots: readonly s
     });
   }
   const rows = content.lines.map(({ line, value }, index) => toExampleRow(task, value, index, { file, line }));
+  // An empty split would "succeed" with nothing asked, trained or scored: almost always a failed download or export.
+  if (rows.length === 0) throw new ZsdError('invalid-file', `the "${split}" split of task "${task.name}" has no rows; expected one JSON object per line`, { file });
   return { task: task.name, split, file, rows };
 }
 

@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import { toFile, type OpenAI } from 'openai';
 import { z } from 'zod';
 import { ZsdError } from '../core/errors';
+import { describeHolder, tryLock, type HeldLock } from '../core/file-lock';
 import { writeFileAtomic } from '../core/paths';
+import { abortableSleep } from '../core/sleep';
 import type { RecordedResponse } from './recorded-responses';
 import { classifyTeacherError, createOpenAI, TeacherError, teacherAnswerFrom, teacherRequestBody, type TeacherClientOptions } from './client';
 import { costOf, type ModelPrice } from './prices';
@@ -24,6 +26,10 @@ import { countOutcome, type QueryJob, type QueryOutcome, type QueryProgress, typ
  * - A state file becomes `<name>.done.json` (an audit trail, never read again) only once every answer the batch
  *   returned is in a store; requests the batch did not answer (errors, expiry) are resubmitted by the next run.
  * - The API key is never written: state files hold requests, file and batch ids only.
+ * - One batch runner per workspace: a run holds `query-results/.batches.lock` and the write locks of the stores its
+ *   jobs answer into (core/file-lock.ts), re-reading those stores once it holds them; while another live zsd process
+ *   holds any of them it refuses to start, naming that process (two runners would submit the same jobs). A killed
+ *   runner's locks are taken over.
  */
 
 /** Where a workspace keeps its batch states: beside the responses they turn into. */
@@ -141,6 +147,46 @@ interface PendingBatch {
 type Attempt<T> = { ok: true; value: T } | { ok: false; error: TeacherError };
 
 export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchOptions): Promise<QueryRun> {
+  const locks: HeldLock[] = [];
+  const lockedStores = new Set<ResponseStore>();
+  const refuse = (what: string, attempt: { holder: Parameters<typeof describeHolder>[0]; file: string }): never => {
+    throw new ZsdError(
+      'incomplete',
+      `${what} is in use by another zsd process, ${describeHolder(attempt.holder)} (lock ${attempt.file}); two batch runs would submit the same requests: wait for it to end, or stop it (a later run resumes its batches)`,
+    );
+  };
+  try {
+    const toSend = jobs.filter((job) => !job.store.lookup(job.request, job.key));
+    const pendingOnDisk = fs.existsSync(options.stateDir) && fs.readdirSync(options.stateDir).some((entry) => entry.endsWith('.json') && !entry.endsWith('.done.json'));
+    if (toSend.length > 0 || pendingOnDisk) {
+      const batchesLock = tryLock(options.stateDir);
+      if (!batchesLock.acquired) refuse(`the batch directory ${options.stateDir}`, batchesLock);
+      else locks.push(batchesLock.lock);
+      for (const store of new Set(toSend.map((job) => job.store))) {
+        const attempt = store.lockForWriting();
+        if (!attempt.acquired) refuse(`the response store ${store.path}`, attempt);
+        lockedStores.add(store);
+      }
+    }
+    // Stores of earlier runs' batches: only while no other process writes them; else their batch waits for a later run.
+    const storeFor = options.storeFor;
+    const lockedStoreFor = storeFor
+      ? (task: string, split: string, templateId: number): ResponseStore | undefined => {
+          const store = storeFor(task, split, templateId);
+          if (!store || lockedStores.has(store)) return store;
+          if (!store.lockForWriting().acquired) return undefined;
+          lockedStores.add(store);
+          return store;
+        }
+      : undefined;
+    return await runLockedBatchQueries(jobs, { ...options, storeFor: lockedStoreFor });
+  } finally {
+    for (const store of lockedStores) store.releaseLock();
+    for (const lock of locks) lock.release();
+  }
+}
+
+async function runLockedBatchQueries(jobs: readonly QueryJob[], options: BatchOptions): Promise<QueryRun> {
   const pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
   const maxRequestsPerBatch = options.maxRequestsPerBatch ?? DEFAULT_MAX_REQUESTS_PER_BATCH;
   const maxAttempts = options.maxAttempts ?? 5;
@@ -172,7 +218,8 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
 
   const backOff = (attemptNumber: number, error: TeacherError): Promise<void> => {
     progress.retries++;
-    return sleep(Math.max(Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2 ** (attemptNumber - 1)), error.retryAfterMs ?? 0));
+    // A Retry-After is honoured up to the same cap as the back-off: a server asking for an hour is asked again sooner.
+    return sleep(Math.min(MAX_RETRY_DELAY_MS, Math.max(retryDelayMs * 2 ** (attemptNumber - 1), error.retryAfterMs ?? 0)));
   };
 
   /** One API call with the batch runner's retries: timeouts, connection, server errors and rate limits back off. */
@@ -566,17 +613,4 @@ function shortHash(text: string): string {
   let hash = 0x811c9dc5;
   for (let index = 0; index < text.length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193) >>> 0;
   return hash.toString(16).padStart(8, '0');
-}
-
-function abortableSleep(milliseconds: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, milliseconds);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

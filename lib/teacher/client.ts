@@ -1,4 +1,5 @@
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { redactSecrets } from '../core/secrets';
 import { chatMessages, completionPrompt, type TeacherRequest } from './request-key';
 
 /**
@@ -41,7 +42,8 @@ export class TeacherError extends Error {
     readonly status?: number,
     readonly retryAfterMs?: number,
   ) {
-    super(message);
+    // A server may quote the request's Authorization header back: no registered secret survives into a message.
+    super(redactSecrets(message));
     this.name = 'TeacherError';
   }
 
@@ -115,14 +117,20 @@ function usageOf(usage: { prompt_tokens?: number; completion_tokens?: number } |
 }
 
 /**
- * Maps SDK, fetch and parse errors to kinds. Names, not instanceof: errors may come from another realm. Any object
- * with `status`, `message` and `code` classifies like the SDK's APIError (a batch's per-request error lines do).
+ * Maps SDK, fetch and parse errors to kinds by their classes and fields, never by message text:
+ * - the SDK's APIConnectionTimeoutError is a timeout, its other APIConnectionErrors (refused, reset before an answer)
+ *   a connection failure, an APIUserAbortError a connection failure too (nothing was answered);
+ * - an HTTP error (the SDK's APIError with a status, or any object with `status`, `message` and `code`, as a batch's
+ *   per-request error lines are) by its status and `code`;
+ * - a SyntaxError (a body cut off or not JSON) is a malformed answer;
+ * - anything else (a body stream that broke after the headers: undici's TypeError 'terminated') a connection failure.
  */
 export function classifyTeacherError(error: unknown): TeacherError {
   if (error instanceof TeacherError) return error;
-  const name = (error as { name?: string } | null)?.name ?? '';
   const message = (error as { message?: string } | null)?.message ?? String(error);
-  const status = (error as { status?: number } | null)?.status;
+  if (error instanceof APIConnectionTimeoutError) return new TeacherError('timeout', `timed out: ${message}`, true);
+  if (error instanceof APIConnectionError || error instanceof APIUserAbortError) return new TeacherError('connection', `connection failed: ${message}`, true);
+  const status = error instanceof APIError ? error.status : (error as { status?: number } | null)?.status;
   const code = String((error as { code?: unknown } | null)?.code ?? '');
   if (typeof status === 'number') {
     const retryAfterMs = retryAfterOf(error);
@@ -132,25 +140,26 @@ export function classifyTeacherError(error: unknown): TeacherError {
         : new TeacherError('rate-limit', `rate limited (429): ${message}`, true, status, retryAfterMs);
     }
     if (status === 401 || status === 403) return new TeacherError('auth', `not authorised (${status}): check the API key (${message})`, false, status);
-    if (status === 400 && (code === 'context_length_exceeded' || /maximum context length/i.test(message))) {
-      return new TeacherError('context-length', `prompt too long for the model: ${message}`, false, status);
-    }
+    // Servers that send no code (vLLM) say so in words; both kinds give up on the row alike, only the label differs.
+    if (status === 400 && (code === 'context_length_exceeded' || /maximum context length/i.test(message))) return new TeacherError('context-length', `prompt too long for the model: ${message}`, false, status);
     if (status === 404) return new TeacherError('not-found', `not found (404): ${message}`, false, status);
     if (status === 408 || status === 409 || status >= 500) return new TeacherError('server', `server error (${status}): ${message}`, true, status, retryAfterMs);
     return new TeacherError('bad-request', `request refused (${status}): ${message}`, false, status);
   }
-  if (/timeout/i.test(name) || /timed? ?out/i.test(message)) return new TeacherError('timeout', `timed out: ${message}`, true);
-  if (name === 'SyntaxError' || /JSON/.test(message)) return new TeacherError('malformed', `malformed answer: ${message}`, true);
-  if (/connection|ECONNRESET|socket|fetch failed|terminated|network/i.test(`${name} ${message}`)) {
-    return new TeacherError('connection', `connection failed: ${message}`, true);
-  }
+  if (error instanceof SyntaxError) return new TeacherError('malformed', `malformed answer: ${message}`, true);
+  const name = (error as { name?: string } | null)?.name;
   return new TeacherError('connection', `request failed: ${name ? `${name}: ` : ''}${message}`, true);
 }
 
-function retryAfterOf(error: unknown): number | undefined {
+/** How long the server asks us to wait: `retry-after-ms` (milliseconds, OpenAI's), else `retry-after` (seconds or a date). */
+export function retryAfterOf(error: unknown): number | undefined {
   const headers = (error as { headers?: Headers | Record<string, string> } | null)?.headers;
   if (!headers) return undefined;
-  const value = typeof (headers as Headers).get === 'function' ? (headers as Headers).get('retry-after') : (headers as Record<string, string>)['retry-after'];
+  const header = (name: string) =>
+    typeof (headers as Headers).get === 'function' ? (headers as Headers).get(name) : (headers as Record<string, string | undefined>)[name];
+  const milliseconds = Number(header('retry-after-ms') ?? Number.NaN);
+  if (Number.isFinite(milliseconds) && milliseconds >= 0) return milliseconds;
+  const value = header('retry-after');
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);

@@ -1,11 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
+import { registerSecret } from '../core/secrets';
 
 /**
  * Where the teacher is and how to sign in: `--base-url` / `--api-key` flags, else the environment
  * (`OPENAI_BASE_URL`, `OPENAI_API_KEY`), else a `.env` file in the workspace (which the user keeps out of git).
  * The key is only ever handed to the SDK: it is never part of a request key, a stored line, a log or a result.
+ * Every key configured anywhere (flag, environment, `.env`, whichever wins) and a password in a base URL are
+ * registered with core/secrets.ts, so that a server quoting them back (an error body echoing the Authorization
+ * header) is redacted wherever zsd prints or writes it.
  */
 
 export const CONNECTION_VARIABLES = ['OPENAI_API_KEY', 'OPENAI_BASE_URL'] as const;
@@ -25,6 +29,8 @@ export interface ConnectionFlags {
 
 export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv, dotEnvFile?: string): TeacherConnection {
   const dotEnv = dotEnvFile ? readDotEnv(dotEnvFile) : new Map<string, string>();
+  for (const key of [flags.apiKey, env.OPENAI_API_KEY, dotEnv.get('OPENAI_API_KEY')]) registerSecret(key);
+  for (const url of [flags.baseUrl, env.OPENAI_BASE_URL, dotEnv.get('OPENAI_BASE_URL')]) registerSecret(urlPassword(url));
   const pick = (flag: string | undefined, flagName: string, variable: (typeof CONNECTION_VARIABLES)[number]) => {
     if (flag !== undefined && flag !== '') return { value: flag, source: flagName };
     const fromEnv = env[variable];
@@ -52,6 +58,17 @@ export function readDotEnv(file: string): Map<string, string> {
     values.set(match[1], unquote(match[2]));
   });
   return values;
+}
+
+/** The password of a URL with credentials (https://user:password@host), to redact it. */
+function urlPassword(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    const password = new URL(value).password;
+    return password === '' ? undefined : decodeURIComponent(password);
+  } catch {
+    return undefined;
+  }
 }
 
 function unquote(value: string): string {

@@ -48,7 +48,8 @@ import { countChatTokens, countTextTokens, type ChatMessage } from './tokens';
  * arrival order, after the first `after` of them, draws one number u from a mulberry32 generator seeded with
  * `seed`; the first kind (in spec order) whose cumulative rate exceeds u is the fault. So the schedule is the same
  * for a seed and request order, and resetStats() does not restart it. What each kind does:
- *   rate-limit 429 + Retry-After: 1, code rate_limit_exceeded | quota 429, code insufficient_quota (not to retry)
+ *   rate-limit 429 + Retry-After: 1 (or `rateLimitHeaders`), code rate_limit_exceeded | quota 429, code insufficient_quota
+ *   (not to retry); with `echoAuthorization` every fault's error message quotes the request's Authorization header
  *   server-error 500 | unavailable 503 | auth 401, code invalid_api_key
  *   hang: no answer; the socket is destroyed after `hangMs` | reset: the socket is destroyed at once
  *   malformed: 200 with a truncated JSON body | empty: 200 with `choices: []`
@@ -94,6 +95,10 @@ export interface FakeOpenAIOptions {
   hangMs?: number;
   /** How many GETs of a batch before it reports completed (default 2). */
   batchCompletionPolls?: number;
+  /** Headers of a 'rate-limit' fault's 429 (default {"retry-after": "1"}), e.g. {"retry-after": "3600"} or {"retry-after-ms": "1500"}. */
+  rateLimitHeaders?: Readonly<Record<string, string>>;
+  /** Fault errors quote the request's Authorization header in their message, as some servers and proxies do. */
+  echoAuthorization?: boolean;
   /** Scripted optimiser and scorer answers (see "Scripted mode" above). */
   script?: FakeScript;
 }
@@ -705,11 +710,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
   function sendFault(kind: FaultKind, request: http.IncomingMessage, response: http.ServerResponse, would: Completion): void {
     stats.faults[kind] = (stats.faults[kind] ?? 0) + 1;
+    const quoted = options.echoAuthorization ? ` (request headers: Authorization: ${request.headers.authorization ?? 'none'})` : '';
     const error = (status: number, type: string, code: string | null, message: string, headers: Record<string, string> = {}): void =>
-      send(response, status, new HttpError(status, type, code, message).body(), headers);
+      send(response, status, new HttpError(status, type, code, `${message}${quoted}`).body(), headers);
     switch (kind) {
       case 'rate-limit':
-        return error(429, 'rate_limit_exceeded', 'rate_limit_exceeded', 'Rate limit reached (injected fault). Please try again in 1s.', { 'retry-after': '1' });
+        return error(429, 'rate_limit_exceeded', 'rate_limit_exceeded', 'Rate limit reached (injected fault). Please try again later.', { ...(options.rateLimitHeaders ?? { 'retry-after': '1' }) });
       case 'quota':
         return error(429, 'insufficient_quota', 'insufficient_quota', 'You exceeded your current quota, please check your plan and billing details (injected fault).');
       case 'server-error':

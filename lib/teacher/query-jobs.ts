@@ -1,7 +1,7 @@
 import type { Workspace } from '../core/paths';
 import type { ExampleRow } from '../data/datasets';
-import { completePrompt, renderTemplate, type PromptTemplate } from '../prompts/templates';
-import { requestKey, type SamplingParameters, type TeacherEndpoint, type TeacherRequest } from './request-key';
+import { renderTemplate, type PromptTemplate } from '../prompts/templates';
+import { requestKey, studyCompletePrompt, type SamplingParameters, type TeacherEndpoint, type TeacherRequest } from './request-key';
 import { ResponseStore } from './response-store';
 import type { QueryJob } from './scheduler';
 
@@ -45,7 +45,9 @@ export function buildQueryJobs(
       request,
       key: requestKey(request),
       store,
-      row: { split, idx: row.index, templateId: template.id, promptValues: row.promptValues, completePrompt: completePrompt(rendered) },
+      // What was sent: system and user joined by a newline for chat (the study's complete_prompt), by a space for the
+      // completion endpoint (its prompt), so a stored line and its request key always describe the same request.
+      row: { split, idx: row.index, templateId: template.id, promptValues: row.promptValues, completePrompt: studyCompletePrompt(request) },
     };
   });
 }

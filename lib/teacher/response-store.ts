@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
+import { tryLock, type HeldLock, type LockHolder } from '../core/file-lock';
 import { parseJsonLines } from '../core/jsonl';
+import { redactSecrets } from '../core/secrets';
 import { responseLayers, type Workspace } from '../core/paths';
 import { parseResponseLine, responsesFile, STUDY_MODEL, type RecordedResponse } from './recorded-responses';
 import { studyCompletePrompt, type SamplingParameters, type TeacherEndpoint, type TeacherRequest } from './request-key';
@@ -16,7 +18,10 @@ import { studyCompletePrompt, type SamplingParameters, type TeacherEndpoint, typ
  *   `complete_prompt` for the model it was made with (gpt-3.5-turbo);
  * - a torn last line (a crash mid-write) is moved to `responses.json.torn` on the next append, never parsed;
  * - the workspace file is read before the read-only layers (the recorded study); writes go to the workspace only;
- * - every file is read once; lookups are O(1) map hits.
+ * - every file is read once; lookups are O(1) map hits; `refresh` reads only what another process appended since;
+ * - one writer per file across processes: a writer holds `responses.json.lock` (`lockForWriting`, see
+ *   core/file-lock.ts) and re-reads the file's tail when it takes the lock and before each request it sends;
+ * - no registered secret (API key) is ever written: each line passes through `redactSecrets`.
  */
 
 export interface StoredEntry {
@@ -41,6 +46,10 @@ export class ResponseStore {
   private readonly byStudyPrompt = new Map<string, RecordedResponse>();
   private readonly file: string;
   private repaired = false;
+  /** Bytes of the workspace file read so far (whole lines only): `refresh` reads from here. */
+  private readBytes = 0;
+  private readLines = 0;
+  private lock: HeldLock | undefined;
   /** Responses on disk across all layers (first per key). */
   size = 0;
 
@@ -51,7 +60,72 @@ export class ResponseStore {
     readonly templateId: number,
   ) {
     this.file = responsesFile(workspace.root, task, split, templateId);
-    for (const layer of responseLayers(workspace)) this.load(responsesFile(layer, task, split, templateId));
+    for (const layer of responseLayers(workspace)) {
+      const file = responsesFile(layer, task, split, templateId);
+      if (file === this.file) this.refresh();
+      else this.load(file);
+    }
+  }
+
+  /**
+   * Reads the lines another process appended to the workspace file since the last read (whole lines only: a line
+   * being written, or torn, is read once complete). One `stat` when nothing changed: cheap enough before every request.
+   */
+  refresh(): void {
+    let size: number;
+    try {
+      size = fs.statSync(this.file).size;
+    } catch {
+      return;
+    }
+    if (size < this.readBytes) {
+      // Truncated under us (a torn tail moved aside): every complete line we read is still there.
+      this.readBytes = Math.min(this.readBytes, size);
+      return;
+    }
+    if (size === this.readBytes) return;
+    const handle = fs.openSync(this.file, 'r');
+    let bytes: Buffer;
+    try {
+      bytes = Buffer.alloc(size - this.readBytes);
+      const read = fs.readSync(handle, bytes, 0, bytes.length, this.readBytes);
+      bytes = bytes.subarray(0, read);
+    } finally {
+      fs.closeSync(handle);
+    }
+    // A last line without its newline is indexed when it parses (a complete line that lost its newline), skipped when
+    // torn or still being written; either way it is read again next time, until its newline is there.
+    const { lines } = parseJsonLines(bytes.toString('utf8'), this.file);
+    for (const { line, value } of lines) this.index(parseResponseLine(value, this.file, this.readLines + line));
+    const end = bytes.lastIndexOf(0x0a) + 1;
+    this.readBytes += end;
+    for (let index = 0; index < end; index++) if (bytes[index] === 0x0a) this.readLines++;
+  }
+
+  /** Whether this store holds the workspace file's write lock. */
+  get holdsLock(): boolean {
+    return this.lock?.held === true;
+  }
+
+  /**
+   * Takes the write lock of the workspace file unless a live process holds it (then: who), and re-reads the tail,
+   * so answers the previous holder stored are found before anything is sent.
+   */
+  lockForWriting(command?: string): { acquired: true } | { acquired: false; holder: LockHolder; file: string } {
+    if (this.holdsLock) return { acquired: true };
+    if (this.workspace.readOnly) throw new ZsdError('read-only', `refusing to write responses below the read-only data root: ${this.file}`);
+    const attempt = tryLock(this.file, command);
+    if (!attempt.acquired) return attempt;
+    this.lock = attempt.lock;
+    // The previous holder may have been killed mid-append: check the tail again before the next write.
+    this.repaired = false;
+    this.refresh();
+    return { acquired: true };
+  }
+
+  releaseLock(): void {
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   get path(): string {
@@ -72,7 +146,7 @@ export class ResponseStore {
     this.prepareAppend();
     const handle = fs.openSync(this.file, 'a');
     try {
-      fs.writeSync(handle, `${JSON.stringify(entry)}\n`);
+      fs.writeSync(handle, storedLine(entry));
       fs.fsyncSync(handle);
     } finally {
       fs.closeSync(handle);
@@ -105,7 +179,7 @@ export class ResponseStore {
         const handle = await fs.promises.open(this.file, 'a');
         try {
           // writeFile, unlike write, loops until every byte is out.
-          await handle.writeFile(group.map(({ entry }) => `${JSON.stringify(entry)}\n`).join(''));
+          await handle.writeFile(group.map(({ entry }) => storedLine(entry)).join(''));
           await handle.sync();
         } finally {
           await handle.close();
@@ -153,6 +227,11 @@ export class ResponseStore {
       this.size++;
     }
   }
+}
+
+/** One line of the store: the entry as JSON, with any registered secret redacted (a server may quote the key back). */
+function storedLine(entry: StoredEntry): string {
+  return `${redactSecrets(JSON.stringify(entry))}\n`;
 }
 
 function studyIndexKey(model: string, completePrompt: string): string {

@@ -1,3 +1,5 @@
+import type { LockHolder } from '../core/file-lock';
+import { abortableSleep } from '../core/sleep';
 import type { RecordedResponse } from './recorded-responses';
 import { TeacherError, type TeacherAnswer } from './client';
 import { costOf, type ModelPrice } from './prices';
@@ -11,10 +13,15 @@ import type { ResponseStore, StoredEntry } from './response-store';
  *   is free once the answer has arrived, so the store's group commit overlaps the next request. A failed write
  *   stops the run with its error: the request is not sent again (that would pay twice).
  * - Equal keys in one run are asked once; the others wait for that answer.
- * - Retries: rate limits wait Retry-After (or back off), timeouts, connection and server errors back off
- *   exponentially with jitter; quota and auth errors stop the run; a prompt the server refuses fails its row.
+ * - Retries: rate limits wait Retry-After (capped at `maxRetryWaitMs`, default 60 s), timeouts, connection and
+ *   server errors back off exponentially with jitter; quota and auth errors stop the run; a prompt the server refuses
+ *   fails its row. Every wait of a second or more is reported (`onWait`) with its reason.
  * - Budget: a job is not started when spent + in-flight estimates + its estimate would pass `maxCostUsd`.
- * - Abort (Ctrl-C): no new job starts; jobs in flight finish and are written.
+ * - Other processes: a job is sent only while this process holds its store's write lock (taken on the first job
+ *   to send, released once the store's last job is settled); the store's tail is re-read on taking it and before
+ *   each request. A job whose store another live process holds waits (reported through `onWait`, naming the holder)
+ *   while the other jobs go on; a dead holder's lock is taken over.
+ * - Abort (Ctrl-C): no new job starts, back-off and lock waits end at once; jobs in flight finish and are written.
  */
 
 export interface QueryJob {
@@ -46,9 +53,24 @@ export interface SchedulerOptions {
   estimateCostUsd?: (job: QueryJob) => number;
   signal?: AbortSignal;
   onProgress?: (progress: QueryProgress) => void;
+  /** Waits of a second or more (retries), and waits for another process's store lock. */
+  onWait?: (event: WaitEvent) => void;
+  /** The longest Retry-After honoured (default 60 s): a server asking for longer is retried after this. */
+  maxRetryWaitMs?: number;
+  /** Between two looks at a store another process holds (default 250 ms). */
+  lockPollMs?: number;
+  /** Who this process is, in lock files (default: its command line, secrets redacted). */
+  lockCommand?: string;
+  /** Default: a sleep that `signal` cuts short. */
   sleep?: (milliseconds: number) => Promise<void>;
   random?: () => number;
 }
+
+export type WaitEvent =
+  | { kind: 'retry'; job: QueryJob; error: TeacherError; attempt: number; maxAttempts: number; delayMs: number; requestedMs?: number; cappedAtMs?: number }
+  | { kind: 'store-lock'; file: string; holder: LockHolder; jobs: number };
+
+export const DEFAULT_MAX_RETRY_WAIT_MS = 60_000;
 
 export interface QueryProgress {
   total: number;
@@ -73,7 +95,9 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
   const maxAttempts = options.maxAttempts ?? 8;
   const baseDelayMs = options.baseDelayMs ?? 500;
   const maxDelayMs = options.maxDelayMs ?? 60_000;
-  const sleep = options.sleep ?? ((milliseconds: number) => new Promise<void>((resolve) => setTimeout(resolve, milliseconds)));
+  const maxRetryWaitMs = options.maxRetryWaitMs ?? DEFAULT_MAX_RETRY_WAIT_MS;
+  const lockPollMs = options.lockPollMs ?? 250;
+  const sleep = options.sleep ?? ((milliseconds: number) => abortableSleep(milliseconds, options.signal));
   const random = options.random ?? Math.random;
   const progress: QueryProgress = { total: jobs.length, fresh: 0, cached: 0, failed: 0, skipped: 0, retries: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
   const outcomes: QueryOutcome[] = new Array(jobs.length);
@@ -81,7 +105,6 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
   let stoppedBecause: string | undefined;
   let inFlightEstimate = 0;
   let writeFailure: { error: unknown } | undefined;
-  let next = 0;
 
   const report = () => options.onProgress?.({ ...progress });
 
@@ -95,7 +118,23 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
         if (!teacherError.retryable || attempt >= maxAttempts) return { kind: 'failed', job, error: teacherError };
         progress.retries++;
         const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)) * (0.5 + random() / 2);
-        await sleep(Math.max(backoff, teacherError.retryAfterMs ?? 0));
+        const requestedMs = teacherError.retryAfterMs;
+        const honouredMs = requestedMs === undefined ? 0 : Math.min(requestedMs, maxRetryWaitMs);
+        const delayMs = Math.max(backoff, honouredMs);
+        if (delayMs >= 1000) {
+          options.onWait?.({
+            kind: 'retry',
+            job,
+            error: teacherError,
+            attempt,
+            maxAttempts,
+            delayMs,
+            requestedMs,
+            cappedAtMs: requestedMs !== undefined && requestedMs > maxRetryWaitMs ? maxRetryWaitMs : undefined,
+          });
+        }
+        await sleep(delayMs);
+        if (options.signal?.aborted) return { kind: 'skipped', job, reason: 'aborted' };
       }
     }
   };
@@ -122,12 +161,61 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
     return { kind: 'fresh', job, record, usage: answer.usage, costUsd };
   };
 
+  // Store locks: which stores this run holds, and how many of each store's jobs are not settled yet.
+  const unsettled = new Map<ResponseStore, number>();
+  for (const job of jobs) unsettled.set(job.store, (unsettled.get(job.store) ?? 0) + 1);
+  const held = new Set<ResponseStore>();
+  const releaseStore = (store: ResponseStore) => {
+    if (!held.delete(store)) return;
+    store.releaseLock();
+  };
+
   const settle = (index: number, outcome: QueryOutcome) => {
     outcomes[index] = outcome;
     const stop = countOutcome(progress, outcome);
     stoppedBecause ??= stop;
+    const left = (unsettled.get(outcome.job.store) ?? 1) - 1;
+    unsettled.set(outcome.job.store, left);
+    // Its last job settled (its line on disk, or given up): another process may have the store now.
+    if (left === 0) releaseStore(outcome.job.store);
     report();
   };
+
+  /** Jobs whose store another process holds: tried again once the queue is empty. */
+  let deferred: number[] = [];
+  const reportedHolders = new Set<string>();
+  let lockWait: Promise<void> | undefined;
+
+  /** Takes the job's store lock (or finds it held by us); false (and the job deferred) when another process holds it. */
+  const lockStoreOf = (index: number): boolean => {
+    const store = jobs[index].store;
+    if (held.has(store)) return true;
+    const attempt = store.lockForWriting(options.lockCommand);
+    if (attempt.acquired) {
+      held.add(store);
+      return true;
+    }
+    deferred.push(index);
+    const holderId = `${attempt.file}\u0000${attempt.holder.pid}\u0000${attempt.holder.started_at}`;
+    if (!reportedHolders.has(holderId)) {
+      reportedHolders.add(holderId);
+      options.onWait?.({ kind: 'store-lock', file: store.path, holder: attempt.holder, jobs: unsettled.get(store) ?? 0 });
+    }
+    return false;
+  };
+
+  /** The queue is empty but jobs wait for other processes' locks: wait a little (all workers share one wait), then retry them. */
+  const waitForLocks = async (): Promise<void> => {
+    lockWait ??= sleep(lockPollMs).then(() => {
+      lockWait = undefined;
+      if (options.signal?.aborted || stoppedBecause) return;
+      queue.push(...deferred);
+      deferred = [];
+    });
+    await lockWait;
+  };
+
+  const queue: number[] = jobs.map((_, index) => index);
 
   const worker = async () => {
     // The slot is free once the answer is here; the store's group commit overlaps the next request. A job counts as
@@ -135,8 +223,17 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
     let previousWrite: Promise<void> = Promise.resolve();
     for (;;) {
       if (writeFailure) throw writeFailure.error;
-      const index = next++;
-      if (index >= jobs.length) return previousWrite;
+      const index = queue.shift();
+      if (index === undefined) {
+        if (deferred.length === 0) return previousWrite;
+        if (options.signal?.aborted || stoppedBecause) {
+          const reason = options.signal?.aborted && !stoppedBecause ? 'aborted' : 'stopped';
+          for (const waiting of deferred.splice(0)) settle(waiting, { kind: 'skipped', job: jobs[waiting], reason });
+          continue;
+        }
+        await waitForLocks();
+        continue;
+      }
       const job = jobs[index];
       const cachedRecord = job.store.lookup(job.request, job.key);
       if (cachedRecord) {
@@ -155,6 +252,14 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
       if (shared) {
         const first = await shared;
         settle(index, first.kind === 'fresh' ? { kind: 'cached', job, record: first.record } : ({ ...first, job } as QueryOutcome));
+        continue;
+      }
+      if (!lockStoreOf(index)) continue;
+      // Another process may have stored it since we read the store (cheap: one stat when nothing changed).
+      job.store.refresh();
+      const storedMeanwhile = job.store.lookup(job.request, job.key);
+      if (storedMeanwhile) {
+        settle(index, { kind: 'cached', job, record: storedMeanwhile });
         continue;
       }
       const estimate = options.estimateCostUsd?.(job) ?? 0;
@@ -180,7 +285,11 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
     }
   };
 
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, jobs.length)) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, jobs.length)) }, worker));
+  } finally {
+    for (const store of [...held]) releaseStore(store);
+  }
   if (!stoppedBecause && options.signal?.aborted) stoppedBecause = 'interrupted';
   return { outcomes, progress, stoppedBecause };
 }
