@@ -107,7 +107,7 @@ export function trainCommand(): Command {
     .option('--run <n>', 'run number in the results path (default: the seed)', numberFlag('--run', { min: 0, integer: true }))
     .option('--resume', 'continue the run from its latest checkpoint')
     .option('--skip-finished', 'do nothing when this run has finished already (its test.json exists): for scripts that re-run a plan')
-    .option('--workers <n>', 'worker threads computing gradients data-parallel (wasm runs one thread each; 2 uses both cores of a 2-core machine)', numberFlag('--workers', { min: 1, max: 64, integer: true }), 1)
+    .option('--workers <n>', 'worker threads computing gradients data-parallel, each with its share of the cores (2 uses both cores of a 2-core machine; on native TensorFlow, faster for small students than one worker on every core)', numberFlag('--workers', { min: 1, max: 64, integer: true }), 1)
     .addOption(
       new Option('--vocabulary <kind>', 'full: the T5 vocabulary (32128 rows); task: only the pieces the training text uses, for a from-scratch student (saved with each checkpoint)')
         .choices(['full', 'task'])
@@ -235,10 +235,13 @@ export async function runTrain(options: TrainOptions): Promise<{ directory: stri
   };
   process.on('SIGINT', onInterrupt);
   let lastPrinted = 0;
-  // Worker threads exist to use several cores on wasm (one thread each); native TensorFlow already uses every core.
-  const workers = backend.name === 'wasm' ? options.workers : 1;
-  if (workers !== options.workers) process.stderr.write(`--workers ${options.workers} ignored: ${backend.description} uses every core itself\n`);
-  const engine = workers > 1 ? await ParallelGradientEngine.start(model, { workers }) : undefined;
+  // Worker threads split each batch: on wasm one thread each; on native TensorFlow each worker's context gets its
+  // share of the cores (for small students, per-kernel overhead makes that faster than one context on every core).
+  // A GPU is one device: one worker.
+  const onGpu = backend.description.startsWith('@tensorflow/tfjs-node-gpu');
+  const workers = onGpu ? 1 : options.workers;
+  if (workers !== options.workers) process.stderr.write(`--workers ${options.workers} ignored: ${backend.description} runs on one GPU\n`);
+  const engine = workers > 1 ? await ParallelGradientEngine.start(model, { workers, backend: backend.name === 'wasm' ? 'wasm' : 'node' }) : undefined;
   try {
     const outcome = await trainStudent({
       engine,

@@ -13,7 +13,7 @@ common=(--task svamp --workspace "$workspace" --model zsd-scratch --vocabulary t
   --lr 3e-3 --warmup-steps 30 --schedule linear --max-input-length 96 --max-target-length 48 --eval-steps 1000
   --eval-max-new-tokens 24 --mode task_prefix --rationales palm)
 seed=100
-for configuration in "node 1" "wasm 2" "wasm 1"; do
+for configuration in "node 1" "node 2" "wasm 2" "wasm 1"; do
   read -r backend workers <<<"$configuration"
   seed=$((seed + 1)) # a run directory of its own per configuration
   log="$workspace/train-$backend-$workers.log"

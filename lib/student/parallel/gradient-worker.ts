@@ -1,6 +1,7 @@
 /**
- * A gradient worker: one T5 replica on its own wasm backend (the wasm backend is single-threaded in Node, so one
- * worker per core is how a step uses both cores). It computes weighted loss gradients of the pieces it is sent into
+ * A gradient worker: one T5 replica on its own backend: wasm (single-threaded in Node, so one worker per core is how
+ * a step uses both cores), or native TensorFlow, whose context in this thread gets its share of the cores as
+ * intra-op threads (the engine sets TF_NUM_INTRAOP_THREADS before the workers load it). It computes weighted loss gradients of the pieces it is sent into
  * its shared gradient buffer, sums slices of all workers' buffers, applies the fused AdamW to its slice of the
  * shared parameters, and reloads its replica from the shared parameters when told.
  */
@@ -24,9 +25,13 @@ function reply(message: WorkerResponse): void {
   port.postMessage(message);
 }
 
-/** The tensor's data in the wasm heap, without a copy (valid until the next allocation on this backend). */
-function heapView(tensor: tf.Tensor): Float32Array {
-  return (tf.backend() as BackendWasm).typedArrayFromHeap(tensor) as Float32Array;
+/**
+ * The tensor's data: on wasm a view of its heap, without a copy (valid until the next allocation on this backend);
+ * on native TensorFlow a copy.
+ */
+function hostView(tensor: tf.Tensor): Float32Array {
+  if (setup.backend === 'wasm') return (tf.backend() as BackendWasm).typedArrayFromHeap(tensor) as Float32Array;
+  return tensor.dataSync() as Float32Array;
 }
 
 function loadParameters(): void {
@@ -66,7 +71,7 @@ function computeGradients(pieces: WorkerPiece[], training: boolean): number[] {
       for (const [variableName, gradient] of Object.entries(grads)) {
         const name = byVariable.get(variableName)!;
         const offset = offsets.get(name)!;
-        const data = heapView(gradient);
+        const data = hostView(gradient);
         if (!written) own.set(data, offset);
         else for (let i = 0; i < data.length; i++) own[offset + i] += data[i];
         seen.add(name);
@@ -121,7 +126,7 @@ function handle(request: WorkerRequest): WorkerResponse {
 }
 
 async function main(): Promise<void> {
-  await initBackend({ prefer: 'wasm' });
+  await initBackend({ prefer: setup.backend });
   const views = flatViews(setup.layout, setup.parameters);
   const tensors = new Map<string, HostTensor>(setup.layout.entries.map((entry) => [entry.name, { shape: entry.shape, data: views.get(entry.name)! }]));
   model = T5Model.fromHostTensors(setup.config, tensors);
@@ -133,7 +138,7 @@ async function main(): Promise<void> {
       reply({ kind: 'error', id: request.id, message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined });
     }
   });
-  reply({ kind: 'ready' });
+  reply({ kind: 'ready', backend: tf.getBackend() });
 }
 
 main().catch((error: unknown) => {

@@ -70,8 +70,13 @@ test('two workers: summed gradients equal the single-thread gradients of the sam
   const config = smallConfig();
   const model = T5Model.randomInit(config, 3);
   const batch = paddedBatch();
+  const threadsBefore = process.env.TF_NUM_INTRAOP_THREADS;
   const engine = await ParallelGradientEngine.start(model, { workers: 2, training: false });
   try {
+    // the replicas run where the main thread runs (native TensorFlow in CI's default project, wasm in the other),
+    // and the thread settings the native workers were started with are not left behind
+    expect(engine.workerBackend).toBe(tf.getBackend());
+    expect(process.env.TF_NUM_INTRAOP_THREADS).toBe(threadsBefore);
     const expected = singleThreadGradients(model, batch);
     const [loss] = await engine.computeGradients([{ batch, factor: 1, dropoutSeed: 0 }]);
     expect(Math.abs(loss - expected.loss) / expected.loss).toBeLessThan(1e-6);

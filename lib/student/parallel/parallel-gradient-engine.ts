@@ -17,6 +17,7 @@
  * error rejects the call that caused it.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -27,7 +28,7 @@ import { lossCoefficients, microStepLoss, rationaleShares, type GradientAccumula
 import type { EncodedBatch } from '../training-data';
 import { flatLayout, flatViews, sharedFloats, splitRange, type FlatLayout } from './flat-parameters';
 import type { FusedAdamWOptions } from './fused-adamw';
-import type { WorkerPiece, WorkerRequest, WorkerResponse, WorkerSetup } from './protocol';
+import type { WorkerBackend, WorkerPiece, WorkerRequest, WorkerResponse, WorkerSetup } from './protocol';
 
 /** A batch as host arrays ([rows][length]); labels -100 where the loss ignores a position. */
 export interface HostBatch {
@@ -46,6 +47,8 @@ export interface GradientPiece {
 export interface ParallelEngineOptions {
   /** worker threads (default 2: one per core of the target machine) */
   workers?: number;
+  /** the replicas' backend (default: native TensorFlow when the main thread runs on it, else wasm) */
+  backend?: WorkerBackend;
   /** dropout on (default true) */
   training?: boolean;
 }
@@ -81,6 +84,8 @@ export class ParallelGradientEngine implements GradientEngine {
     /** shared gradient buffers, one per worker */
     private readonly gradientBuffers: Float32Array[],
     private readonly training: boolean,
+    /** the replicas' tfjs backend name ('wasm', 'tensorflow') */
+    readonly workerBackend: string,
   ) {
     for (const [index, worker] of workers.entries()) {
       worker.on('message', (message: WorkerResponse) => this.onMessage(message));
@@ -99,16 +104,18 @@ export class ParallelGradientEngine implements GradientEngine {
     const parameters = sharedFloats(layout.total, 0);
     copyModelInto(model, layout, parameters);
     const gradientBuffers = Array.from({ length: count }, (_, index) => sharedFloats(layout.total, 3 + index));
+    const backend = options.backend ?? (tf.getBackend() === 'tensorflow' ? 'node' : 'wasm');
+    const restoreEnvironment = backend === 'wasm' ? () => {} : shareCoresBetweenNativeContexts(count);
     const workers: Worker[] = [];
-    const ready: Promise<void>[] = [];
+    const ready: Promise<string>[] = [];
     for (let workerIndex = 0; workerIndex < count; workerIndex++) {
-      const setup: WorkerSetup = { workerIndex, config: model.config, layout, parameters, gradients: gradientBuffers };
+      const setup: WorkerSetup = { workerIndex, backend, config: model.config, layout, parameters, gradients: gradientBuffers };
       const worker = spawnWorker(setup);
       workers.push(worker);
       ready.push(
-        new Promise<void>((resolve, reject) => {
+        new Promise<string>((resolve, reject) => {
           const onMessage = (message: WorkerResponse) => {
-            if (message.kind === 'ready') resolve();
+            if (message.kind === 'ready') resolve(message.backend);
             else if (message.kind === 'error') reject(new ZsdError('internal', `gradient worker ${workerIndex} did not start: ${message.message}`));
             else return;
             worker.off('message', onMessage);
@@ -118,13 +125,16 @@ export class ParallelGradientEngine implements GradientEngine {
         }),
       );
     }
+    let workerBackends: string[];
     try {
-      await Promise.all(ready);
+      workerBackends = await Promise.all(ready);
     } catch (error) {
       await Promise.all(workers.map((worker) => worker.terminate()));
       throw error;
+    } finally {
+      restoreEnvironment();
     }
-    return new ParallelGradientEngine(layout, model, workers, parameters, gradientBuffers, options.training ?? true);
+    return new ParallelGradientEngine(layout, model, workers, parameters, gradientBuffers, options.training ?? true, workerBackends[0]);
   }
 
   get workerCount(): number {
@@ -303,6 +313,24 @@ export class ParallelGradientEngine implements GradientEngine {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Each worker's native TensorFlow context reads its thread counts from the process environment when it loads
+ * (TF_NUM_INTRAOP_THREADS, TF_NUM_INTEROP_THREADS); a worker thread's `process.env` is a copy, so the main thread
+ * sets them, unless the user did, for as long as the workers start. Each gets its share of the cores: for the small
+ * students, per-kernel overhead dominates and one thread per context is faster than two sharing every kernel
+ * (README.md of this folder). Returns the function that puts the environment back.
+ */
+function shareCoresBetweenNativeContexts(workers: number): () => void {
+  const threads = String(Math.max(1, Math.floor(os.availableParallelism() / workers)));
+  const saved = { intraOp: process.env.TF_NUM_INTRAOP_THREADS, interOp: process.env.TF_NUM_INTEROP_THREADS };
+  process.env.TF_NUM_INTRAOP_THREADS ??= threads;
+  process.env.TF_NUM_INTEROP_THREADS ??= '1';
+  return () => {
+    if (saved.intraOp === undefined) delete process.env.TF_NUM_INTRAOP_THREADS;
+    if (saved.interOp === undefined) delete process.env.TF_NUM_INTEROP_THREADS;
+  };
+}
 
 function copyModelInto(model: T5Model, layout: FlatLayout, flat: Float32Array): void {
   for (const entry of layout.entries) {

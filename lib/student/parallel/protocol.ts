@@ -5,6 +5,8 @@ import type { FusedAdamWOptions } from './fused-adamw';
 
 export interface WorkerSetup {
   workerIndex: number;
+  /** the replica's backend: wasm (one thread each), or native TensorFlow with `nativeThreads` intra-op threads */
+  backend: WorkerBackend;
   config: T5Config;
   layout: FlatLayout;
   /** the shared parameters; the replica loads them at start and on 'load-parameters' */
@@ -12,6 +14,8 @@ export interface WorkerSetup {
   /** every worker's gradient buffer (shared), indexed by worker; a worker writes only its own */
   gradients: Float32Array[];
 }
+
+export type WorkerBackend = 'wasm' | 'node' | 'node-gpu';
 
 /** Some rows of one batch, for one worker; row-major [rows, length] arrays. */
 export interface WorkerPiece {
@@ -33,7 +37,8 @@ export type WorkerRequest =
   | { kind: 'load-parameters'; id: number };
 
 export type WorkerResponse =
-  | { kind: 'ready' }
+  /** backend: the replica's tfjs backend name ('wasm', 'tensorflow') */
+  | { kind: 'ready'; backend: string }
   /** losses: each piece's mean loss (before its factor); milliseconds: time spent on the request in the worker;
    * liveTensors: tf.memory().numTensors after it (constant from request to request: no leaks) */
   | { kind: 'done'; id: number; losses?: number[]; milliseconds: number; liveTensors: number }
