@@ -15,6 +15,7 @@ import { generateCommand } from './generate';
 import { queryCommand } from './query';
 import { checkModelCommand } from './check-model';
 import { predictCommand } from './predict';
+import { exportCommand } from './export';
 import { serveCommand } from './serve';
 import { trainCommand } from './train';
 import { figuresCommand } from './figures';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   program.addCommand(trackCommand());
   program.addCommand(checkModelCommand());
   program.addCommand(predictCommand());
+  program.addCommand(exportCommand());
   program.addCommand(serveCommand());
   program.addCommand(figuresCommand());
   program.addCommand(studyCommand());
