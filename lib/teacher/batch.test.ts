@@ -13,6 +13,7 @@ import { createOpenAI, TeacherClient } from './client';
 import { startFakeOpenAI, type FakeOpenAIServer } from './fake-openai-server';
 import { costOf } from './prices';
 import { buildQueryJobs, StoreRegistry } from './query-jobs';
+import { tryLock } from '../core/file-lock';
 import { requestKey } from './request-key';
 import { runQueries, type QueryJob } from './scheduler';
 
@@ -157,6 +158,30 @@ test('an interrupted run leaves its batch on disk; the next run ingests that bat
   expectEachPromptAnsweredOnce(12);
   expect(storedLines(jobsFor(workspace, 1)).map((line) => line.batch_id)).toEqual(new Array(12).fill(batch.id));
   expect(stateFiles(workspace)).toEqual({ pending: [], done: [`${files.pending[0].slice(0, -'.json'.length)}.done.json`] });
+});
+
+test('two batch runs on one workspace: the second refuses while the first holds .batches, naming it, and submits nothing', async () => {
+  server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], batchCompletionPolls: 2 });
+  const workspace = freshWorkspace();
+  const other = tryLock(stateDirOf(workspace), 'zsd query --task svamp --batch (the first run)');
+  if (!other.acquired) throw new Error('expected to take the lock');
+  await expect(runBatchQueries(jobsFor(workspace, 5), batchOptions(workspace))).rejects.toThrow(
+    new RegExp(`\\.batches is in use by another zsd process, pid ${process.pid} \\(zsd query --task svamp --batch \\(the first run\\)`),
+  );
+  expect(await serverBatches()).toHaveLength(0);
+  expect(stateFiles(workspace).pending).toHaveLength(0);
+  other.lock.release();
+
+  // A store another process is writing: refused as well (it might be sending these very prompts).
+  const storeHolder = tryLock(jobsFor(workspace, 1)[0].store.path, 'zsd query --task svamp');
+  if (!storeHolder.acquired) throw new Error('expected to take the lock');
+  await expect(runBatchQueries(jobsFor(workspace, 5), batchOptions(workspace))).rejects.toThrow(/responses\.json is in use by another zsd process/);
+  storeHolder.lock.release();
+  expect(await serverBatches()).toHaveLength(0);
+
+  const run = await runBatchQueries(jobsFor(workspace, 5), batchOptions(workspace));
+  expect(run.progress.fresh).toBe(5);
+  expect(fs.existsSync(`${stateDirOf(workspace)}.lock`)).toBe(false);
 });
 
 test('a process that died after storing the answers but before marking its batch done: the next run stores nothing twice', async () => {

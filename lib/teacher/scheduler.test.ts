@@ -9,7 +9,8 @@ import { DATA_ROOT, studyWorkspace, temporaryDirectory } from '../test-support/f
 import { TeacherClient } from './client';
 import { startFakeOpenAI, type FakeOpenAIServer } from './fake-openai-server';
 import { buildQueryJobs, StoreRegistry } from './query-jobs';
-import { runQueries } from './scheduler';
+import { runQueries, type WaitEvent } from './scheduler';
+import { tryLock } from '../core/file-lock';
 
 const price = { prompt: 0.0015, completion: 0.002 };
 const template = getTemplate(loadTemplates(studyWorkspace(), 'svamp'), 1);
@@ -123,4 +124,88 @@ test('a failed write stops the run with its error and is not retried as a reques
   await expect(runQueries(jobs, client, { concurrency: 1, price })).rejects.toThrow(/ENOSPC/);
   // The failed answer is never asked again; at most the one request already in flight when the write failed went out.
   expect(requests).toBeLessThanOrEqual(2);
+});
+
+describe('waits: Retry-After capped and reported, every wait cut short by the signal', () => {
+  test('a server asking for an hour (Retry-After: 3600) is asked again after --max-retry-wait, and the wait says why', async () => {
+    server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], faults: 'rate-limit:0.5,seed:2', rateLimitHeaders: { 'retry-after': '3600' } });
+    const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
+    const jobs = buildQueryJobs('svamp', 'test', template, rows.slice(0, 8), teacher, new StoreRegistry(freshWorkspace()));
+    const slept: number[] = [];
+    const waits: WaitEvent[] = [];
+    const run = await runQueries(jobs, client, {
+      concurrency: 2,
+      price,
+      maxAttempts: 20,
+      maxRetryWaitMs: 2000,
+      sleep: async (milliseconds) => void slept.push(milliseconds),
+      onWait: (event) => waits.push(event),
+    });
+    expect(run.progress).toMatchObject({ fresh: 8, failed: 0 });
+    expect(slept.length).toBeGreaterThan(0);
+    expect(Math.max(...slept)).toBe(2000);
+    expect(waits[0]).toMatchObject({ kind: 'retry', delayMs: 2000, requestedMs: 3_600_000, cappedAtMs: 2000 });
+  });
+
+  test('Ctrl-C ends a Retry-After wait at once: the run returns, nothing more is sent', async () => {
+    server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], faults: 'rate-limit:1', rateLimitHeaders: { 'retry-after': '3600' } });
+    const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
+    const jobs = buildQueryJobs('svamp', 'test', template, rows.slice(0, 4), teacher, new StoreRegistry(freshWorkspace()));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 300);
+    const started = Date.now();
+    const run = await runQueries(jobs, client, { concurrency: 2, price, maxRetryWaitMs: 3_600_000, signal: controller.signal });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(run.stoppedBecause).toBe('interrupted');
+    expect(run.progress).toMatchObject({ fresh: 0, skipped: 4 });
+    expect(server.stats().faults['rate-limit']).toBe(2);
+  }, 15_000);
+});
+
+describe('another process holding the store', () => {
+  test('a live holder: jobs wait (reported once, naming it) and Ctrl-C ends the wait; nothing is sent', async () => {
+    server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')] });
+    const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
+    const jobs = buildQueryJobs('svamp', 'test', template, rows.slice(0, 6), teacher, new StoreRegistry(freshWorkspace()));
+    const other = tryLock(jobs[0].store.path, 'zsd query --task svamp (the other process)');
+    if (!other.acquired) throw new Error('expected to take the lock');
+    const controller = new AbortController();
+    const waits: WaitEvent[] = [];
+    setTimeout(() => controller.abort(), 400);
+    const run = await runQueries(jobs, client, { concurrency: 2, price, signal: controller.signal, lockPollMs: 50, onWait: (event) => waits.push(event) });
+    other.lock.release();
+    expect(run.progress).toMatchObject({ fresh: 0, skipped: 6 });
+    expect(server.stats().requests).toBe(0);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toMatchObject({ kind: 'store-lock', file: jobs[0].store.path, holder: { pid: process.pid, command: 'zsd query --task svamp (the other process)' } });
+  });
+
+  test('answers the holder stored meanwhile are found when the lock is free: each prompt paid once', async () => {
+    server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')] });
+    const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
+    const workspace = freshWorkspace();
+    // Both "processes" read the (empty) store before either sends anything.
+    const first = buildQueryJobs('svamp', 'test', template, rows.slice(0, 30), teacher, new StoreRegistry(workspace));
+    const second = buildQueryJobs('svamp', 'test', template, rows.slice(0, 30), teacher, new StoreRegistry(workspace));
+    const [a, b] = await Promise.all([runQueries(first, client, { concurrency: 4, price, lockPollMs: 20 }), runQueries(second, client, { concurrency: 4, price, lockPollMs: 20 })]);
+    expect(a.progress.fresh + b.progress.fresh).toBe(30);
+    expect(a.progress.cached + b.progress.cached).toBe(30);
+    expect(server.stats().completions).toBe(30);
+    expect(readJsonLines(first[0].store.path).lines).toHaveLength(30);
+    expect(fs.existsSync(`${first[0].store.path}.lock`)).toBe(false);
+  });
+});
+
+test('the completion endpoint stores the prompt it sent (system and user joined by a space), so the line and its key agree', async () => {
+  server = await startFakeOpenAI({ fallback: 'echo' });
+  const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
+  const instruct = { model: 'gpt-3.5-turbo-instruct', endpoint: 'completion' as const, parameters: {} };
+  const withSystem = { ...template, systemMessage: 'You are a careful math tutor.' };
+  const jobs = buildQueryJobs('svamp', 'test', withSystem, rows.slice(0, 3), instruct, new StoreRegistry(freshWorkspace()));
+  const run = await runQueries(jobs, client, { concurrency: 1, price });
+  expect(run.progress.fresh).toBe(3);
+  const sent = Object.keys(server.stats().byPrompt).sort();
+  const stored = readJsonLines<{ complete_prompt: string }>(jobs[0].store.path).lines.map(({ value }) => value.complete_prompt).sort();
+  expect(stored).toEqual(sent);
+  expect(stored[0].startsWith('You are a careful math tutor. ')).toBe(true);
 });
