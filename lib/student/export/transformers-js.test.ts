@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline, Tensor, type Text2TextGenerationPipeline } from '@huggingface/transformers';
+import { nativeBackendInstalled } from '../../test-support/backends';
 import { DATA_ROOT, temporaryDirectory } from '../../test-support/fixtures';
 import { initBackend } from '../backend';
 import { readModelReference } from '../check-model';
@@ -17,6 +18,10 @@ import { loadT5Tokenizer, t5TokenizerFile, type T5Tokenizer } from '../tokenizer
 import { exportOnnx } from './export-onnx';
 
 const REFERENCE = path.join(DATA_ROOT, 't5-reference');
+
+// The ONNX side does not depend on zsd's backend, and zsd's parity on wasm is check-model's test: where jest runs
+// the student tests a second time pinned to wasm (native backend installed), these run only the first time.
+const describeOnce = process.env.ZSD_BACKEND === 'wasm' && nativeBackendInstalled() ? describe.skip : describe;
 const MAX_NEW_TOKENS = 12;
 
 /** The first 50 questions of svamp's test split. */
@@ -42,7 +47,7 @@ beforeAll(async () => {
   inputs = svampTestInputs();
 });
 
-describe.each([
+describeOnce.each([
   ['orig', () => path.join(REFERENCE, 'orig')],
   ['v1_1', () => path.join(REFERENCE, 'v1_1')],
   [
