@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { resolveDataRoot, writeFileAtomic } from '../core/paths';
 import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
+import { percentile } from '../serve/compare';
 import { startStudentServer } from '../serve/server';
 import { StudentAnswerer } from '../serve/student-answerer';
 import { initBackend } from '../student/backend';
@@ -130,15 +131,6 @@ async function measure(answerer: StudentAnswerer, batching: 'on' | 'off', concur
   } finally {
     await server.close();
   }
-}
-
-/** numpy's default (linear) percentile of sorted values. */
-export function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return NaN;
-  const position = (sorted.length - 1) * fraction;
-  const low = Math.floor(position);
-  const high = Math.min(low + 1, sorted.length - 1);
-  return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
 }
 
 function randomDemoStudent(directory: string): string {

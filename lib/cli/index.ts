@@ -17,6 +17,7 @@ import { checkModelCommand } from './check-model';
 import { predictCommand } from './predict';
 import { exportCommand } from './export';
 import { serveCommand } from './serve';
+import { compareCommand } from './compare';
 import { trainCommand } from './train';
 import { figuresCommand } from './figures';
 import { trackCommand } from './track';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   program.addCommand(predictCommand());
   program.addCommand(exportCommand());
   program.addCommand(serveCommand());
+  program.addCommand(compareCommand());
   program.addCommand(figuresCommand());
   program.addCommand(studyCommand());
   program.addCommand(demoCommand());

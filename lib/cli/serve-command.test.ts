@@ -65,12 +65,22 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
     const answer = (await response.json()) as { choices: { message: { content: string }; zsd: { label: string; rationale: string } }[] };
     expect(answer.choices[0].zsd.label).toBe(predictions[0]);
     expect(answer.choices[0].message.content).toBe(`${answer.choices[0].zsd.rationale}\n\nSo the answer is ${predictions[0]}`);
+
+    // teacher vs student against the running server: the study's recorded answers and the student's on the same rows
+    const compared = await runCliAsync(['compare', '--task', 'svamp', '--template', '1', '--student-url', baseUrl, '--student-name', 'tiny-svamp', '--rows', '12', '--workspace', workspace]);
+    expect(compared.stderr).toBe(`written: ${path.join(workspace, 'analytics', 'teacher-vs-student', 'svamp-test-1.json')}\n`);
+    expect(compared.status).toBe(0);
+    expect(compared.stdout).toMatch(/^svamp test, 12 rows \(template 1's recorded answers\):\n.*model\s+accuracy\s+explanation rate\s+p50 ms\s+p95 ms\s+answers\/s\s+\$ per 1,000\s+parameters/);
+    expect(compared.stdout).toMatch(/\nteacher\s+gpt-3\.5-turbo\s+0\.\d+\s+\d\.\d+\s+n\/a\s+n\/a\s+n\/a\s+0\.\d+\s+n\/a\n/);
+    expect(compared.stdout).toMatch(/\nstudent\s+tiny-svamp\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+\d+\.\d+\s+0\.\d+\s+1\.0M\n/);
+    const saved = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'teacher-vs-student', 'svamp-test-1.json'), 'utf8'));
+    expect(saved).toMatchObject({ task: 'svamp', split: 'test', template: 1, rows: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], student: { name: 'tiny-svamp', answers: 12 }, teacher: { answers: 12 } });
   } finally {
     server.kill('SIGTERM');
   }
   expect(await exited).toBe(0);
   expect(stderr).toMatch(/SIGTERM: no new requests/);
-  expect(stderr).toMatch(/stopped: 13 answers in \d+ generation calls/);
+  expect(stderr).toMatch(/stopped: 25 answers in \d+ generation calls/);
 });
 
 test('zsd serve refuses a path that holds no student, naming it', async () => {

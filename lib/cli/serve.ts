@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { ZsdError } from '../core/errors';
 import { resolveDataRoot } from '../core/paths';
 import { DEFAULT_HOST, startStudentServer } from '../serve/server';
-import { describePreprocessing, StudentAnswerer } from '../serve/student-answerer';
+import { describePreprocessing, studentModelDetails, StudentAnswerer } from '../serve/student-answerer';
 import { initBackend, type BackendPreference } from '../student/backend';
 import { backendOption } from './check-model';
 import { numberFlag } from './teacher-run';
@@ -64,7 +64,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       batchWaitMs: options.batchWaitMs,
       maxQueue: options.maxQueue,
       maxNewTokens: options.maxNewTokens,
-      modelDetails: { checkpoint: answerer.checkpoint, parameters: answerer.parameterCount(), explain: answerer.canExplain, number_mapping: answerer.numberMapping },
+      modelDetails: studentModelDetails(answerer),
       log: options.log ? log : undefined,
     });
   } catch (error) {

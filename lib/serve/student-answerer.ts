@@ -127,6 +127,14 @@ export class StudentAnswerer implements Answerer {
     return count;
   }
 
+  /** Bytes of the checkpoint's weight files (model.safetensors, or its shards). */
+  weightBytes(): number {
+    return fs
+      .readdirSync(this.checkpoint)
+      .filter((name) => /^model.*\.safetensors$/.test(name))
+      .reduce((sum, name) => sum + fs.statSync(path.join(this.checkpoint, name)).size, 0);
+  }
+
   countInputTokens(input: string, explain: boolean): number {
     const mapping = this.numberMapping ? numberMappingOf(input) : null;
     const text = mapping === null ? input : mapNumbers(input, mapping);
@@ -190,4 +198,9 @@ export function describePreprocessing(answerer: StudentAnswerer): string {
   const parts = [answerer.prefixes.predict === '' ? 'no task prefix (standard mode: labels only)' : `prefixes "${answerer.prefixes.predict}" / "${answerer.prefixes.explain}"`];
   if (answerer.numberMapping) parts.push('number mapping');
   return parts.join(', ');
+}
+
+/** What /v1/models says about the student besides its name (`zsd compare` reads size and explain mode from it). */
+export function studentModelDetails(answerer: StudentAnswerer): Record<string, unknown> {
+  return { checkpoint: answerer.checkpoint, parameters: answerer.parameterCount(), model_bytes: answerer.weightBytes(), explain: answerer.canExplain, number_mapping: answerer.numberMapping };
 }
