@@ -128,6 +128,7 @@ describe('bad input: a clear error, a non-zero exit, nothing written', () => {
     ['rationale weights that sum to 0', ['--rationale-weights', 'palm=0'], /weights.*sum|positive/i],
     ['--subsample outside (0, 1]', ['--subsample', '1.5'], /--subsample expects a number in \(0, 1\], got 1\.5/],
     ['--subsample 0', ['--subsample', '0'], /--subsample expects a number in \(0, 1\], got 0/],
+    ['--label-smoothing 1', ['--label-smoothing', '1'], /--label-smoothing expects a number in \[0, 1\), got 1/],
   ];
   test.each(cases)('%s', async (_name, args, message) => {
     const workspace = temporaryDirectory();

@@ -40,6 +40,9 @@ export interface TrainOptions extends CommonOptions {
   subsample: number;
   dropMissingRationales?: boolean;
   numberMapping?: boolean;
+  /** batches of similar input lengths (default true; false: random batches) */
+  groupByLength?: boolean;
+  labelSmoothing?: number;
   model?: string;
   config?: string;
   initFrom?: string;
@@ -85,6 +88,8 @@ export function trainCommand(): Command {
     .option('--subsample <fraction>', 'fraction of the train split, in (0, 1] (dsbs semantics, seeded by --seed)', numberFlag('--subsample', { min: 0, exclusiveMin: true, max: 1 }), 1)
     .option('--drop-missing-rationales', 'leave rows without a rationale out of the rationale loss (dsbs trained them on an empty target)')
     .option('--number-mapping', 'equation tasks (svamp): the problem\'s numbers become n0, n1, ... in inputs, labels and rationales, and are put back into predictions before scoring')
+    .option('--label-smoothing <epsilon>', 'label smoothing of the training loss: (1 - ε) -log p(label) + ε mean over the vocabulary of -log p (transformers\' label_smoothing_factor)', numberFlag('--label-smoothing', { min: 0, max: 1, exclusiveMax: true }), 0)
+    .option('--no-group-by-length', 'random batches (transformers\' default) instead of batches of similar input lengths (the default: less padding, faster)')
     .option('--model <name>', `random init of a named size: ${Object.keys(T5_PRESETS).join(', ')}`)
     .option('--config <file>', 'random init from a Hugging Face config.json')
     .option('--init-from <dir>', 'start from a checkpoint (config.json + model.safetensors)')
@@ -177,6 +182,8 @@ export async function runTrain(options: TrainOptions): Promise<{ directory: stri
     earlyStoppingPatience: options.patience ?? null,
     seed: options.seed,
     numberMapping: options.numberMapping ?? false,
+    bucketByLength: options.groupByLength ?? true,
+    labelSmoothing: options.labelSmoothing ?? 0,
   });
 
   const backend = await initBackend({ prefer: options.backend });

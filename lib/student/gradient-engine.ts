@@ -56,6 +56,8 @@ export interface MicroStepOptions {
   scale: number;
   /** the dropout seed of each batch of the step, in batch order */
   dropoutSeeds: readonly number[];
+  /** label smoothing ε of the cross-entropy (RunOptions.labelSmoothing; default 0) */
+  labelSmoothing?: number;
 }
 
 /**
@@ -95,7 +97,7 @@ export class LocalGradientEngine implements GradientEngine {
               attentionMask: tf.tensor2d(batch.attentionMask, undefined, 'int32'),
               labels: tf.tensor2d(batch.labels, undefined, 'int32'),
             },
-            { training: true },
+            { training: true, labelSmoothing: options.labelSmoothing },
           );
         const factor = coefficients[index] * options.scale;
         if (factor === 0) {

@@ -230,3 +230,43 @@ describe('a tiny model (num_heads * d_kv != d_model, dropout 0.1)', () => {
     disposeBatch(batch);
   });
 });
+
+test('label smoothing: lossFn is (1 - ε) NLL + ε mean over the vocabulary of -log p, gradients included (two vocabulary chunks)', () => {
+  const vocab = 2100; // > lmHeadCrossEntropy's chunk of 2048 columns: targets in both chunks
+  const model = T5Model.randomInit(tinyConfig({ vocabSize: vocab, tieWordEmbeddings: false }), 11);
+  const labels = [[11, 2050, 1], [2099, 1, IGNORE_INDEX]];
+  const batch: T5Batch = { ...tinyBatch(), labels: tf.tensor2d(labels, undefined, 'int32') };
+  const epsilon = 0.1;
+  const variables = model.trainableVariables();
+  const rows = labels.flat();
+  const valid = tf.tensor1d(rows.map((label) => (label === IGNORE_INDEX ? 0 : 1)));
+  const oneHot = tf.tensor2d(rows.map((label) => Array.from({ length: vocab }, (_, column) => (column === label ? 1 : 0))));
+  const count = rows.filter((label) => label !== IGNORE_INDEX).length;
+  // the definition, through generic ops: log p = z - m - log(sum(exp(z - m))) with m the rows' maxima (a constant)
+  const reference = () => {
+    const logits = tf.reshape(model.forward(batch).logits, [rows.length, vocab]);
+    const maxima = tf.tensor2d(Array.from(tf.max(logits, 1).dataSync(), (value) => [value]));
+    const shifted = tf.sub(logits, maxima);
+    const logProbabilities = tf.sub(shifted, tf.log(tf.sum(tf.exp(shifted), 1, true)));
+    const negativeLogLikelihood = tf.neg(tf.sum(tf.mul(logProbabilities, oneHot), 1));
+    const smoothed = tf.neg(tf.mean(logProbabilities, 1));
+    const perPosition = tf.add(tf.mul(negativeLogLikelihood, 1 - epsilon), tf.mul(smoothed, epsilon));
+    return tf.div(tf.sum(tf.mul(perPosition, valid)), count) as tf.Scalar;
+  };
+  const want = tf.variableGrads(reference, variables);
+  const got = tf.variableGrads(() => model.lossFn(batch, { labelSmoothing: epsilon }), variables);
+  const plain = tf.tidy(() => model.lossFn(batch).dataSync()[0]);
+  expect(got.value.dataSync()[0]).toBeCloseTo(want.value.dataSync()[0], 5);
+  expect(Math.abs(got.value.dataSync()[0] - plain)).toBeGreaterThan(1e-3); // smoothing changes the loss
+  for (const [name, gradient] of Object.entries(want.grads)) {
+    const expected = gradient.dataSync();
+    const actual = got.grads[name].dataSync();
+    const scale = Math.max(...Array.from(expected, Math.abs));
+    const worst = Math.max(...Array.from(expected, (value, index) => Math.abs(value - actual[index])));
+    expect(worst / scale).toBeLessThan(1e-4);
+  }
+  expect(() => model.lossFn(batch, { labelSmoothing: 1 })).toThrow(/label smoothing must be in \[0, 1\), got 1/);
+  tf.dispose([want.value, got.value, ...Object.values(want.grads), ...Object.values(got.grads), valid, oneHot]);
+  disposeBatch(batch);
+  model.dispose();
+});

@@ -307,6 +307,11 @@ export type T5Output = {
 export interface RunOptions {
   /** dropout on (config.dropoutRate); false (eval mode) by default */
   training?: boolean;
+  /**
+   * lossFn only: label smoothing ε in [0, 1) (transformers' label_smoothing_factor): each position's loss is
+   * (1 - ε) * -log p(label) + ε * mean over the vocabulary of -log p. 0 (the default) is the plain cross-entropy.
+   */
+  labelSmoothing?: number;
 }
 
 /** Per decoder layer: self-attention keys [b, h, d, t] and values [b, h, t, d] so far, cross-attention ones fixed. */
@@ -448,7 +453,7 @@ export class T5Model {
     const encoderHidden = this.encoderStack(this.live, batch.inputIds, batch.attentionMask, training, encoderEmbeddings);
     const cache = this.crossAttentionCache(this.live, encoderHidden, batch.attentionMask);
     const decoderHidden = this.decoderStack(this.live, decoderInputIds, cache, training, batch.decoderAttentionMask, decoderEmbeddings);
-    return this.labelLoss(decoderHidden, batch.labels);
+    return this.labelLoss(decoderHidden, batch.labels, options.labelSmoothing ?? 0);
   }
 
   /**
@@ -473,7 +478,7 @@ export class T5Model {
    * nothing this way. Same value and gradients as crossEntropy(lmHead(all positions)), which forward() keeps for
    * the logits.
    */
-  private labelLoss(decoderHidden: tf.Tensor, labels: tf.Tensor2D): tf.Scalar {
+  private labelLoss(decoderHidden: tf.Tensor, labels: tf.Tensor2D, labelSmoothing: number): tf.Scalar {
     const [batch, length, width] = decoderHidden.shape as number[];
     const { positions, targets } = countedPositions(labels, this.config.vocabSize);
     if (positions.length === 0) return crossEntropy(this.lmHead(this.live, decoderHidden), labels); // NaN, as PyTorch
@@ -481,7 +486,7 @@ export class T5Model {
     if (positions.length < batch * length) hidden = tf.gather(hidden, tf.tensor1d(positions, 'int32'));
     if (this.config.scaleDecoderOutputs) hidden = tf.mul(hidden, this.config.dModel ** -0.5);
     const weight = this.parameters.has('lm_head.weight') ? 'lm_head.weight' : 'shared.weight';
-    return lmHeadCrossEntropy(hidden, this.live.stored(weight), targets);
+    return lmHeadCrossEntropy(hidden, this.live.stored(weight), targets, labelSmoothing);
   }
 
   /** Encoder output [b, source, d_model] (eval mode). The caller disposes it. */
@@ -823,19 +828,22 @@ const VOCABULARY_CHUNK = 2048;
  * - d weight = P^T @ hidden, chunk by chunk, already in the weight's layout (no transpose of a [d, V] gradient).
  * Same values as differentiating meanCrossEntropy(linear(hidden, weight^T)) up to float32 summation order.
  */
-export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets: Int32Array): tf.Scalar {
+export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets: Int32Array, labelSmoothing = 0): tf.Scalar {
   const [rows, width] = hidden.shape as number[];
   const vocab = weight.shape[0] as number;
   const count = targets.length;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new ZsdError('usage', `label smoothing must be in [0, 1), got ${labelSmoothing}`);
   const targetIds = tf.tensor1d(targets, 'int32');
-  if (tf.getBackend() !== 'wasm') return lmHeadCrossEntropyNative(hidden, weight, targetIds, count);
+  const smoothing = labelSmoothing > 0 ? labelSmoothingTerms(targets, vocab, labelSmoothing) : undefined;
+  if (tf.getBackend() !== 'wasm') return lmHeadCrossEntropyNative(hidden, weight, targetIds, count, smoothing);
   const loss = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const logits = tf.matMul(x, tf.transpose(w));
     const [exponentials, sums, perPosition] = softmaxCrossEntropyForward(logits, targetIds);
     save([x, w, exponentials, sums, targetIds]);
+    const total = smoothing === undefined ? tf.sum(perPosition) : tf.add(tf.sum(perPosition), smoothing.lossTerm(logits));
     return {
-      value: tf.div(tf.sum(perPosition), count) as tf.Scalar,
+      value: tf.div(total, count) as tf.Scalar,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedX, savedW, savedExponentials, savedSums, savedTargets] = saved;
         const scale = tf.div(dy, count);
@@ -844,7 +852,8 @@ export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets
         for (let from = 0; from < vocab; from += VOCABULARY_CHUNK) {
           const size = Math.min(VOCABULARY_CHUNK, vocab - from);
           // d loss / d logits for these columns (softmax - one-hot, scaled; subnormals flushed: see backend.ts)
-          const chunk = softmaxCrossEntropyGradientColumns(savedExponentials, savedSums, savedTargets, scale, from, size);
+          let chunk = softmaxCrossEntropyGradientColumns(savedExponentials, savedSums, savedTargets, scale, from, size);
+          if (smoothing !== undefined) chunk = tf.add(chunk, tf.mul(smoothing.gradientTerm(from, size), scale));
           const part = tf.matMul(chunk, tf.slice(savedW, [from, 0], [size, width]));
           hiddenGradient = hiddenGradient === undefined ? part : tf.add(hiddenGradient, part);
           weightGradients.push(tf.matMul(tf.transpose(chunk), savedX));
@@ -861,13 +870,20 @@ export function lmHeadCrossEntropy(hidden: tf.Tensor, weight: tf.Tensor, targets
  * softmax - one-hot in one kernel), and one product for each gradient. No vocabulary chunks: TensorFlow's matMul
  * blocks its inner dimension itself, and every extra kernel call costs overhead there.
  */
-function lmHeadCrossEntropyNative(hidden: tf.Tensor, weight: tf.Tensor, targetIds: tf.Tensor, count: number): tf.Scalar {
+function lmHeadCrossEntropyNative(hidden: tf.Tensor, weight: tf.Tensor, targetIds: tf.Tensor, count: number, smoothing?: LabelSmoothingTerms): tf.Scalar {
   const loss = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, w, save] = inputs as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    const [perPosition, logitGradients] = sparseSoftmaxCrossEntropyNative(tf.matMul(x, w, false, true), targetIds);
+    const logits = tf.matMul(x, w, false, true);
+    const [perPosition, crossEntropyGradients] = sparseSoftmaxCrossEntropyNative(logits, targetIds);
+    let total = tf.sum(perPosition);
+    let logitGradients = crossEntropyGradients;
+    if (smoothing !== undefined) {
+      total = tf.add(total, smoothing.lossTerm(logits));
+      logitGradients = tf.add(logitGradients, smoothing.gradientTerm(0, logits.shape[1] as number));
+    }
     save([x, w, logitGradients]);
     return {
-      value: tf.div(tf.sum(perPosition), count) as tf.Scalar,
+      value: tf.div(total, count) as tf.Scalar,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [savedX, savedW, savedGradients] = saved;
         const scaled = tf.mul(savedGradients, tf.div(dy, count));
@@ -876,6 +892,36 @@ function lmHeadCrossEntropyNative(hidden: tf.Tensor, weight: tf.Tensor, targetId
     };
   });
   return loss(hidden, weight) as tf.Scalar;
+}
+
+/**
+ * Label smoothing as a correction of the plain cross-entropy, for logits z [rows, V] and the rows' targets:
+ * (1 - ε)(lse(z) - z_target) + ε(lse(z) - mean(z)) = (lse(z) - z_target) + ε(z_target - mean(z)), whose gradient is
+ * (softmax - onehot) + ε(onehot - 1/V). So lossTerm(z) = ε * sum over rows of (z_target - mean(z)) is added to the
+ * summed cross-entropy, and gradientTerm(from, size) = ε(onehot - 1/V) for vocabulary columns [from, from + size) to
+ * its gradient (both before the division by the count of positions).
+ */
+interface LabelSmoothingTerms {
+  lossTerm(logits: tf.Tensor): tf.Scalar;
+  gradientTerm(from: number, size: number): tf.Tensor;
+}
+
+function labelSmoothingTerms(targets: Int32Array, vocab: number, epsilon: number): LabelSmoothingTerms {
+  const rows = targets.length;
+  const oneHotColumns = (from: number, size: number) => {
+    const cells: number[] = [];
+    for (let row = 0; row < rows; row++) {
+      const column = targets[row] - from;
+      if (column >= 0 && column < size) cells.push(row, column);
+    }
+    if (cells.length === 0) return tf.zeros([rows, size]);
+    // scatterND, not oneHot: wasm's oneHot ignores its dtype
+    return tf.scatterND(tf.tensor2d(cells, [cells.length / 2, 2], 'int32'), tf.ones([cells.length / 2]), [rows, size]);
+  };
+  return {
+    lossTerm: (logits) => tf.mul(tf.sub(tf.sum(tf.mul(logits, oneHotColumns(0, vocab))), tf.div(tf.sum(logits), vocab)), epsilon) as tf.Scalar,
+    gradientTerm: (from, size) => tf.mul(tf.sub(oneHotColumns(from, size), 1 / vocab), epsilon),
+  };
 }
 
 /** A trainable variable holding `initial`'s values; `initial` itself is released (the variable shares its data). */

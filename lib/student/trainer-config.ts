@@ -39,6 +39,11 @@ export interface TrainerConfig {
   epochs: number | null;
   /** clip the global gradient norm to this; null: no clipping. Default 1.0 (Trainer's max_grad_norm) */
   maxGradNorm: number | null;
+  /**
+   * Label smoothing ε of the training loss, in [0, 1) (Trainer's label_smoothing_factor): each target token's loss is
+   * (1 - ε) * -log p(token) + ε * mean over the vocabulary of -log p. Default 0.
+   */
+  labelSmoothing: number;
   /** evaluate on the validation split every this many updates (and after the last); null: only after the last */
   evalSteps: number | null;
   evalBatchSize: number;
@@ -76,6 +81,7 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
     maxSteps: input.maxSteps ?? null,
     epochs: input.epochs ?? null,
     maxGradNorm: input.maxGradNorm === undefined ? 1.0 : input.maxGradNorm,
+    labelSmoothing: input.labelSmoothing ?? 0,
     evalSteps: input.evalSteps ?? null,
     evalBatchSize: input.evalBatchSize ?? 32,
     evalMaxNewTokens: input.evalMaxNewTokens ?? 64,
@@ -110,6 +116,7 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
   positiveInteger('checkpointSteps', config.checkpointSteps, true);
   if (!(config.learningRate >= 0) || !Number.isFinite(config.learningRate)) throw new ZsdError('usage', `learningRate must be a finite number >= 0, got ${config.learningRate}`, { key: 'learningRate' });
   if (config.maxGradNorm !== null && !(config.maxGradNorm > 0)) throw new ZsdError('usage', `maxGradNorm must be > 0 or null, got ${config.maxGradNorm}`, { key: 'maxGradNorm' });
+  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) throw new ZsdError('usage', `labelSmoothing must be in [0, 1), got ${config.labelSmoothing}`, { key: 'labelSmoothing' });
   if (!SCHEDULE_KINDS.includes(config.schedule.kind)) throw new ZsdError('usage', `unknown schedule "${String(config.schedule.kind)}"; expected ${SCHEDULE_KINDS.join(', ')}`, { key: 'schedule.kind' });
   if (!Number.isSafeInteger(config.schedule.warmupSteps) || config.schedule.warmupSteps < 0) throw new ZsdError('usage', `schedule.warmupSteps must be an integer >= 0, got ${config.schedule.warmupSteps}`, { key: 'schedule.warmupSteps' });
   if (!Number.isSafeInteger(config.seed) || config.seed < 0) throw new ZsdError('usage', `seed must be an integer >= 0, got ${config.seed}`, { key: 'seed' });

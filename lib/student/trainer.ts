@@ -268,7 +268,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
       for (let micro = 0; micro < groupSize; micro++) {
         const batches = epochBatches[progress.microStepInEpoch];
         const seeds = batches.map((_, batch) => dropoutSeedFor(config.seed, progress.microStep, batch));
-        const loss = await engine.step(batches, { alpha: config.alpha, scale: 1 / groupSize, dropoutSeeds: seeds }, accumulator);
+        const loss = await engine.step(batches, { alpha: config.alpha, scale: 1 / groupSize, dropoutSeeds: seeds, labelSmoothing: config.labelSmoothing }, accumulator);
         update.loss += loss.loss / groupSize;
         update.labelLoss += loss.labelLoss / groupSize;
         if (loss.rationaleLoss !== null) {

@@ -44,7 +44,7 @@ function loadParameters(): void {
   }
 }
 
-function computeGradients(pieces: WorkerPiece[], training: boolean): number[] {
+function computeGradients(pieces: WorkerPiece[], training: boolean, labelSmoothing: number): number[] {
   const losses: number[] = [];
   let written = false;
   const names = [...model.parameters.keys()];
@@ -58,10 +58,10 @@ function computeGradients(pieces: WorkerPiece[], training: boolean): number[] {
     model.seedDropout(piece.dropoutSeed);
     let loss = Number.NaN;
     if (piece.factor === 0) {
-      loss = tf.tidy(() => model.lossFn(batch, { training }).dataSync()[0]);
+      loss = tf.tidy(() => model.lossFn(batch, { training, labelSmoothing }).dataSync()[0]);
     } else {
       const { value, grads } = tf.variableGrads(() => {
-        const pieceLoss = model.lossFn(batch, { training });
+        const pieceLoss = model.lossFn(batch, { training, labelSmoothing });
         loss = pieceLoss.dataSync()[0];
         return tf.mul(pieceLoss, piece.factor) as tf.Scalar;
       }, variables);
@@ -105,7 +105,7 @@ function handle(request: WorkerRequest): WorkerResponse {
   });
   switch (request.kind) {
     case 'gradients':
-      return done(computeGradients(request.pieces, request.training));
+      return done(computeGradients(request.pieces, request.training, request.labelSmoothing));
     case 'sum-gradients':
       sumGradients(request.from, request.to);
       return done();

@@ -119,7 +119,8 @@ test("as the trainer's GradientEngine: the same losses and accumulated gradients
   const model = T5Model.randomInit(config, 5);
   const predict: EncodedBatch = { ...paddedBatch(), task: 'predict', rows: [0, 1, 2, 3, 4] };
   const explain: EncodedBatch = { ...paddedBatch(), labels: paddedBatch().labels.map((row) => [...row].reverse()), task: 'explain', source: 'palm', weight: 1, rows: [0, 1, 2, 3, 4] };
-  const options = { alpha: 0.3, scale: 0.5, dropoutSeeds: [11, 12] };
+  // label smoothing travels to the workers: without it the losses would differ
+  const options = { alpha: 0.3, scale: 0.5, dropoutSeeds: [11, 12], labelSmoothing: 0.1 };
   // eval-mode models on both sides: with dropout the masks differ by design (each worker has its own)
   const local = new LocalGradientEngine(model);
   const localSums = new GradientAccumulator();

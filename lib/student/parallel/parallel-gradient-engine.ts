@@ -147,7 +147,7 @@ export class ParallelGradientEngine implements GradientEngine {
    * worker's share is weighted by its label tokens over the batch's, so the sum is the full batch's mean-loss gradient.
    * Returns each piece's mean loss. Read the gradients with sumGradients, or update with applyAdamW.
    */
-  async computeGradients(pieces: readonly GradientPiece[]): Promise<number[]> {
+  async computeGradients(pieces: readonly GradientPiece[], options: { labelSmoothing?: number } = {}): Promise<number[]> {
     const perWorker: WorkerPiece[][] = this.workers.map(() => []);
     const shares: { worker: number; index: number; tokens: number }[][] = [];
     for (const piece of pieces) {
@@ -165,7 +165,7 @@ export class ParallelGradientEngine implements GradientEngine {
       shares.push(pieceShares);
     }
     const responses = await Promise.all(
-      this.workers.map((_, worker) => this.request(worker, { kind: 'gradients', id: 0, pieces: perWorker[worker], training: this.training })),
+      this.workers.map((_, worker) => this.request(worker, { kind: 'gradients', id: 0, pieces: perWorker[worker], training: this.training, labelSmoothing: options.labelSmoothing ?? 0 })),
     );
     this.gradientsSummed = false;
     this.lastTimings.workerMilliseconds = responses.map((response) => response.milliseconds);
@@ -238,7 +238,7 @@ export class ParallelGradientEngine implements GradientEngine {
       pieceOf.push(pieces.length);
       pieces.push({ batch, factor: coefficients[index] * options.scale, dropoutSeed: options.dropoutSeeds[index] });
     }
-    const losses = pieces.length > 0 ? await this.computeGradients(pieces) : [];
+    const losses = pieces.length > 0 ? await this.computeGradients(pieces, { labelSmoothing: options.labelSmoothing }) : [];
     if (pieces.some((piece) => piece.factor !== 0)) {
       for (const [name, gradient] of await this.sumGradients()) {
         into.addHost(name, gradient, this.layout.entries.find((entry) => entry.name === name)!.shape);

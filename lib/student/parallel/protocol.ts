@@ -31,7 +31,7 @@ export interface WorkerPiece {
 }
 
 export type WorkerRequest =
-  | { kind: 'gradients'; id: number; pieces: WorkerPiece[]; training: boolean }
+  | { kind: 'gradients'; id: number; pieces: WorkerPiece[]; training: boolean; labelSmoothing: number }
   | { kind: 'sum-gradients'; id: number; from: number; to: number }
   | { kind: 'adamw'; id: number; from: number; to: number; options: FusedAdamWOptions; expAvg: Float32Array; expAvgSq: Float32Array }
   | { kind: 'load-parameters'; id: number };
