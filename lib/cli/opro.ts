@@ -15,7 +15,7 @@ import type { QueryProgress } from '../teacher/scheduler';
 import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
 import { formatCount, interruptibleRun, ProgressLine } from './progress';
 import { formatTable } from './table';
-import { addTeacherOptions, numberFlag, resolveTeacher, type TeacherFlags } from './teacher-run';
+import { addTeacherOptions, numberFlag, resolveTeacher, waitLogger, type TeacherFlags } from './teacher-run';
 
 interface OproOptions extends CommonOptions, TeacherFlags {
   task: string;
@@ -160,6 +160,8 @@ export async function runOpro(options: OproOptions): Promise<void> {
       optimizerPrice: optimizer.price,
       concurrency: options.concurrency,
       maxAttempts: options.maxAttempts,
+      maxRetryWaitMs: options.maxRetryWait === undefined ? undefined : options.maxRetryWait * 1000,
+      onWait: waitLogger(err),
       maxCostUsd: options.maxCost,
       completionTokens: options.completionTokens,
       metadataCompletionTokens,

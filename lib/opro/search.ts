@@ -10,7 +10,7 @@ import { averageCompletionTokens, estimateRun, promptTokensOf } from '../teacher
 import { costOf, type ModelPrice } from '../teacher/prices';
 import { buildQueryJobs, type StoreRegistry, type TeacherSettings } from '../teacher/query-jobs';
 import { requestKey, studyCompletePrompt, type TeacherRequest } from '../teacher/request-key';
-import { runQueries, type QueryClient, type QueryJob, type QueryOutcome, type QueryProgress, type QueryRun } from '../teacher/scheduler';
+import { runQueries, type QueryClient, type QueryJob, type QueryOutcome, type QueryProgress, type QueryRun, type WaitEvent } from '../teacher/scheduler';
 import { countTextTokens } from '../teacher/tokens';
 import { judgeCandidates, normalizeInstruction, parseOptimizerAnswer } from './candidates';
 import { templatesForCandidates } from './candidate-templates';
@@ -84,6 +84,10 @@ export interface OproServices {
   optimizerPrice: ModelPrice;
   concurrency: number;
   maxAttempts?: number;
+  /** The longest Retry-After honoured (the scheduler's default: 60 s). */
+  maxRetryWaitMs?: number;
+  /** Retry waits of a second or more, and waits for another process's store lock. */
+  onWait?: (event: WaitEvent) => void;
   /** Budget of this invocation: no query starts whose estimate would pass it. */
   maxCostUsd?: number;
   /** Expected completion tokens per scorer answer (for the budget), else learned from the run's answers. */
@@ -251,6 +255,8 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
         concurrency: services.concurrency,
         price,
         maxAttempts: services.maxAttempts,
+        maxRetryWaitMs: services.maxRetryWaitMs,
+        onWait: services.onWait,
         baseDelayMs: services.baseDelayMs,
         maxCostUsd: remaining,
         estimateCostUsd: estimate.jobCostUsd,
