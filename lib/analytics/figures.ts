@@ -14,12 +14,14 @@ import { promptExperimentFigures } from './prompt-experiment-figures';
 import { promptMetadataRecords } from './prompt-metadata-table';
 import { resultsStudentFigures, studyStudentFigures } from './student-figure-sets';
 import type { TeacherLine } from './student-figures';
+import { teacherStudentFigures } from './teacher-student-figure';
 import { resultsTrackingRecords, studyTrackingRecords } from './tracking-table';
 
 /**
  * Every analytics figure, in notebook order: prompt experiments (02), costs (03), OPRO (04), students (05), then
  * zsd's from-scratch experiment when `<workspace>/results/experiments/svamp-from-scratch/` has finished runs, and
- * zsd's own students when `<workspace>/results/` has finished runs. What each shows and where its numbers come from:
+ * zsd's own students when `<workspace>/results/` has finished runs, then teacher vs student for each `zsd compare` the
+ * workspace keeps (analytics/teacher-vs-student/). What each shows and where its numbers come from:
  * lib/analytics/README.md.
  */
 export async function buildFigures(options: { dataRoot: string; workspace: Workspace }): Promise<NamedFigure[]> {
@@ -39,6 +41,7 @@ export async function buildFigures(options: { dataRoot: string; workspace: Works
     }),
     ...fromScratchFigures(path.join(workspace.root, SVAMP_FROM_SCRATCH_RESULTS), 'svamp-from-scratch', { dataRoot }),
     ...resultsStudentFigures(resultsTrackingRecords(workspace)),
+    ...teacherStudentFigures(workspace.root),
   ];
 }
 

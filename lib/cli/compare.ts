@@ -1,9 +1,8 @@
-import * as path from 'node:path';
 import { Command } from 'commander';
 import { ZsdError } from '../core/errors';
 import { writeFileAtomic } from '../core/paths';
 import { getTask } from '../data/tasks';
-import { compareTeacherAndStudent, DEFAULT_MACHINE_USD_PER_HOUR, type Comparison, type ComparisonSide, type StudentEndpoint } from '../serve/compare';
+import { compareTeacherAndStudent, comparisonFile, DEFAULT_MACHINE_USD_PER_HOUR, type Comparison, type ComparisonSide, type StudentEndpoint } from '../serve/compare';
 import { startStudentServer, type StudentServer } from '../serve/server';
 import { studentModelDetails, StudentAnswerer } from '../serve/student-answerer';
 import { initBackend, type BackendPreference } from '../student/backend';
@@ -104,11 +103,6 @@ export async function runCompare(options: CompareCommandOptions): Promise<Compar
     await server?.close();
     answerer?.dispose();
   }
-}
-
-/** Where a comparison is kept: `<workspace>/analytics/teacher-vs-student/<task>-<split>-<template>.json`. */
-export function comparisonFile(workspaceRoot: string, comparison: Pick<Comparison, 'task' | 'split' | 'template'>): string {
-  return path.join(workspaceRoot, 'analytics', 'teacher-vs-student', `${comparison.task}-${comparison.split}-${comparison.template}.json`);
 }
 
 export function formatComparison(comparison: Comparison): string {

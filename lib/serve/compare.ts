@@ -9,6 +9,8 @@
  * list price (prices.yaml) times the tokens of each answer (recorded usage, else counted with tiktoken). Recorded
  * answers carry no timing, so the teacher's latency and throughput are unknown (null), never guessed.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { pythonStrip } from '../core/python';
 import { ZsdError } from '../core/errors';
 import type { Workspace } from '../core/paths';
@@ -216,4 +218,35 @@ export function percentile(sorted: readonly number[], fraction: number): number 
   const low = Math.floor(position);
   const high = Math.min(low + 1, sorted.length - 1);
   return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
+}
+
+/** Where `zsd compare` keeps a comparison: `<workspace>/analytics/teacher-vs-student/<task>-<split>-<template>.json`. */
+export const COMPARISONS_DIRECTORY = path.join('analytics', 'teacher-vs-student');
+
+export function comparisonFile(workspaceRoot: string, comparison: Pick<Comparison, 'task' | 'split' | 'template'>): string {
+  return path.join(workspaceRoot, COMPARISONS_DIRECTORY, `${comparison.task}-${comparison.split}-${comparison.template}.json`);
+}
+
+/** Every comparison a workspace keeps, by file name; a file that is not one is an error naming it. */
+export function readComparisons(workspaceRoot: string): Comparison[] {
+  const directory = path.join(workspaceRoot, COMPARISONS_DIRECTORY);
+  if (!fs.existsSync(directory)) return [];
+  return fs
+    .readdirSync(directory)
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .map((name) => {
+      const file = path.join(directory, name);
+      let value: Partial<Comparison>;
+      try {
+        value = JSON.parse(fs.readFileSync(file, 'utf8'));
+      } catch (error) {
+        throw new ZsdError('invalid-file', `not JSON: ${(error as Error).message}`, { file });
+      }
+      const side = (candidate: unknown) => typeof candidate === 'object' && candidate !== null && typeof (candidate as ComparisonSide).usd_per_1000_answers === 'number';
+      if (value.formatVersion !== 1 || typeof value.task !== 'string' || !side(value.teacher) || !side(value.student)) {
+        throw new ZsdError('invalid-file', 'expected a comparison written by zsd compare ({"formatVersion": 1, "task", "teacher": {...}, "student": {...}})', { file });
+      }
+      return value as Comparison;
+    });
 }
