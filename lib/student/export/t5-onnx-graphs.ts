@@ -97,11 +97,20 @@ function positionBiasTable(config: T5Config, table: HostTensor, bidirectional: b
   return values;
 }
 
+/** [rows, columns] -> [columns, rows], in 32 x 32 tiles (a plain double loop writes a new cache line per value). */
 function transpose2d(tensor: HostTensor): Float32Array {
   const [rows, columns] = tensor.shape;
+  const data = tensor.data;
   const out = new Float32Array(rows * columns);
-  for (let row = 0; row < rows; row++) {
-    for (let column = 0; column < columns; column++) out[column * rows + row] = tensor.data[row * columns + column];
+  const tile = 32;
+  for (let rowStart = 0; rowStart < rows; rowStart += tile) {
+    const rowEnd = Math.min(rowStart + tile, rows);
+    for (let columnStart = 0; columnStart < columns; columnStart += tile) {
+      const columnEnd = Math.min(columnStart + tile, columns);
+      for (let row = rowStart; row < rowEnd; row++) {
+        for (let column = columnStart; column < columnEnd; column++) out[column * rows + row] = data[row * columns + column];
+      }
+    }
   }
   return out;
 }
@@ -177,6 +186,19 @@ class WeightStore {
     const axis = layout === 'stored' ? 0 : 1; // the output channel
     const [quantizedName, scaleName, zeroPointName] = this.rememberQuantized(builder, initializerName, dims, axis, values);
     return builder.op('DequantizeLinear', [quantizedName, scaleName, zeroPointName], { axis: attribute.int(axis) });
+  }
+
+  /**
+   * Rows of the embedding `name` ([vocab, d]) for int64 ids, as float [..., d]. Quantized, only the rows gathered
+   * are dequantized (int8 row times its scale), not the whole table at every call.
+   */
+  embedding(builder: GraphBuilder, name: string, ids: string): string {
+    if (!this.quantize) return builder.op('Gather', [this.matrix(builder, name, 'stored'), ids], { axis: attribute.int(0) });
+    const tensor = this.tensor(name);
+    const [quantizedName, scaleName] = this.rememberQuantized(builder, name, tensor.shape, 0, () => tensor.data);
+    const rows = builder.op('Cast', [builder.op('Gather', [quantizedName, ids], { axis: attribute.int(0) })], { to: attribute.int(1) });
+    const scales = builder.op('Unsqueeze', [builder.op('Gather', [scaleName, ids], { axis: attribute.int(0) }), builder.int64([-1])]);
+    return builder.op('Mul', [rows, scales]);
   }
 
   /** The int8 matrix, its scales and zero points, as initializers of the graph that uses them (see matrix). */
@@ -304,7 +326,7 @@ export function buildT5EncoderGraph(config: T5Config, tensors: ReadonlyMap<strin
   const relativeBias = 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight';
   const table = weights.table('encoder.position_bias_by_relative_position', [2 * clamp + 1, heads], positionBiasTable(config, tensors.get(relativeBias)!, true, clamp));
 
-  let hidden = builder.op('Gather', [weights.matrix(builder, 'shared.weight', 'stored'), 'input_ids'], { axis: attribute.int(0) });
+  let hidden = weights.embedding(builder, 'shared.weight', 'input_ids');
   const length = ops.dimension(builder, 'input_ids', 1);
   const positions = builder.op('Range', [builder.int64([0], []), length, builder.int64([1], [])]);
   const bias = builder.op('Add', [ops.positionBias(builder, table, clamp, positions, positions), ops.paddingBias(builder, 'attention_mask')]);
@@ -365,8 +387,7 @@ export function buildT5DecoderGraph(config: T5Config, tensors: ReadonlyMap<strin
     else_branch: attribute.graph(fromEncoder.graph('compute_cross_attention', [], branchOutputs(fromEncoder, computedName))),
   });
 
-  const embedding = weights.matrix(builder, 'shared.weight', 'stored');
-  let hidden = builder.op('Gather', [embedding, 'input_ids'], { axis: attribute.int(0) });
+  let hidden = weights.embedding(builder, 'shared.weight', 'input_ids');
   const pastLength = ops.dimension(builder, past(0, 'decoder.key'), 2);
   const totalLength = builder.op('Add', [pastLength, ops.dimension(builder, 'input_ids', 1)]);
   const one = builder.int64([1], []);
@@ -394,9 +415,13 @@ export function buildT5DecoderGraph(config: T5Config, tensors: ReadonlyMap<strin
   }
   let output = ops.rmsNorm(builder, hidden, 'decoder.final_layer_norm.weight');
   if (config.scaleDecoderOutputs) output = builder.op('Mul', [output, builder.float([config.dModel ** -0.5])]);
+  // Tied: float32 transposes the stored embedding (onnxruntime folds that once at load; the file holds it once);
+  // int8 stores a transposed copy, whose DequantizeLinear + MatMul onnxruntime runs as one int8 product.
   const lmHead = tensors.has('lm_head.weight')
     ? weights.matrix(builder, 'lm_head.weight', 'transposed')
-    : builder.op('Transpose', [embedding], { perm: attribute.ints([1, 0]) });
+    : options.quantize
+      ? weights.matrix(builder, 'shared.weight', 'transposed')
+      : builder.op('Transpose', [weights.matrix(builder, 'shared.weight', 'stored')], { perm: attribute.ints([1, 0]) });
   builder.op('MatMul', [output, lmHead], undefined, 'logits');
 
   const inputs: OnnxValueInfo[] = [
