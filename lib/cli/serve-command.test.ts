@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { launchChromium } from '../analytics/chromium';
 import { presetConfig, t5ConfigToJson } from '../student/t5-config';
 import { runCliAsync, spawnCli, temporaryDirectory, writeFile } from '../test-support/fixtures';
 
 // `zsd serve` as a user runs it, on a tiny student trained here (as train-command.test.ts trains one), queried by
-// zsd's own teacher machinery (`zsd query --base-url`): the stored answers are `zsd predict`'s predictions.
+// zsd's own teacher machinery (`zsd query --base-url`): the stored answers are `zsd predict`'s predictions; with
+// --ui, the page's student (in headless Chromium, Debian's) answers three test inputs as predict does.
 const QUICK = ['--subsample', '0.05', '--batch-size', '6', '--max-input-length', '64', '--max-target-length', '32', '--eval-max-new-tokens', '6', '--lr', '0.02', '--schedule', 'constant'];
 
 async function trainTinyStudent(workspace: string): Promise<string> {
@@ -18,7 +20,7 @@ async function trainTinyStudent(workspace: string): Promise<string> {
 test('zsd query --base-url against zsd serve stores the answers zsd predict gives; SIGTERM stops the server cleanly', async () => {
   const workspace = temporaryDirectory();
   const run = await trainTinyStudent(workspace);
-  const server = spawnCli(['serve', '--model', run, '--port', '0', '--max-new-tokens', '6', '--name', 'tiny-svamp']);
+  const server = spawnCli(['serve', '--model', run, '--port', '0', '--max-new-tokens', '6', '--name', 'tiny-svamp', '--ui']);
   let stderr = '';
   server.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => server.on('close', resolve));
@@ -66,6 +68,29 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
     expect(answer.choices[0].zsd.label).toBe(predictions[0]);
     expect(answer.choices[0].message.content).toBe(`${answer.choices[0].zsd.rationale}\n\nSo the answer is ${predictions[0]}`);
 
+    // --ui: the page's student, running in Chromium on TensorFlow.js' wasm backend, answers as predict does
+    expect(stderr).toContain(`page: ${baseUrl.replace(/\/v1$/, '/')}`);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(baseUrl.replace(/\/v1$/, '/'));
+      await page.waitForFunction("document.getElementById('status').dataset.state !== 'loading'", null, { timeout: 60_000 });
+      expect(pageErrors).toEqual([]);
+      expect(await page.textContent('#status')).toBe('Ready: the student runs in this page.');
+      expect(await page.textContent('#browser-backend')).toMatch(/^@tensorflow\/tfjs-backend-wasm/);
+      for (let index = 0; index < 3; index++) {
+        await page.fill('#input', stored[index].prompt_values.question);
+        await page.click('#submit');
+        await page.waitForFunction(`document.getElementById('answers').dataset.answered === '${index + 1}'`, null, { timeout: 60_000 });
+        expect(await page.getAttribute('#browser-answer', 'data-label')).toBe(predictions[index]);
+        expect(await page.getAttribute('#server-answer', 'data-label')).toBe(predictions[index]);
+      }
+    } finally {
+      await browser.close();
+    }
+
     // teacher vs student against the running server: the study's recorded answers and the student's on the same rows
     const compared = await runCliAsync(['compare', '--task', 'svamp', '--template', '1', '--student-url', baseUrl, '--student-name', 'tiny-svamp', '--rows', '12', '--workspace', workspace]);
     expect(compared.stderr).toBe(`written: ${path.join(workspace, 'analytics', 'teacher-vs-student', 'svamp-test-1.json')}\n`);
@@ -80,7 +105,7 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
   }
   expect(await exited).toBe(0);
   expect(stderr).toMatch(/SIGTERM: no new requests/);
-  expect(stderr).toMatch(/stopped: 25 answers in \d+ generation calls/);
+  expect(stderr).toMatch(/stopped: 28 answers in \d+ generation calls/);
 });
 
 test('zsd serve refuses a path that holds no student, naming it', async () => {

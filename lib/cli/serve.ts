@@ -1,7 +1,12 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command } from 'commander';
 import { ZsdError } from '../core/errors';
 import { resolveDataRoot } from '../core/paths';
-import { DEFAULT_HOST, startStudentServer } from '../serve/server';
+import { browserStudentEntry, bundleForBrowser, wasmBinariesDirectory } from '../serve/browser-bundle';
+import { DEFAULT_HOST, startStudentServer, type StudentPage } from '../serve/server';
+import { PREPROCESSING_FILE } from '../student/checkpoints';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../student/t5-weights';
 import { describePreprocessing, studentModelDetails, StudentAnswerer } from '../serve/student-answerer';
 import { initBackend, type BackendPreference } from '../student/backend';
 import { backendOption } from './check-model';
@@ -23,6 +28,7 @@ interface ServeOptions {
   data?: string;
   backend: BackendPreference;
   log?: boolean;
+  ui?: boolean;
 }
 
 /** `zsd serve`: a trained student behind OpenAI's API (lib/serve), until SIGINT or SIGTERM. */
@@ -43,6 +49,7 @@ export function serveCommand(): Command {
     .option('--tokenizer <file>', 'tokenizer.json (default: the checkpoint\'s, else <data>/tokenizers/t5/tokenizer.json)')
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
     .option('--log', 'one line per request on stderr')
+    .option('--ui', 'also serve a page at / where the student answers in the browser (TensorFlow.js WebAssembly), beside the server\'s answer')
     .addOption(backendOption())
     .action((options: ServeOptions) => runServe(options));
 }
@@ -66,6 +73,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       maxNewTokens: options.maxNewTokens,
       modelDetails: studentModelDetails(answerer),
       log: options.log ? log : undefined,
+      ui: options.ui ? studentPage(answerer, options.maxInputLength) : undefined,
     });
   } catch (error) {
     answerer.dispose();
@@ -77,6 +85,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   log(`student: ${answerer.checkpoint} (${answerer.parameterCount().toLocaleString('en-US')} parameters; ${describePreprocessing(answerer)})`);
   if (!isLoopback(options.host) && apiKey === undefined) log(`warning: listening on ${options.host} without --api-key: anyone who can reach it can use the student`);
   log(`batching: up to ${options.maxBatchSize} requests per generation call, ${options.batchWaitMs} ms wait; queue of ${options.maxQueue}`);
+  if (options.ui) log(`page: ${server.baseUrl.replace(/\/v1$/, '/')} (the student runs in the browser)`);
   log(`serving "${options.name}" at ${server.baseUrl} (Ctrl-C to stop)`);
 
   const running = server;
@@ -94,6 +103,15 @@ export async function runServe(options: ServeOptions): Promise<void> {
   answerer.dispose();
   const stats = server.stats();
   log(`stopped: ${stats.answered} answers in ${stats.batches} generation calls (largest batch ${stats.largestBatch}); ${stats.refused} refused (queue full), ${stats.abandoned} abandoned by their clients`);
+}
+
+/** The files the page's student fetches; a sharded checkpoint cannot go to the browser. */
+function studentPage(answerer: StudentAnswerer, maxInputTokens: number): StudentPage {
+  const file = (name: string) => path.join(answerer.checkpoint, name);
+  if (!fs.existsSync(file(WEIGHTS_FILE))) throw new ZsdError('usage', `--ui needs the checkpoint's weights in one ${WEIGHTS_FILE}; ${answerer.checkpoint} has none (sharded?)`);
+  const files: Record<string, string> = { 'config.json': file(CONFIG_FILE), 'model.safetensors': file(WEIGHTS_FILE), 'tokenizer.json': answerer.tokenizerFile };
+  if (fs.existsSync(file(PREPROCESSING_FILE))) files['preprocessing.json'] = file(PREPROCESSING_FILE);
+  return { files, bundle: () => bundleForBrowser(browserStudentEntry(), 'zsdBrowserStudent'), wasmDirectory: wasmBinariesDirectory(), maxInputTokens, explain: answerer.canExplain };
 }
 
 function isLoopback(host: string): boolean {

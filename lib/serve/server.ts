@@ -3,11 +3,14 @@
  * GET /v1/models and /v1/models/<id>, GET /health. See README.md for the invariants.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { BatcherClosedError, MicroBatcher, QueueFullError, RequestAbortedError, type MicroBatcherStats } from './micro-batcher';
 import { ApiError, chatInput, chatRequestSchema, completionInputs, completionRequestSchema, invalidRequest, parseRequest, usageOf, type ChatRequest, type CompletionRequest } from './openai-api';
 import { InputTooLongError, type Answerer, type StudentAnswer, type StudentQuestion } from './student-answerer';
+import { UI_PAGE } from './ui-page';
 
 export const DEFAULT_HOST = '127.0.0.1';
 
@@ -34,6 +37,20 @@ export interface StudentServerOptions {
   modelDetails?: Record<string, unknown>;
   /** one line per notable event (default: nothing) */
   log?: (line: string) => void;
+  /** `zsd serve --ui`: the page at /, with the student running in the browser */
+  ui?: StudentPage;
+}
+
+/** What the page of `--ui` needs: the student's files, the browser bundle, the wasm binaries. */
+export interface StudentPage {
+  /** served under /ui/model/<name>: config.json, model.safetensors, tokenizer.json, preprocessing.json (when there) */
+  files: Readonly<Record<string, string>>;
+  /** the script that defines the browser student (made once, on first request) */
+  bundle: () => string;
+  /** where tfjs-backend-wasm's .wasm files are */
+  wasmDirectory: string;
+  maxInputTokens: number;
+  explain: boolean;
 }
 
 export interface StudentServer {
@@ -148,6 +165,7 @@ export async function startStudentServer(options: StudentServerOptions): Promise
     const url = new URL(request.url ?? '/', 'http://localhost');
     const pathname = url.pathname.replace(/\/+$/, '');
     if (pathname === '/health') return { status: closing ? 'shutting-down' : 'ok', model: modelId, ...batcher.stats() };
+    if (options.ui && (request.method ?? 'GET') === 'GET' && (pathname === '' || pathname.startsWith('/ui/'))) return pageAsset(options.ui, pathname);
     if (closing) throw shuttingDown();
     authorize(request, options.apiKey);
     const method = request.method ?? 'GET';
@@ -174,6 +192,21 @@ export async function startStudentServer(options: StudentServerOptions): Promise
     throw new ApiError(404, 'invalid_request_error', 'unknown_url', `Unknown request URL: ${method} ${url.pathname}. The zsd student server answers /v1/chat/completions, /v1/completions and /v1/models.`);
   };
 
+  let bundle: string | undefined;
+  /** The page and its assets (no key needed: they hold the student, not answers; the page asks for the key). */
+  const pageAsset = (ui: StudentPage, pathname: string): RawBody => {
+    if (pathname === '') return { raw: UI_PAGE, contentType: 'text/html; charset=utf-8' };
+    if (pathname === '/ui/settings.json') {
+      return { raw: JSON.stringify({ model: modelId, maxNewTokens: options.maxNewTokens, maxInputTokens: ui.maxInputTokens, explain: ui.explain, apiKeyRequired: options.apiKey !== undefined }), contentType: 'application/json' };
+    }
+    if (pathname === '/ui/student.js') return { raw: (bundle ??= ui.bundle()), contentType: 'text/javascript; charset=utf-8' };
+    const model = /^\/ui\/model\/([^/]+)$/.exec(pathname);
+    if (model && Object.hasOwn(ui.files, model[1])) return { raw: fs.readFileSync(ui.files[model[1]]), contentType: model[1].endsWith('.json') ? 'application/json' : 'application/octet-stream' };
+    const wasm = /^\/ui\/wasm\/([A-Za-z0-9_.-]+\.wasm)$/.exec(pathname);
+    if (wasm && fs.existsSync(path.join(ui.wasmDirectory, wasm[1]))) return { raw: fs.readFileSync(path.join(ui.wasmDirectory, wasm[1])), contentType: 'application/wasm' };
+    throw new ApiError(404, 'invalid_request_error', 'unknown_url', `Unknown request URL: GET ${pathname}`);
+  };
+
   const server = http.createServer((request, response) => {
     const controller = new AbortController();
     // the client went away before its answer was written: leave the queue (or drop the answer)
@@ -183,7 +216,8 @@ export async function startStudentServer(options: StudentServerOptions): Promise
     const started = process.hrtime.bigint();
     route(request, controller.signal).then(
       (body) => {
-        send(response, 200, body, closing ? { connection: 'close' } : {});
+        if (isRawBody(body)) sendRaw(response, body);
+        else send(response, 200, body, closing ? { connection: 'close' } : {});
         log(`${request.method} ${request.url} 200 ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms`);
       },
       (error: unknown) => {
@@ -277,4 +311,19 @@ function send(response: http.ServerResponse, status: number, body: unknown, head
   const text = JSON.stringify(body);
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   response.end(text);
+}
+
+interface RawBody {
+  raw: string | Buffer;
+  contentType: string;
+}
+
+function isRawBody(body: unknown): body is RawBody {
+  return typeof body === 'object' && body !== null && 'raw' in body && 'contentType' in body;
+}
+
+function sendRaw(response: http.ServerResponse, body: RawBody): void {
+  if (response.destroyed || response.writableEnded) return;
+  response.writeHead(200, { 'content-type': body.contentType, 'content-length': Buffer.byteLength(body.raw), 'cache-control': 'no-store' });
+  response.end(body.raw);
 }

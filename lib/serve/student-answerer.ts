@@ -96,6 +96,8 @@ export class StudentAnswerer implements Answerer {
 
   private constructor(
     readonly checkpoint: string,
+    /** the tokenizer.json the student reads (the page's student fetches it) */
+    readonly tokenizerFile: string,
     readonly model: T5Model,
     readonly tokenizer: T5Tokenizer,
     readonly preprocessing: CheckpointPreprocessing | null,
@@ -114,10 +116,11 @@ export class StudentAnswerer implements Answerer {
   static load(target: string, options: StudentAnswererOptions): StudentAnswerer {
     const checkpoint = resolveStudentCheckpoint(target);
     const own = path.join(checkpoint, 'tokenizer.json');
-    const tokenizer = loadT5Tokenizer(options.tokenizerFile ?? (fs.existsSync(own) ? own : t5TokenizerFile(options.dataRoot)));
+    const tokenizerFile = options.tokenizerFile ?? (fs.existsSync(own) ? own : t5TokenizerFile(options.dataRoot));
+    const tokenizer = loadT5Tokenizer(tokenizerFile);
     const preprocessing = readCheckpointPreprocessing(checkpoint);
     const model = loadT5Model(checkpoint);
-    return new StudentAnswerer(checkpoint, model, tokenizer, preprocessing, options);
+    return new StudentAnswerer(checkpoint, path.resolve(tokenizerFile), model, tokenizer, preprocessing, options);
   }
 
   /** Parameters of the model (embedding included). */
