@@ -13,7 +13,7 @@ import { addCommonOptions, resolveRoots, type CommonOptions } from './options';
 import { formatTable } from './table';
 import { numberFlag } from './teacher-run';
 
-interface CompareCommandOptions extends CommonOptions {
+export interface CompareCommandOptions extends CommonOptions {
   task: string;
   split: string;
   template: number;
@@ -30,6 +30,8 @@ interface CompareCommandOptions extends CommonOptions {
   maxInputLength: number;
   backend: BackendPreference;
   json?: boolean;
+  /** print nothing (the demo prints the comparison in its summary) */
+  quiet?: boolean;
 }
 
 /** `zsd compare`: the teacher's recorded answers and the served student on the same rows (lib/serve/compare.ts). */
@@ -69,10 +71,10 @@ export async function runCompare(options: CompareCommandOptions): Promise<Compar
   try {
     if (options.model !== undefined) {
       const backend = await initBackend({ prefer: options.backend });
-      process.stderr.write(`backend: ${backend.description}\n`);
+      if (!options.quiet) process.stderr.write(`backend: ${backend.description}\n`);
       answerer = StudentAnswerer.load(options.model, { maxInputTokens: options.maxInputLength, dataRoot });
       server = await startStudentServer({ answerer, modelId: options.studentName, port: 0, maxBatchSize: 16, batchWaitMs: 5, maxQueue: 1024, maxNewTokens: options.maxNewTokens, modelDetails: studentModelDetails(answerer) });
-      process.stderr.write(`student: ${answerer.checkpoint}, served at ${server.baseUrl}\n`);
+      if (!options.quiet) process.stderr.write(`student: ${answerer.checkpoint}, served at ${server.baseUrl}\n`);
       student = { baseUrl: server.baseUrl, modelId: options.studentName };
     } else {
       student = { baseUrl: options.studentUrl!.replace(/\/+$/, ''), modelId: options.studentName, apiKey: options.studentApiKey ?? (process.env.ZSD_SERVE_API_KEY || undefined) };
@@ -95,9 +97,9 @@ export async function runCompare(options: CompareCommandOptions): Promise<Compar
     } else {
       const file = comparisonFile(workspace.root, comparison);
       writeFileAtomic(file, `${JSON.stringify(comparison, null, 2)}\n`);
-      process.stderr.write(`written: ${file}\n`);
+      if (!options.quiet) process.stderr.write(`written: ${file}\n`);
     }
-    process.stdout.write(options.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatComparison(comparison)}\n`);
+    if (!options.quiet) process.stdout.write(options.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatComparison(comparison)}\n`);
     return comparison;
   } finally {
     await server?.close();

@@ -36,6 +36,14 @@ test('zsd demo --quick: end to end offline, printed numbers = written JSON, idem
   ]);
   expect(first.stdout).toMatch(/no training: best single rule +- +0\.210 .*\( max - min \) \(chosen on train\)/);
   expect(fs.existsSync(path.join(workspace, 'analytics', 'results-students-subsampling.png'))).toBe(true);
+  // teacher vs student: the best step-by-step student, served, against the teacher's test answers; printed and drawn
+  const compared = summary.teacherVsStudent!;
+  expect(compared.rows).toHaveLength(40);
+  expect(compared.teacher.name).toBe('gpt-3.5-turbo');
+  expect(compared.student.answers).toBe(40);
+  expect(first.stdout).toContain(`teacher vs student (zsd compare), svamp test, 40 rows (template ${compared.template}'s recorded answers)`);
+  expect(first.stdout).toMatch(new RegExp(`\\nstudent +demo-student +${compared.student.accuracy === 0 ? '0' : compared.student.accuracy!.toFixed(3)} `));
+  expect(fs.existsSync(path.join(workspace, 'analytics', `teacher-vs-student-svamp-test-${compared.template}.png`))).toBe(true);
 
   const second = await runCliAsync(['demo', '--quick', '--workspace', workspace, '--no-figures']);
   expect(second.status).toBe(0);

@@ -15,6 +15,8 @@ import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-s
 import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
 import { listRecordedTemplateIds, readRecordedResponses, STUDY_MODEL } from '../teacher/recorded-responses';
 import { updateTracking } from '../tracking/update-tracking';
+import { DEFAULT_MACHINE_USD_PER_HOUR, type Comparison } from '../serve/compare';
+import { formatComparison, runCompare } from './compare';
 import { runExperiment, type ExperimentOptions } from './experiment';
 import { runGenerate, type GenerateOptions } from './generate';
 import { formatDuration } from './progress';
@@ -27,7 +29,8 @@ import { runTrain, type TrainOptions } from './train';
  * replays the recorded gpt-3.5-turbo study; zsd compares the task's prompt templates on seeded train rows, picks
  * the best, annotates the train split with it (all explanations, and a copy with half of them), trains small
  * students from scratch (standard, and step-by-step on the PaLM and the gpt-3.5 rationales), scores them on the
- * test split, updates experiment tracking, renders the figures, and prints one summary table whose numbers are
+ * test split, puts the best step-by-step student beside the teacher on test rows (`zsd compare`: accuracy, explanation
+ * rate, latency, dollars per 1,000 answers), updates experiment tracking, renders the figures, and prints one summary whose numbers are
  * read back from the JSON files it wrote. With --base-url and --model the same runs against a live teacher, after
  * a cost estimate. Every step reuses what exists: a second run asks the teacher nothing and trains nothing.
  */
@@ -177,6 +180,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       } as TrainOptions);
       students.push({ name: variant.name, run: readRun(directory), reused: outcome === null });
     }
+    const teacherVsStudent = await compareWithTeacher(options, dataRoot, workspace, teacher.model, best.id, students, settings.samples);
 
     phase('4/5 update experiment tracking');
     const tracking = updateTracking(workspace.root);
@@ -217,6 +221,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       figureNote,
       workspace,
       seconds: (Date.now() - started) / 1000,
+      teacherVsStudent,
     });
     writeFileAtomic(summaryFile(workspace.root), `${JSON.stringify(summary, null, 2)}\n`);
     printSummary(summary, workspace.root);
@@ -224,6 +229,51 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } finally {
     await server?.close();
   }
+}
+
+/**
+ * Teacher vs student (`zsd compare`) on the test split: the best step-by-step student by validation accuracy,
+ * served here, against the teacher's recorded answers with the chosen template (the replayed study's, or what a
+ * live teacher stored). Written where `zsd figures` draws it. Null, with a line saying why, when the template has no
+ * recorded test answers.
+ */
+async function compareWithTeacher(
+  options: DemoOptions,
+  dataRoot: string,
+  workspace: Workspace,
+  model: string,
+  templateId: number,
+  students: readonly { name: string; run: RunRecord }[],
+  samples: number,
+): Promise<Comparison | null> {
+  const recorded = resolveWorkspace(dataRoot, workspace.root, { recordedResponses: true });
+  if (!listRecordedTemplateIds(recorded, options.task, 'test').includes(templateId)) {
+    process.stdout.write(`-- teacher vs student: skipped (no recorded ${model} answers to ${options.task} test with template ${templateId})\n`);
+    return null;
+  }
+  const distilled = students.filter((student) => student.run.config.key.mode === 'task_prefix' && student.run.test !== null);
+  const best = [...distilled].sort((a, b) => (b.run.test?.evalAccuracy ?? -1) - (a.run.test?.evalAccuracy ?? -1))[0];
+  if (best === undefined) return null;
+  process.stdout.write(`-- teacher vs student: ${best.name} against ${model}'s test answers (template ${templateId})\n`);
+  return runCompare({
+    data: dataRoot,
+    workspace: workspace.root,
+    recorded: true,
+    task: options.task,
+    split: 'test',
+    template: templateId,
+    teacher: model,
+    price: options.price,
+    model: best.run.directory,
+    studentName: 'demo-student',
+    rows: options.quick ? samples * 2 : undefined,
+    concurrency: 8,
+    machineCost: DEFAULT_MACHINE_USD_PER_HOUR,
+    maxNewTokens: STUDENT_FLAGS.maxTargetLength,
+    maxInputLength: 512,
+    backend: 'auto',
+    quiet: true,
+  });
 }
 
 /**
@@ -273,6 +323,8 @@ export interface DemoSummary {
   baselines: { name: string; rule: string; referenceSplit: string; referenceAccuracy: number | null; testAccuracy: number }[];
   outputs: Record<string, string>;
   seconds: number;
+  /** `zsd compare` of the best step-by-step student and the teacher on test rows (null when it could not run) */
+  teacherVsStudent: Comparison | null;
 }
 
 interface SummaryInput {
@@ -289,6 +341,7 @@ interface SummaryInput {
   figureNote: string;
   workspace: Workspace;
   seconds: number;
+  teacherVsStudent: Comparison | null;
 }
 
 export function demoSummary(input: SummaryInput): DemoSummary {
@@ -334,6 +387,7 @@ export function demoSummary(input: SummaryInput): DemoSummary {
       summary: summaryFile(root),
     },
     seconds: input.seconds,
+    teacherVsStudent: input.teacherVsStudent,
   };
 }
 
@@ -368,6 +422,7 @@ function printSummary(summary: DemoSummary, workspaceRoot: string): void {
     rows.push([`no training: ${baseline.name}`, '-', format(baseline.testAccuracy), '-', '', `${baseline.rule}${chosen}`]);
   }
   process.stdout.write(`${formatTable(['student', 'validation acc', 'test acc', 'train time', '', 'results'], rows)}\n\n`);
+  if (summary.teacherVsStudent) process.stdout.write(`teacher vs student (zsd compare), ${formatComparison(summary.teacherVsStudent)}\n\n`);
   process.stdout.write('where everything is:\n');
   for (const [what, where] of Object.entries(summary.outputs)) process.stdout.write(`  ${what.padEnd(20)}${where}\n`);
 }
