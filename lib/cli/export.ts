@@ -12,6 +12,7 @@ interface ExportOptions {
   prefix?: string;
   data?: string;
   overwrite?: boolean;
+  allowNumberMapping?: boolean;
 }
 
 /**
@@ -28,7 +29,8 @@ export function exportCommand(): Command {
     .option('--tokenizer <file>', "tokenizer.json (default: the checkpoint's, else <data>/tokenizers/t5/tokenizer.json)")
     .option('--prefix <text>', 'task prefix transformers.js puts before every input (config.json "prefix"; default as zsd predict: the checkpoint\'s preprocessing.json, else "predict: ")')
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
-    .option('--overwrite', 'replace the contents of a non-empty --out');
+    .option('--overwrite', 'replace the contents of a non-empty --out')
+    .option('--allow-number-mapping', 'export a student trained with number mapping: your code then maps numbers (n0, n1, ...) as zsd predict does');
   return command.action((options: ExportOptions) => runExport(options));
 }
 
@@ -41,10 +43,12 @@ export function runExport(options: ExportOptions): void {
     prefix: options.prefix,
     dataRoot: options.tokenizer === undefined ? resolveDataRoot(options.data) : undefined,
     overwrite: options.overwrite,
+    allowNumberMapping: options.allowNumberMapping,
   });
   const lines = [`exported ${path.resolve(options.model)} to ${result.out}`];
   for (const file of result.files) lines.push(`  ${file.path.padEnd(42)} ${formatBytes(file.bytes)}`);
   lines.push(result.prefix === '' ? '  inputs get no task prefix' : `  inputs get the task prefix ${JSON.stringify(result.prefix)} (config.json "prefix")`);
+  if (result.numberMapping) lines.push('  number mapping: map the numbers of each input to n0, n1, ... and back in the answer yourself (zsd predict does it)');
   lines.push(
     'run it with transformers.js:',
     "  import { pipeline } from '@huggingface/transformers';",

@@ -275,9 +275,17 @@ describeOnce('what the export refuses, naming the field', () => {
     expect(error.message).toContain(key);
   });
 
-  test('a student trained with number mapping (transformers.js cannot map numbers)', () => {
-    const error = exportError(checkpointWith(() => {}, { formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: true }));
+  test('a student trained with number mapping (transformers.js cannot map numbers), unless allowed', () => {
+    const checkpoint = checkpointWith(() => {}, { formatVersion: 1, task: 'svamp', inputPrefix: 'explain: ', numberMapping: true });
+    const error = exportError(checkpoint);
     expect(error.location).toEqual({ file: expect.stringMatching(/preprocessing\.json$/), key: 'numberMapping' });
+    expect(error.message).toContain('--allow-number-mapping');
+
+    const out = path.join(temporaryDirectory('zsd-export-'), 'out');
+    const result = exportOnnx({ model: checkpoint, out, dataRoot: DATA_ROOT, allowNumberMapping: true });
+    expect(result.numberMapping).toBe(true);
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect([config.zsd_number_mapping, config.prefix, config['transformers.js_config']]).toEqual([true, 'explain: ', { dtype: 'fp32' }]);
   });
 
   test('a non-empty output folder without overwrite', () => {

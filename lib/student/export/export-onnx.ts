@@ -3,7 +3,8 @@
  * (`pipeline('text2text-generation', DIR)`), the layout of optimum's T5 export:
  *
  *   config.json               the checkpoint's T5 config; `prefix` = the task prefix zsd predict puts before inputs;
- *                             `transformers.js_config.dtype` fp32 unless quantized graphs are written
+ *                             `transformers.js_config.dtype` fp32 unless quantized graphs are written;
+ *                             `zsd_number_mapping` true for a number-mapping student (--allow-number-mapping)
  *   generation_config.json    decoder start, eos and pad tokens
  *   tokenizer.json            the vocabulary (the checkpoint's own, else the shared T5 one)
  *   tokenizer_config.json     T5Tokenizer settings beside that tokenizer.json, else T5's defaults
@@ -51,6 +52,11 @@ export interface ExportOnnxOptions {
   /** the task prefix for config.json; default as zsd predict: preprocessing.json's, else "predict: " */
   prefix?: string;
   overwrite?: boolean;
+  /**
+   * Export a student trained with number mapping anyway: its callers map numbers themselves (n0, n1, ... in the
+   * input, back in the output, as number-mapping.ts does); config.json then says `zsd_number_mapping: true`.
+   */
+  allowNumberMapping?: boolean;
 }
 
 export interface ExportedFile {
@@ -62,6 +68,8 @@ export interface ExportOnnxResult {
   out: string;
   config: T5Config;
   prefix: string;
+  /** the student expects number-mapped inputs (exported with allowNumberMapping) */
+  numberMapping: boolean;
   tokenizer: string;
   files: ExportedFile[];
 }
@@ -71,7 +79,7 @@ export interface ExportOnnxResult {
  * config, and a checkpoint trained with number mapping (zsd rewrites numbers as n0, n1, ... before the model
  * and back after it; transformers.js would feed raw numbers to a model that never saw any).
  */
-export function checkExportable(config: T5Config, configFile: string, checkpoint: string): void {
+export function checkExportable(config: T5Config, configFile: string, checkpoint: string, options: { allowNumberMapping?: boolean } = {}): void {
   for (const [key, expected] of [['is_encoder_decoder', true], ['is_decoder', false]] as const) {
     const value = config.raw[key];
     if (value !== undefined && value !== expected) {
@@ -79,11 +87,11 @@ export function checkExportable(config: T5Config, configFile: string, checkpoint
     }
   }
   const preprocessing = readCheckpointPreprocessing(checkpoint);
-  if (preprocessing?.numberMapping) {
+  if (preprocessing?.numberMapping && !options.allowNumberMapping) {
     throw new ZsdError(
       'invalid-file',
       'is true: the student was trained with number mapping (numbers as n0, n1, ...), which zsd predict applies around the model but transformers.js cannot; ' +
-        'export a student trained without --number-mapping',
+        'export a student trained without --number-mapping, or pass --allow-number-mapping and map numbers in your own code',
       { file: path.join(checkpoint, PREPROCESSING_FILE), key: 'numberMapping' },
     );
   }
@@ -97,7 +105,8 @@ export function exportOnnx(options: ExportOnnxOptions): ExportOnnxResult {
 
   const configFile = path.join(checkpoint, CONFIG_FILE);
   const config = readT5Config(configFile);
-  checkExportable(config, configFile, checkpoint);
+  checkExportable(config, configFile, checkpoint, { allowNumberMapping: options.allowNumberMapping });
+  const preprocessing = readCheckpointPreprocessing(checkpoint);
   const { tensors, files } = readCheckpointTensors(checkpoint);
   const parameters = checkpointParameters(config, tensors, files.length === 1 ? files[0] : checkpoint);
 
@@ -106,7 +115,7 @@ export function exportOnnx(options: ExportOnnxOptions): ExportOnnxResult {
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new ZsdError('invalid-file', `the tokenizer has ${tokenizer.vocabSize} entries but the model only ${config.vocabSize} (vocab_size) rows`, { file: tokenizerFile });
   }
-  const prefix = options.prefix ?? readCheckpointPreprocessing(checkpoint)?.inputPrefix ?? 'predict: ';
+  const prefix = options.prefix ?? preprocessing?.inputPrefix ?? 'predict: ';
 
   const staging = `${out}.partial-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
@@ -114,7 +123,7 @@ export function exportOnnx(options: ExportOnnxOptions): ExportOnnxResult {
   try {
     const written: ExportedFile[] = [];
     const writeJson = (name: string, value: unknown) => written.push(writeFile(staging, name, [Buffer.from(`${JSON.stringify(value, null, 2)}\n`)]));
-    writeJson('config.json', exportedConfigJson(config, prefix, options.quantize ?? false));
+    writeJson('config.json', exportedConfigJson(config, prefix, options.quantize ?? false, preprocessing?.numberMapping ?? false));
     writeJson('generation_config.json', {
       _from_model_config: true,
       decoder_start_token_id: config.decoderStartTokenId,
@@ -133,7 +142,7 @@ export function exportOnnx(options: ExportOnnxOptions): ExportOnnxResult {
     for (const [name, build, quantize] of graphs) written.push(writeOnnxModel(staging, name, build(quantize)));
     if (fs.existsSync(out)) fs.rmSync(out, { recursive: true, force: true });
     fs.renameSync(staging, out);
-    return { out, config, prefix, tokenizer: tokenizerFile, files: written };
+    return { out, config, prefix, numberMapping: preprocessing?.numberMapping ?? false, tokenizer: tokenizerFile, files: written };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
@@ -144,10 +153,12 @@ export function exportOnnx(options: ExportOnnxOptions): ExportOnnxResult {
  * quantized graphs, `transformers.js_config.dtype` says fp32, since transformers.js would otherwise ask for the
  * q8 files on wasm (browsers); with them, each platform keeps its default (fp32 in Node, q8 in browsers).
  */
-function exportedConfigJson(config: T5Config, prefix: string, quantized: boolean): Record<string, unknown> {
+function exportedConfigJson(config: T5Config, prefix: string, quantized: boolean, numberMapping: boolean): Record<string, unknown> {
   const json: Record<string, unknown> = { ...t5ConfigToJson(config), is_encoder_decoder: true };
   delete json.prefix;
   delete json['transformers.js_config'];
+  delete json.zsd_number_mapping;
+  if (numberMapping) json.zsd_number_mapping = true;
   if (prefix !== '') json.prefix = prefix;
   if (!quantized) json['transformers.js_config'] = { dtype: 'fp32' };
   const sorted: Record<string, unknown> = {};
