@@ -288,10 +288,18 @@ describeOnce('what the export refuses, naming the field', () => {
     expect([config.zsd_number_mapping, config.prefix, config['transformers.js_config']]).toEqual([true, 'explain: ', { dtype: 'fp32' }]);
   });
 
-  test('a non-empty output folder without overwrite', () => {
+  test('a non-empty output folder: refused without --overwrite, and with it unless an earlier export', () => {
     const out = temporaryDirectory('zsd-export-used-');
     fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
     expect(() => exportOnnx({ model: path.join(REFERENCE, 'v1_1'), out, dataRoot: DATA_ROOT })).toThrow(/not empty.*--overwrite/);
+    expect(() => exportOnnx({ model: path.join(REFERENCE, 'v1_1'), out, dataRoot: DATA_ROOT, overwrite: true })).toThrow(/not an exported model/);
     expect(listFiles(out)).toEqual(['notes.txt']);
+
+    const previous = path.join(out, 'exported');
+    exportOnnx({ model: path.join(REFERENCE, 'v1_1'), out: previous, dataRoot: DATA_ROOT });
+    fs.writeFileSync(path.join(previous, 'stale.txt'), 'from before');
+    exportOnnx({ model: path.join(REFERENCE, 'v1_1'), out: previous, dataRoot: DATA_ROOT, overwrite: true });
+    expect(listFiles(previous)).not.toContain('stale.txt'); // replaced as a whole
+    expect(listFiles(previous)).toContain(EXPORTED_FILES.encoder);
   });
 });

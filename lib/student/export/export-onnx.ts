@@ -169,7 +169,10 @@ function exportedConfigJson(config: T5Config, prefix: string, quantized: boolean
 function checkOutput(out: string, overwrite: boolean): void {
   if (!fs.existsSync(out)) return;
   if (!fs.statSync(out).isDirectory()) throw new ZsdError('usage', `${out} exists and is not a directory`);
-  if (fs.readdirSync(out).length > 0 && !overwrite) throw new ZsdError('usage', `${out} is not empty; choose a new directory or pass --overwrite`);
+  if (fs.readdirSync(out).length === 0) return;
+  if (!overwrite) throw new ZsdError('usage', `${out} is not empty; choose a new directory or pass --overwrite`);
+  // --overwrite replaces the folder as a whole: only one that an export wrote
+  if (!fs.existsSync(path.join(out, EXPORTED_FILES.encoder))) throw new ZsdError('usage', `${out} is not an exported model (no ${EXPORTED_FILES.encoder}); --overwrite replaces only those`);
 }
 
 function resolveTokenizer(options: ExportOnnxOptions, checkpoint: string): string {
