@@ -106,7 +106,7 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
   expect(await exited).toBe(0);
   expect(stderr).toMatch(/SIGTERM: no new requests/);
   expect(stderr).toMatch(/stopped: 28 answers in \d+ generation calls/);
-});
+}, 300_000); // seven zsd processes and a browser, one after the other: minutes on 2 busy cores
 
 test('zsd serve refuses a path that holds no student, naming it', async () => {
   const empty = temporaryDirectory();
