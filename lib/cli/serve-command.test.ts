@@ -38,16 +38,22 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
     });
     expect(stderr).toMatch(/checkpoints\/step-000012 \([\d,]+ parameters; prefixes "predict: " \/ "explain: ", number mapping\)/);
 
-    // svamp's template 1 is the problem alone: the teacher machinery sends the task input as the user message
-    const query = await runCliAsync(['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--samples', '12', '--workspace', workspace, '--base-url', baseUrl, '--model', 'tiny-svamp', '--price', '0,0', '--temperature', '0', '--concurrency', '6']);
-    expect(query.stderr).toContain('12 queries to send to tiny-svamp');
+    // svamp's template 1 is the problem alone; template 2 adds an instruction after it, which the server reads back
+    // out of the prompt with the task's templates (stderr says so): both give the student the problem itself
+    expect(stderr).toMatch(/prompt templates: a user message that one of .*svamp\.yaml's 3 templates rendered is read back into the task input/);
+    const query = await runCliAsync(['query', '--task', 'svamp', '--split', 'test', '--templates', '1,2', '--samples', '12', '--workspace', workspace, '--base-url', baseUrl, '--model', 'tiny-svamp', '--price', '0,0', '--temperature', '0', '--concurrency', '6']);
+    expect(query.stderr).toContain('24 queries to send to tiny-svamp');
     expect(query.status).toBe(0);
-    const stored = fs
-      .readFileSync(path.join(workspace, 'query-results', 'svamp', 'test', '1', 'responses.json'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as { idx: number; prompt_values: { question: string }; response: string; usage: { prompt_tokens: number; completion_tokens: number } });
+    const storedOf = (template: number) =>
+      fs
+        .readFileSync(path.join(workspace, 'query-results', 'svamp', 'test', String(template), 'responses.json'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { idx: number; prompt_values: { question: string }; response: string; usage: { prompt_tokens: number; completion_tokens: number } })
+        .sort((a, b) => a.idx - b.idx);
+    const stored = storedOf(1);
     expect(stored).toHaveLength(12);
+    expect(storedOf(2).map((line) => [line.idx, line.response])).toEqual(stored.map((line) => [line.idx, line.response]));
     for (const line of stored) expect(line.usage.prompt_tokens).toBeGreaterThan(5);
 
     const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), stored.map((line) => `${JSON.stringify({ input: line.prompt_values.question })}\n`).join(''));
@@ -105,7 +111,7 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
   }
   expect(await exited).toBe(0);
   expect(stderr).toMatch(/SIGTERM: no new requests/);
-  expect(stderr).toMatch(/stopped: 28 answers in \d+ generation calls/);
+  expect(stderr).toMatch(/stopped: 40 answers in \d+ generation calls/);
 }, 300_000); // seven zsd processes and a browser, one after the other: minutes on 2 busy cores
 
 test('zsd serve refuses a path that holds no student, naming it', async () => {

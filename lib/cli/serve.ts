@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { ZsdError } from '../core/errors';
-import { resolveDataRoot } from '../core/paths';
+import { isZsdError, ZsdError } from '../core/errors';
+import { resolveDataRoot, resolveWorkspace } from '../core/paths';
+import { getTask } from '../data/tasks';
+import { loadTemplates } from '../prompts/templates';
+import { templateInputReader, type TemplateInputReader } from '../serve/template-input';
 import { browserStudentEntry, bundleForBrowser, wasmBinariesDirectory } from '../serve/browser-bundle';
 import { DEFAULT_HOST, startStudentServer, type StudentPage } from '../serve/server';
 import { PREPROCESSING_FILE } from '../student/checkpoints';
@@ -29,6 +32,8 @@ interface ServeOptions {
   backend: BackendPreference;
   log?: boolean;
   ui?: boolean;
+  workspace?: string;
+  templates: boolean;
 }
 
 /** `zsd serve`: a trained student behind OpenAI's API (lib/serve), until SIGINT or SIGTERM. */
@@ -48,6 +53,8 @@ export function serveCommand(): Command {
     .option('--num-beams <n>', 'beam search width (1: greedy)', numberFlag('--num-beams', { min: 1, max: 64, integer: true }), 1)
     .option('--tokenizer <file>', 'tokenizer.json (default: the checkpoint\'s, else <data>/tokenizers/t5/tokenizer.json)')
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
+    .option('--workspace <dir>', 'workspace whose prompt templates (else the study\'s) the task input is read out of (default: current directory)')
+    .option('--no-templates', 'take every user message as the task input, even one a prompt template of the task rendered')
     .option('--log', 'one line per request on stderr')
     .option('--ui', 'also serve a page at / where the student answers in the browser (TensorFlow.js WebAssembly), beside the server\'s answer')
     .addOption(backendOption())
@@ -57,7 +64,9 @@ export function serveCommand(): Command {
 export async function runServe(options: ServeOptions): Promise<void> {
   const apiKey = options.apiKey ?? (process.env.ZSD_SERVE_API_KEY || undefined);
   const backend = await initBackend({ prefer: options.backend });
-  const answerer = StudentAnswerer.load(options.model, { maxInputTokens: options.maxInputLength, numBeams: options.numBeams, tokenizerFile: options.tokenizer, dataRoot: resolveDataRoot(options.data) });
+  const dataRoot = resolveDataRoot(options.data);
+  const answerer = StudentAnswerer.load(options.model, { maxInputTokens: options.maxInputLength, numBeams: options.numBeams, tokenizerFile: options.tokenizer, dataRoot });
+  const templates = options.templates ? taskTemplates(answerer, dataRoot, options.workspace) : null;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let server;
   try {
@@ -74,6 +83,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       modelDetails: studentModelDetails(answerer),
       log: options.log ? log : undefined,
       ui: options.ui ? studentPage(answerer, options.maxInputLength) : undefined,
+      templates: templates?.reader,
     });
   } catch (error) {
     answerer.dispose();
@@ -84,6 +94,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   log(`backend: ${backend.description}`);
   log(`student: ${answerer.checkpoint} (${answerer.parameterCount().toLocaleString('en-US')} parameters; ${describePreprocessing(answerer)})`);
   if (!isLoopback(options.host) && apiKey === undefined) log(`warning: listening on ${options.host} without --api-key: anyone who can reach it can use the student`);
+  if (templates) log(`prompt templates: a user message that one of ${templates.file}'s ${templates.count} templates rendered is read back into the task input`);
   log(`batching: up to ${options.maxBatchSize} requests per generation call, ${options.batchWaitMs} ms wait; queue of ${options.maxQueue}`);
   if (options.ui) log(`page: ${server.baseUrl.replace(/\/v1$/, '/')} (the student runs in the browser)`);
   log(`serving "${options.name}" at ${server.baseUrl} (Ctrl-C to stop)`);
@@ -103,6 +114,21 @@ export async function runServe(options: ServeOptions): Promise<void> {
   answerer.dispose();
   const stats = server.stats();
   log(`stopped: ${stats.answered} answers in ${stats.batches} generation calls (largest batch ${stats.largestBatch}); ${stats.refused} refused (queue full), ${stats.abandoned} abandoned by their clients`);
+}
+
+/** The prompt templates of the checkpoint's task (preprocessing.json), where it names one and they can be found. */
+function taskTemplates(answerer: StudentAnswerer, dataRoot: string, workspaceFlag: string | undefined): { reader: TemplateInputReader; file: string; count: number } | null {
+  const name = answerer.preprocessing?.task;
+  if (name === undefined) return null;
+  const workspace = resolveWorkspace(dataRoot, workspaceFlag);
+  try {
+    const task = getTask(name, [dataRoot, workspace.root]);
+    const set = loadTemplates(workspace, name);
+    return { reader: templateInputReader(task, set), file: set.file, count: set.templates.size };
+  } catch (error) {
+    if (isZsdError(error) && error.kind === 'not-found') return null;
+    throw error;
+  }
 }
 
 /** The files the page's student fetches; a sharded checkpoint cannot go to the browser. */

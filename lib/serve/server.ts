@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { BatcherClosedError, MicroBatcher, QueueFullError, RequestAbortedError, type MicroBatcherStats } from './micro-batcher';
 import { ApiError, chatInput, chatRequestSchema, completionInputs, completionRequestSchema, invalidRequest, parseRequest, usageOf, type ChatRequest, type CompletionRequest } from './openai-api';
 import { InputTooLongError, type Answerer, type StudentAnswer, type StudentQuestion } from './student-answerer';
+import type { TemplateInputReader } from './template-input';
 import { UI_PAGE } from './ui-page';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -39,6 +40,8 @@ export interface StudentServerOptions {
   log?: (line: string) => void;
   /** `zsd serve --ui`: the page at /, with the student running in the browser */
   ui?: StudentPage;
+  /** reads the task input out of a teacher prompt (a user message one of the task's templates rendered) */
+  templates?: TemplateInputReader;
 }
 
 /** What the page of `--ui` needs: the student's files, the browser bundle, the wasm binaries. */
@@ -87,7 +90,7 @@ export async function startStudentServer(options: StudentServerOptions): Promise
   const modelObject = () => ({ id: modelId, object: 'model', created, owned_by: 'zsd', ...options.modelDetails });
 
   /** The questions of a request's inputs: mode prefixes read, lengths checked, before anything is queued. */
-  const questionsOf = (inputs: string[], request: ChatRequest | CompletionRequest, param: string): StudentQuestion[] => {
+  const questionsOf = (inputs: string[], request: ChatRequest | CompletionRequest, param: string, fromTemplate = false): StudentQuestion[] => {
     const requested = request.max_completion_tokens ?? request.max_tokens ?? options.maxNewTokens;
     const maxNewTokens = Math.min(requested, options.maxNewTokens);
     return inputs.map((raw) => {
@@ -99,6 +102,7 @@ export async function startStudentServer(options: StudentServerOptions): Promise
       } else if (answerer.prefixes.predict !== '' && input.startsWith(answerer.prefixes.predict)) {
         input = input.slice(answerer.prefixes.predict.length);
       }
+      if (fromTemplate && options.templates) input = options.templates.read(input).input;
       if (input.trim() === '') throw invalidRequest('the input is empty: the student needs the task input (the last user message, the prompt or zsd\'s "input")', param, 'invalid_value');
       if (explain && !answerer.canExplain) throw invalidRequest('this student was trained without rationales (standard mode): it cannot explain', 'explain', 'unsupported_parameter');
       try {
@@ -132,7 +136,7 @@ export async function startStudentServer(options: StudentServerOptions): Promise
   const chatCompletion = async (body: unknown, signal: AbortSignal) => {
     const request = parseRequest(chatRequestSchema, body);
     checkModel(request.model);
-    const questions = questionsOf([chatInput(request)], request, request.input !== undefined ? 'input' : 'messages');
+    const questions = questionsOf([chatInput(request)], request, request.input !== undefined ? 'input' : 'messages', request.input === undefined);
     const [answer] = await answerAll(questions, signal);
     return {
       id: `chatcmpl-${fingerprint}-${nextId++}`,
