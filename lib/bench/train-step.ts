@@ -229,7 +229,7 @@ type BenchLine = Record<string, unknown>;
 
 /**
  * One line per (backend, model): wasm (the engines above, worker threads included), then the native backend when
- * installed (`npm run native-backend`; TensorFlow threads its own kernels, so one engine). Both models: the issue's
+ * installed (`npm run native-backend`; the same engines, each worker a TensorFlow context). Both models: the issue's
  * benchmark T5 (PyTorch's ratio beside it when measured) and the small from-scratch student (ratio to wasm).
  */
 export async function benchTrainStep(): Promise<BenchLine[]> {
@@ -251,48 +251,44 @@ export async function benchTrainStep(): Promise<BenchLine[]> {
   const lines: BenchLine[] = [];
 
   const wasm = await initBackend({ prefer: 'wasm' });
-  const benchLine = await benchWasmEngines(trainStepConfig(), trainStepBatch(trainStepConfig()), steps, warmup, workers);
+  const benchLine = await benchEngines(trainStepConfig(), trainStepBatch(trainStepConfig()), steps, warmup, workers);
   lines.push({ bench: 'train-step', backend: 'wasm', model: 'zsd-bench', ...benchLine.summary, ...pytorchFields(benchLine.ms), backend_description: wasm.description, ...benchLine.details, shape: TRAIN_STEP_SHAPE });
-  const small = await benchWasmEngines(smallStudentConfig(), smallStudentBatch(smallStudentConfig()), steps * 2, warmup, workers);
+  const small = await benchEngines(smallStudentConfig(), smallStudentBatch(smallStudentConfig()), steps * 2, warmup, workers);
   lines.push({ bench: 'train-step', backend: 'wasm', model: 'zsd-scratch', ...small.summary, tokens_per_second: Math.round((tokensPerStep(SMALL_SHAPE) * 1000) / small.ms), backend_description: wasm.description, ...small.details, shape: SMALL_SHAPE });
 
   const native = await initBackend({ prefer: 'node' }).catch(() => undefined);
   if (native !== undefined) {
-    const nativeBench = await timeSingleThread(trainStepConfig(), trainStepBatch(trainStepConfig()), warmup + steps);
-    const nativeBenchMs = median(nativeBench.all.slice(warmup));
+    // the same engines: the workers' TensorFlow contexts get a core each, the main thread's context every core
+    const nativeBench = await benchEngines(trainStepConfig(), trainStepBatch(trainStepConfig()), steps, warmup, workers);
     lines.push({
       bench: 'train-step',
       backend: 'tfjs-node',
       model: 'zsd-bench',
-      ms_per_step: round(nativeBenchMs),
-      ...pytorchFields(nativeBenchMs),
-      ratio_wasm_to_native: round(benchLine.ms / nativeBenchMs, 2),
+      ...nativeBench.summary,
+      ...pytorchFields(nativeBench.ms),
+      ratio_wasm_to_native: round(benchLine.ms / nativeBench.ms, 2),
       backend_description: native.description,
-      ms_update: round(median(nativeBench.update.slice(warmup))),
-      ms_steps: nativeBench.all.map((ms) => round(ms)),
-      loss_first_last: [round(nativeBench.losses[0], 4), round(nativeBench.losses[nativeBench.losses.length - 1], 4)],
+      ...nativeBench.details,
       shape: TRAIN_STEP_SHAPE,
     });
-    const nativeSmall = await timeSingleThread(smallStudentConfig(), smallStudentBatch(smallStudentConfig()), warmup + steps * 2);
-    const nativeSmallMs = median(nativeSmall.all.slice(warmup));
+    const nativeSmall = await benchEngines(smallStudentConfig(), smallStudentBatch(smallStudentConfig()), steps * 2, warmup, workers);
     lines.push({
       bench: 'train-step',
       backend: 'tfjs-node',
       model: 'zsd-scratch',
-      ms_per_step: round(nativeSmallMs),
-      tokens_per_second: Math.round((tokensPerStep(SMALL_SHAPE) * 1000) / nativeSmallMs),
-      ratio_wasm_to_native: round(small.ms / nativeSmallMs, 2),
+      ...nativeSmall.summary,
+      tokens_per_second: Math.round((tokensPerStep(SMALL_SHAPE) * 1000) / nativeSmall.ms),
+      ratio_wasm_to_native: round(small.ms / nativeSmall.ms, 2),
       backend_description: native.description,
-      ms_update: round(median(nativeSmall.update.slice(warmup))),
-      ms_steps: nativeSmall.all.map((ms) => round(ms)),
+      ...nativeSmall.details,
       shape: SMALL_SHAPE,
     });
   }
   return lines;
 }
 
-/** The three wasm engines on one model: the fastest's time, and every engine's details. */
-async function benchWasmEngines(
+/** The three engines on one model, on the current backend: the fastest's time, and every engine's details. */
+async function benchEngines(
   config: T5Config,
   batch: TrainStepBatch,
   steps: number,

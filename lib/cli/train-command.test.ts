@@ -40,12 +40,12 @@ test('task_prefix training on svamp on 2 worker threads: the loss falls, results
   expect(again).toEqual(predictions.slice(0, 20).map((line) => line.prediction));
 });
 
-(nativeBackendInstalled() ? test : test.skip)('by default train takes the native backend, says so, and leaves --workers to TensorFlow; the loss falls', async () => {
+(nativeBackendInstalled() ? test : test.skip)('by default train takes the native backend, says so, and runs --workers 2 as native gradient workers; the loss falls', async () => {
   const workspace = temporaryDirectory();
   const result = await runCliAsync(['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '20', '--workers', '2', ...QUICK], { env: { ...process.env, ZSD_BACKEND: '' } });
   expect(result.status).toBe(0);
   expect(result.stderr).toMatch(/backend: @tensorflow\/tfjs-node \(native TensorFlow\)/);
-  expect(result.stderr).toContain('--workers 2 ignored: @tensorflow/tfjs-node (native TensorFlow) uses every core itself');
+  expect(result.stderr).toContain('gradient workers: 2 threads on native TensorFlow, each with its share of the cores');
   const run = path.join(workspace, 'results', 'svamp', 'tiny', 'standard', 'None', '0.05', 'None', 'gt', '1.0', '64', '6', 'AdamW', '0.02', '0');
   const train = JSON.parse(fs.readFileSync(path.join(run, 'train.json'), 'utf8')) as { loss: number }[];
   expect(train[train.length - 1].loss).toBeLessThan(train[0].loss * 0.75);

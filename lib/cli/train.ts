@@ -249,6 +249,7 @@ export async function runTrain(options: TrainOptions): Promise<{ directory: stri
   const workers = onGpu ? 1 : options.workers;
   if (workers !== options.workers) process.stderr.write(`--workers ${options.workers} ignored: ${backend.description} runs on one GPU\n`);
   const engine = workers > 1 ? await ParallelGradientEngine.start(model, { workers, backend: backend.name === 'wasm' ? 'wasm' : 'node' }) : undefined;
+  if (engine !== undefined) process.stderr.write(`gradient workers: ${workers} threads on ${engine.workerBackend === 'wasm' ? 'wasm' : 'native TensorFlow'}, each with its share of the cores\n`);
   try {
     const outcome = await trainStudent({
       engine,

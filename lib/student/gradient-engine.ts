@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ZsdError } from '../core/errors';
 import { labelTokens, lossCoefficients, microStepLoss, rationaleShares, type MicroStepLoss } from './loss-weighting';
+import type { HostTensor } from './safetensors';
 import type { T5Model } from './t5-model';
 import type { EncodedBatch } from './training-data';
 
@@ -69,6 +70,26 @@ export interface GradientEngine {
   step(batches: readonly EncodedBatch[], options: MicroStepOptions, into: GradientAccumulator): Promise<MicroStepLoss>;
   parametersChanged?(): Promise<void>;
   dispose?(): void;
+}
+
+/**
+ * An engine that can also run AdamW itself, where its gradients are (the data-parallel engine: fused over shared
+ * memory in its workers, parallel/fused-adamw.ts), so the main thread neither receives the gradients nor updates
+ * its model between updates. The trainer takes this path for AdamW without gradient accumulation; its model is then
+ * stale until `copyParametersTo` (before evaluating or saving), and the optimizer's state moves between the engine
+ * and optimizers.ts's AdamW at checkpoints and on resume.
+ */
+export interface FusedAdamWEngine extends GradientEngine {
+  stepInPlace(batches: readonly EncodedBatch[], options: MicroStepOptions): Promise<{ loss: MicroStepLoss; differentiated: boolean }>;
+  gradientNorm(): Promise<number>;
+  applyAdamW(options: { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; noDecay: readonly string[]; gradientScale: number }): Promise<void>;
+  copyParametersTo(model: T5Model): void;
+  adamWState(): { step: number; tensors: Map<string, HostTensor> };
+  loadAdamWState(step: number, tensors: ReadonlyMap<string, HostTensor>): void;
+}
+
+export function isFusedAdamWEngine(engine: GradientEngine): engine is FusedAdamWEngine {
+  return typeof (engine as Partial<FusedAdamWEngine>).stepInPlace === 'function' && typeof (engine as Partial<FusedAdamWEngine>).applyAdamW === 'function';
 }
 
 /** The single-threaded engine: one backward pass per batch (lower peak memory than one graph for the whole step). */

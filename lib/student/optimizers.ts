@@ -190,7 +190,17 @@ export class AdamW extends SlotOptimizer {
   }
 
   protected optionsRecord(): Record<string, unknown> {
+    return this.hyperparameters();
+  }
+
+  hyperparameters(): { beta1: number; beta2: number; epsilon: number; weightDecay: number; noDecay: string[] } {
     return { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay, noDecay: [...this.noDecay].sort() };
+  }
+
+  /** The state of an update computed elsewhere (the data-parallel engine's fused AdamW): every parameter at `step`. */
+  loadMoments(step: number, tensors: Map<string, HostTensor>): void {
+    const steps = Object.fromEntries([...this.variables.keys()].map((name) => [name, step]));
+    this.loadState({ kind: this.kind, options: this.optionsRecord(), steps, tensors });
   }
 
   apply(gradients: NamedGradients, learningRate: number): void {

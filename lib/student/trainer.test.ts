@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { temporaryDirectory } from '../test-support/fixtures';
 import { initBackend } from './backend';
+import { ParallelGradientEngine } from './parallel/parallel-gradient-engine';
 import { readSafetensors } from './safetensors';
 import { presetConfig, type T5Config } from './t5-config';
 import { T5Model } from './t5-model';
@@ -369,6 +370,69 @@ describe('training a tiny T5 from scratch', () => {
     other.dispose();
     fs.rmSync(directory, { recursive: true, force: true });
   });
+
+  test("the worker threads' fused AdamW trains as the single-thread trainer does (dropout 0), checkpoints and resumes", async () => {
+    const directory = temporaryDirectory('zsd-fused-');
+    const runConfig = config({ maxSteps: 6, evalSteps: 2, maxGradNorm: 0.5 });
+    const run = async (name: string, options: { workers?: number; stopAt?: number; resume?: boolean; initSeed: number }) => {
+      const model = T5Model.randomInit(tinyConfig(0), options.initSeed);
+      const engine = options.workers === undefined ? undefined : await ParallelGradientEngine.start(model, { workers: options.workers });
+      const controller = new AbortController();
+      const results = RunResultsWriter.open(path.join(directory, name, 'results'), { key: KEY, experimentGroup: null, category: null, config: { runConfig } }, { resume: options.resume });
+      try {
+        const outcome = await trainStudent({
+          model,
+          engine,
+          tokenizer,
+          train: TRAIN,
+          validation: VALIDATION,
+          config: runConfig,
+          checkpointDirectory: path.join(directory, name, 'checkpoints'),
+          resume: options.resume,
+          results,
+          signal: controller.signal,
+          onProgress: (progress) => {
+            if (progress.step === options.stopAt) controller.abort();
+          },
+        });
+        return { model, outcome, results };
+      } finally {
+        await engine?.close();
+      }
+    };
+    const checkpointed = (name: string, file: string) => readSafetensors(path.join(directory, name, 'checkpoints', 'step-000006', file));
+    const largestDifference = (a: Map<string, { data: Float32Array }>, b: Map<string, { data: Float32Array }>) => {
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+      let largest = 0;
+      for (const [name, tensor] of a) {
+        const other = b.get(name)!.data;
+        for (let i = 0; i < tensor.data.length; i++) largest = Math.max(largest, Math.abs(tensor.data[i] - other[i]) / Math.max(1e-3, Math.abs(tensor.data[i])));
+      }
+      return largest;
+    };
+
+    const single = await run('single', { initSeed: 5 });
+    const fused = await run('fused', { workers: 2, initSeed: 5 });
+    const [want, got] = [single.results.trainEntries(), fused.results.trainEntries()];
+    expect(got.map((entry) => entry.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const [index, entry] of got.entries()) {
+      for (const key of ['loss', 'labelLoss', 'rationaleLoss', 'gradientNorm'] as const) {
+        expect(Math.abs((entry[key] as number) - (want[index][key] as number))).toBeLessThan(1e-4 * Math.abs(want[index][key] as number));
+      }
+    }
+    // the step-6 checkpoint: parameters and AdamW moments as the single-thread trainer's (float32 summation order apart)
+    expect(largestDifference(checkpointed('single', 'model.safetensors'), checkpointed('fused', 'model.safetensors'))).toBeLessThan(1e-3);
+    expect(largestDifference(checkpointed('single', 'optimizer.safetensors'), checkpointed('fused', 'optimizer.safetensors'))).toBeLessThan(1e-2);
+
+    // interrupted at 3 and resumed on a fresh model and engine: the same step-6 checkpoint as straight through
+    const first = await run('split', { workers: 2, stopAt: 3, initSeed: 5 });
+    expect(first.outcome.stopReason).toBe('interrupted');
+    const resumed = await run('split', { workers: 2, resume: true, initSeed: 99 });
+    expect(resumed.outcome.stopReason).toBe('completed');
+    for (const file of ['model.safetensors', 'optimizer.safetensors']) expect(largestDifference(checkpointed('fused', file), checkpointed('split', file))).toBeLessThan(1e-6);
+    for (const result of [single, fused, first, resumed]) result.model.dispose();
+    fs.rmSync(directory, { recursive: true, force: true });
+  }, 120_000);
 
   test('early stopping: evaluations without a better validation accuracy end the run; the best step is kept', async () => {
     const model = T5Model.randomInit(tinyConfig(), 2);

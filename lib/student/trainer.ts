@@ -27,7 +27,7 @@
  */
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
-import { clipGradientsByGlobalNorm, createOptimizer, learningRateAt, loadOptimizerState } from './optimizers';
+import { AdamW, clipGradientsByGlobalNorm, createOptimizer, learningRateAt, loadOptimizerState } from './optimizers';
 import type { HostTensor } from './safetensors';
 import {
   assignWeights,
@@ -41,7 +41,7 @@ import {
   type TrainerProgressState,
 } from './checkpoints';
 import { evaluateStudent, answerRuleFor, type EvaluationOptions } from './evaluate-student';
-import { dropoutSeedFor, GradientAccumulator, LocalGradientEngine, type GradientEngine } from './gradient-engine';
+import { dropoutSeedFor, GradientAccumulator, isFusedAdamWEngine, LocalGradientEngine, type GradientEngine } from './gradient-engine';
 import { mapStudentExample } from './number-mapping';
 import type { T5Model } from './t5-model';
 import type { T5Tokenizer } from './tokenizer';
@@ -123,6 +123,15 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
   const engine: GradientEngine = options.engine ?? new LocalGradientEngine(model);
   const trainExamples = config.numberMapping ? options.train.map(mapStudentExample) : options.train;
   const optimizer = createOptimizer(model.parameters, withTrainerOptimizerDefaults(config.optimizer, model));
+  // AdamW without gradient accumulation on an engine that runs it where the gradients are (the worker threads): the
+  // main thread's model is then behind the engine's parameters until syncModel (before evaluating or saving).
+  const fused = isFusedAdamWEngine(engine) && optimizer instanceof AdamW && config.gradientAccumulationSteps === 1 ? { engine, adamw: optimizer } : undefined;
+  let modelBehind = false;
+  const syncModel = () => {
+    if (fused === undefined || !modelBehind) return;
+    fused.engine.copyParametersTo(model);
+    modelBehind = false;
+  };
   const accumulator = new GradientAccumulator();
   const batchOptions = (epoch: number) => ({
     batchSize: config.batchSize,
@@ -185,6 +194,10 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
       evalLog.push(...options.results.evalEntries());
     }
     await engine.parametersChanged?.();
+    if (fused !== undefined) {
+      const state = optimizer.state(); // a resumed run's moments, else none
+      if (state.tensors.size > 0) fused.engine.loadAdamWState(Math.max(...Object.values(state.steps)), state.tensors);
+    }
 
     const sessionStart = Date.now();
     const elapsedAtStart = progress.elapsedSeconds;
@@ -193,11 +206,17 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
 
     const checkpoint = () => {
       if (options.checkpointDirectory === undefined) return;
+      syncModel();
+      if (fused !== undefined) {
+        const state = fused.engine.adamWState();
+        if (state.step > 0) fused.adamw.loadMoments(state.step, state.tensors);
+      }
       progress.elapsedSeconds = elapsed();
       writeCheckpoint(options.checkpointDirectory, model, optimizer, { formatVersion: 1, config, progress }, progress.best?.step ?? null, options.checkpointTokenizerJson);
     };
 
     const evaluate = () => {
+      syncModel();
       const result = evaluateStudent(model, tokenizer, validation, evaluation);
       const improved = progress.best === null || result.accuracy > progress.best.accuracy;
       if (improved) {
@@ -226,6 +245,7 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
     };
 
     const finish = async (stopReason: StopReason): Promise<TrainOutcome> => {
+      syncModel();
       const durationSeconds = elapsed();
       let selectedStep = progress.step;
       if (stopReason !== 'interrupted' && progress.best !== null) {
@@ -265,10 +285,14 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
       const groupStart = Math.floor(progress.microStepInEpoch / config.gradientAccumulationSteps) * config.gradientAccumulationSteps;
       const groupSize = Math.min(config.gradientAccumulationSteps, microStepsPerEpoch - groupStart);
       const update = { loss: 0, labelLoss: 0, rationaleLoss: 0, hasRationale: false, tokens: 0 };
+      let differentiated = false; // fused: whether the engine holds gradients of this update
       for (let micro = 0; micro < groupSize; micro++) {
         const batches = epochBatches[progress.microStepInEpoch];
         const seeds = batches.map((_, batch) => dropoutSeedFor(config.seed, progress.microStep, batch));
-        const loss = await engine.step(batches, { alpha: config.alpha, scale: 1 / groupSize, dropoutSeeds: seeds, labelSmoothing: config.labelSmoothing }, accumulator);
+        const microOptions = { alpha: config.alpha, scale: 1 / groupSize, dropoutSeeds: seeds, labelSmoothing: config.labelSmoothing };
+        let loss;
+        if (fused !== undefined) ({ loss, differentiated } = await fused.engine.stepInPlace(batches, microOptions));
+        else loss = await engine.step(batches, microOptions, accumulator);
         update.loss += loss.loss / groupSize;
         update.labelLoss += loss.labelLoss / groupSize;
         if (loss.rationaleLoss !== null) {
@@ -279,24 +303,37 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
         progress.microStep++;
         progress.microStepInEpoch++;
       }
-      let gradients = accumulator.take();
       let gradientNorm: number | null = null;
-      if (config.maxGradNorm !== null) {
-        const clipped = clipGradientsByGlobalNorm(gradients, config.maxGradNorm);
-        for (const [name, tensor] of gradients) if (clipped.gradients.get(name) !== tensor) tensor.dispose();
-        gradients = clipped.gradients;
-        gradientNorm = clipped.norm;
-      }
       const learningRate = learningRateAt(config.learningRate, schedule, progress.step);
-      optimizer.apply(gradients, learningRate);
-      for (const tensor of gradients.values()) tensor.dispose();
+      if (fused !== undefined) {
+        if (differentiated) {
+          // clip_grad_norm_'s coefficient, applied by the fused update as it reads the gradients
+          let gradientScale = 1;
+          if (config.maxGradNorm !== null) {
+            gradientNorm = await fused.engine.gradientNorm();
+            gradientScale = Math.min(Math.fround(config.maxGradNorm / Math.fround(gradientNorm + 1e-6)), 1);
+          }
+          await fused.engine.applyAdamW({ learningRate, ...fused.adamw.hyperparameters(), gradientScale });
+          modelBehind = true;
+        }
+      } else {
+        let gradients = accumulator.take();
+        if (config.maxGradNorm !== null) {
+          const clipped = clipGradientsByGlobalNorm(gradients, config.maxGradNorm);
+          for (const [name, tensor] of gradients) if (clipped.gradients.get(name) !== tensor) tensor.dispose();
+          gradients = clipped.gradients;
+          gradientNorm = clipped.norm;
+        }
+        optimizer.apply(gradients, learningRate);
+        for (const tensor of gradients.values()) tensor.dispose();
+      }
       progress.step++;
       if (progress.microStepInEpoch >= microStepsPerEpoch) {
         progress.epoch++;
         progress.microStepInEpoch = 0;
         if (progress.step < totalSteps) epochBatches = makeBatches(trainExamples, tokenizer, batchOptions(progress.epoch));
       }
-      await engine.parametersChanged?.();
+      if (fused === undefined) await engine.parametersChanged?.(); // the fused update reloads the replicas itself
 
       const seconds = (Date.now() - updateStart) / 1000;
       const window = progress.logWindow;

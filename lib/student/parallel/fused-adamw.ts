@@ -21,6 +21,8 @@ export interface FusedAdamWOptions {
   noDecay: readonly string[];
   /** the update's number, 1 for the first (bias corrections) */
   step: number;
+  /** multiplies the gradients first (gradient clipping's coefficient); default 1 */
+  gradientScale?: number;
 }
 
 export interface FlatAdamWState {
@@ -50,7 +52,7 @@ export function fusedAdamWRange(
     const end = Math.min(to, entry.offset + entry.size);
     if (start >= end) continue;
     const keep = noDecay.has(entry.name) ? 1 : 1 - learningRate * options.weightDecay;
-    const coefficients = { keep, beta1, beta2, stepSize, biasCorrection2Sqrt, epsilon };
+    const coefficients = { keep, beta1, beta2, stepSize, biasCorrection2Sqrt, epsilon, scale: options.gradientScale ?? 1 };
     if (second === undefined) adamWOne(state, first, start, end, coefficients);
     else adamWTwo(state, first, second, start, end, coefficients);
   }
@@ -63,6 +65,8 @@ interface Coefficients {
   stepSize: number;
   biasCorrection2Sqrt: number;
   epsilon: number;
+  /** the gradient's multiplier */
+  scale: number;
 }
 
 // Two monomorphic loops (one gradient array, or the sum of two) keep V8's inner loop free of branches and array
@@ -70,12 +74,12 @@ interface Coefficients {
 
 function adamWOne(state: FlatAdamWState, gradient: Float32Array, start: number, end: number, c: Coefficients): void {
   const { parameters, expAvg, expAvgSq } = state;
-  const { keep, beta2, stepSize, epsilon } = c;
+  const { keep, beta2, stepSize, epsilon, scale } = c;
   const oneMinusBeta1 = 1 - c.beta1;
   const oneMinusBeta2 = 1 - beta2;
   const inverseCorrection2 = 1 / c.biasCorrection2Sqrt;
   for (let i = start; i < end; i++) {
-    const g = gradient[i];
+    const g = gradient[i] * scale;
     const m = expAvg[i] + oneMinusBeta1 * (g - expAvg[i]);
     const v = beta2 * expAvgSq[i] + oneMinusBeta2 * g * g;
     expAvg[i] = m;
@@ -86,12 +90,12 @@ function adamWOne(state: FlatAdamWState, gradient: Float32Array, start: number, 
 
 function adamWTwo(state: FlatAdamWState, first: Float32Array, second: Float32Array, start: number, end: number, c: Coefficients): void {
   const { parameters, expAvg, expAvgSq } = state;
-  const { keep, beta2, stepSize, epsilon } = c;
+  const { keep, beta2, stepSize, epsilon, scale } = c;
   const oneMinusBeta1 = 1 - c.beta1;
   const oneMinusBeta2 = 1 - beta2;
   const inverseCorrection2 = 1 / c.biasCorrection2Sqrt;
   for (let i = start; i < end; i++) {
-    const g = first[i] + second[i];
+    const g = (first[i] + second[i]) * scale;
     const m = expAvg[i] + oneMinusBeta1 * (g - expAvg[i]);
     const v = beta2 * expAvgSq[i] + oneMinusBeta2 * g * g;
     expAvg[i] = m;

@@ -28,6 +28,7 @@ import { lossCoefficients, microStepLoss, rationaleShares, type GradientAccumula
 import type { EncodedBatch } from '../training-data';
 import { flatLayout, flatViews, sharedFloats, splitRange, type FlatLayout } from './flat-parameters';
 import type { FusedAdamWOptions } from './fused-adamw';
+import type { HostTensor } from '../safetensors';
 import type { WorkerBackend, WorkerPiece, WorkerRequest, WorkerResponse, WorkerSetup } from './protocol';
 
 /** A batch as host arrays ([rows][length]); labels -100 where the loss ignores a position. */
@@ -225,6 +226,22 @@ export class ParallelGradientEngine implements GradientEngine {
   // ---- trainer.ts's GradientEngine -------------------------------------------------------------------------------
 
   async step(batches: readonly EncodedBatch[], options: MicroStepOptions, into: GradientAccumulator): Promise<MicroStepLoss> {
+    const { loss, differentiated } = await this.stepInPlace(batches, options);
+    if (differentiated) {
+      for (const [name, gradient] of await this.sumGradients()) {
+        into.addHost(name, gradient, this.layout.entries.find((entry) => entry.name === name)!.shape);
+      }
+    }
+    return loss;
+  }
+
+  // ---- trainer.ts's FusedAdamWEngine: the update stays in the workers ------------------------------------------
+
+  /**
+   * As step, but the gradients stay in the engine's shared buffers for gradientNorm and applyAdamW. `differentiated`
+   * is false when no batch contributed a gradient (then the buffers hold nothing of this step).
+   */
+  async stepInPlace(batches: readonly EncodedBatch[], options: MicroStepOptions): Promise<{ loss: MicroStepLoss; differentiated: boolean }> {
     const coefficients = lossCoefficients(batches, options.alpha);
     const shares = rationaleShares(batches);
     if (options.dropoutSeeds.length !== batches.length) throw new ZsdError('internal', 'one dropout seed per batch is needed');
@@ -239,13 +256,42 @@ export class ParallelGradientEngine implements GradientEngine {
       pieces.push({ batch, factor: coefficients[index] * options.scale, dropoutSeed: options.dropoutSeeds[index] });
     }
     const losses = pieces.length > 0 ? await this.computeGradients(pieces, { labelSmoothing: options.labelSmoothing }) : [];
-    if (pieces.some((piece) => piece.factor !== 0)) {
-      for (const [name, gradient] of await this.sumGradients()) {
-        into.addHost(name, gradient, this.layout.entries.find((entry) => entry.name === name)!.shape);
+    const batchLosses = pieceOf.map((piece) => (piece === undefined ? 0 : losses[piece]));
+    return { loss: microStepLoss(batches, coefficients, shares, batchLosses), differentiated: pieces.some((piece) => piece.factor !== 0) };
+  }
+
+  /** The global norm of the summed gradients of the last computeGradients (as torch: float32 of the 2-norm). */
+  async gradientNorm(): Promise<number> {
+    await this.foldGradients();
+    const summed = this.gradientBuffers[0];
+    let squares = 0;
+    for (let i = 0; i < summed.length; i++) squares += summed[i] * summed[i];
+    return Math.fround(Math.sqrt(squares));
+  }
+
+  /** The fused AdamW's moments as optimizers.ts names them (`<parameter>/exp_avg`, `/exp_avg_sq`) and its step count. */
+  adamWState(): { step: number; tensors: Map<string, HostTensor> } {
+    const tensors = new Map<string, HostTensor>();
+    if (this.adamState === undefined) return { step: 0, tensors };
+    const moments = { exp_avg: flatViews(this.layout, this.adamState.expAvg), exp_avg_sq: flatViews(this.layout, this.adamState.expAvgSq) };
+    for (const entry of this.layout.entries) {
+      for (const [slot, views] of Object.entries(moments)) tensors.set(`${entry.name}/${slot}`, { shape: [...entry.shape], data: Float32Array.from(views.get(entry.name)!) });
+    }
+    return { step: this.adamState.step, tensors };
+  }
+
+  /** Replaces the fused AdamW's moments and step count (a resumed run's optimizer state); every parameter's slots are needed. */
+  loadAdamWState(step: number, tensors: ReadonlyMap<string, HostTensor>): void {
+    const expAvg = sharedFloats(this.layout.total, 1);
+    const expAvgSq = sharedFloats(this.layout.total, 2);
+    for (const entry of this.layout.entries) {
+      for (const [slot, target] of [['exp_avg', expAvg], ['exp_avg_sq', expAvgSq]] as const) {
+        const host = tensors.get(`${entry.name}/${slot}`);
+        if (host === undefined || host.data.length !== entry.size) throw new ZsdError('invalid-file', `optimizer state: ${entry.name}/${slot} missing or of the wrong size`, { key: `${entry.name}/${slot}` });
+        target.set(host.data, entry.offset);
       }
     }
-    const batchLosses = pieceOf.map((piece) => (piece === undefined ? 0 : losses[piece]));
-    return microStepLoss(batches, coefficients, shares, batchLosses);
+    this.adamState = { expAvg, expAvgSq, step };
   }
 
   /** The main thread's model changed (an optimizer update, a checkpoint load): copy it to the replicas. */
