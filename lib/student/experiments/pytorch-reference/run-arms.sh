@@ -11,13 +11,13 @@
 #
 # Environment: PYTHON (with torch + transformers; default /work/torch-venv/bin/python, else python3), EPOCHS (30),
 # SEEDS ("0 1 2"), FRAMEWORKS ("zsd pytorch"), ARMS ("standard palm gpt35"), MAPPINGS ("off on"),
-# ZSD_WORKERS (1), TORCH_THREADS (1). Hours of CPU at the defaults (the issue measured ~215-575 s per PyTorch run).
+# ZSD_WORKERS (1), TORCH_THREADS (1), RECORD (where runs.jsonl and the runs' JSON files go). Hours of CPU at the defaults (the issue measured ~215-575 s per PyTorch run).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../../../.." && pwd)"
 workspace="$(mkdir -p "${1:-/tmp/zsd-svamp-parity}" && cd "${1:-/tmp/zsd-svamp-parity}" && pwd)"
 python="${PYTHON:-$( [ -x /work/torch-venv/bin/python ] && echo /work/torch-venv/bin/python || echo python3 )}"
 epochs="${EPOCHS:-30}"
-record="$repo/results/experiments/svamp-parity"
+record="${RECORD:-$repo/results/experiments/svamp-parity}"
 runs="$record/runs.jsonl"
 tool="$repo/dist/lib/student/experiments/pytorch-reference"
 here="$repo/lib/student/experiments/pytorch-reference"

@@ -6,7 +6,7 @@
  *   node dist/lib/student/experiments/pytorch-reference/score.js --zsd-run RUN_DIR --arm ARM --seed S [--append runs.jsonl]
  *
  * The first form decodes train.py's generated ids with the plan's vocabulary, puts the problem's numbers back (number
- * mapping), scores each evaluation, writes DIR/score-<seed>.json (every evaluation's accuracies) and prints one JSON
+ * mapping), scores each evaluation, writes DIR/score-<seed>.json (every evaluation's accuracies; named after the predictions file) and prints one JSON
  * line {framework: 'pytorch', arm, seed, validationAccuracy, testAccuracy, step, seconds, ...}; the second prints the
  * same line for a finished `zsd train` run (its test.json), so both frameworks land in one runs.jsonl.
  */
@@ -199,7 +199,9 @@ function main(argv: readonly string[]): void {
   const plan = readPlanForScoring(planFile);
   const tokenizer = loadT5Tokenizer(path.join(path.dirname(planFile), plan.vocabulary.file));
   const score = scoreReference(plan, readReferencePredictions(predictionsFile), tokenizer);
-  const scoreFile = path.join(path.dirname(predictionsFile), `score-${plan.seed}.json`);
+  // predictions-<seed>.json -> score-<seed>.json (checkpoint-predictions-<seed>.json -> checkpoint-score-<seed>.json)
+  const name = path.basename(predictionsFile);
+  const scoreFile = path.join(path.dirname(predictionsFile), name.includes('predictions') ? name.replace('predictions', 'score') : `score-${plan.seed}.json`);
   fs.writeFileSync(`${scoreFile}.tmp`, `${JSON.stringify(score, null, 2)}\n`);
   fs.renameSync(`${scoreFile}.tmp`, scoreFile);
   emit(score.line, append);

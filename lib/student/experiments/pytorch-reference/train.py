@@ -4,6 +4,12 @@
 generated answers of every evaluation for score.ts to score with zsd's own rule.
 
     python train.py DIR/plan.json [--threads 1] [--out DIR]       # writes DIR/predictions-<seed>.json
+    python train.py DIR/plan.json --evaluate-checkpoint CKPT      # writes DIR/checkpoint-predictions-<seed>.json
+
+The second form trains nothing: it loads a zsd checkpoint (config.json + model.safetensors, e.g. a `zsd train` run's
+checkpoints/step-N/) into transformers and generates the plan's validation and test answers with this file's
+evaluation, so score.ts can check the evaluation half of the parity on its own (the same weights must score what zsd
+scored them).
 
 The loop is the trajectory-parity fixture's (lib/student/fixtures/trajectory-fixture.py), which proves it equals zsd's
 update for update with dropout 0; here with the plan's dropout and a whole run:
@@ -213,21 +219,55 @@ def train(plan: dict, threads: int, log=sys.stderr) -> dict:
     }
 
 
+def evaluate_checkpoint(plan: dict, checkpoint: str, threads: int) -> dict:
+    torch.set_num_threads(threads)
+    model = T5ForConditionalGeneration.from_pretrained(checkpoint)
+    model.eval()
+    trainer = plan["trainer"]
+    step = 0
+    state = os.path.join(checkpoint, "trainer-state.json")
+    if os.path.exists(state):
+        with open(state) as file:
+            step = json.load(file)["progress"]["step"]
+    started = time.perf_counter()
+    validation = generate(model, plan["validation"], trainer["evalBatchSize"], trainer["evalMaxNewTokens"], 1)
+    validation_seconds = time.perf_counter() - started
+    test = generate(model, plan["test"], trainer["evalBatchSize"], trainer["evalMaxNewTokens"], trainer.get("testNumBeams", 1))
+    return {
+        "formatVersion": 1,
+        "kind": "zsd-pytorch-reference-predictions",
+        "framework": "pytorch",
+        "arm": plan["arm"],
+        "task": plan["task"],
+        "seed": plan["seed"],
+        "checkpoint": os.path.abspath(checkpoint),
+        "totalSteps": step,
+        "threads": threads,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "timings": {"trainSeconds": 0.0, "validationSeconds": validation_seconds, "testSeconds": time.perf_counter() - started - validation_seconds},
+        "train": [],
+        "evaluations": [{"step": step, "epoch": None, "elapsedSeconds": 0.0, "validation": validation, "test": test}],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("plan", help="plan.json written by export-plan.js")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--out", help="directory for predictions-<seed>.json (default: the plan's)")
+    parser.add_argument("--evaluate-checkpoint", metavar="DIR", help="train nothing: generate with this zsd checkpoint's weights")
     args = parser.parse_args()
     with open(args.plan) as file:
         plan = json.load(file)
     if plan.get("kind") != "zsd-pytorch-reference-plan" or plan.get("formatVersion") != 1:
         raise SystemExit(f"{args.plan}: not a zsd PyTorch reference plan of format 1 (kind, formatVersion)")
     try:
-        result = train(plan, args.threads)
+        result = evaluate_checkpoint(plan, args.evaluate_checkpoint, args.threads) if args.evaluate_checkpoint else train(plan, args.threads)
     except PlanError as error:
         raise SystemExit(f"{args.plan}: {error}")
-    out = os.path.join(args.out or os.path.dirname(os.path.abspath(args.plan)), f'predictions-{plan["seed"]}.json')
+    name = f'{"checkpoint-" if args.evaluate_checkpoint else ""}predictions-{plan["seed"]}.json'
+    out = os.path.join(args.out or os.path.dirname(os.path.abspath(args.plan)), name)
     with open(out + ".tmp", "w") as file:
         json.dump(result, file)
         file.write("\n")
