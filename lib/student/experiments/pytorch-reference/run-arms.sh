@@ -4,8 +4,10 @@
 # with PaLM rationales, step-by-step with gpt-3.5 rationales (prompt mix 4 of the recorded study), each without and
 # with --number-mapping. One JSON line per finished run in results/experiments/svamp-parity/runs.jsonl:
 #   {"framework":"zsd"|"pytorch","arm":...,"seed":...,"validationAccuracy":...,"testAccuracy":...,"step":...,"seconds":...}
-# Idempotent: a (framework, arm, seed) with a line is not run again; a killed run starts over (zsd resumes nothing
-# here; its --skip-finished still skips a run whose test.json exists).
+# Idempotent: a (framework, arm, seed) with a line is not run again; a killed zsd run resumes from its latest
+# checkpoint (--resume; --skip-finished skips one whose test.json exists), a killed PyTorch run starts over.
+# A workspace and a RECORD hold one configuration: neither zsd's run path nor the finished check names EPOCHS, so
+# another EPOCHS needs a fresh workspace and RECORD (e.g. EPOCHS=2 RECORD=/tmp/parity-2 ... run-arms.sh /tmp/ws-2).
 #
 #   bash lib/student/experiments/pytorch-reference/run-arms.sh [WORKSPACE]   (default /tmp/zsd-svamp-parity)
 #
@@ -50,7 +52,7 @@ for seed in ${SEEDS:-0 1 2}; do
         echo "== $framework $arm seed $seed"
         if [ "$framework" = zsd ]; then
           log="$workspace/zsd-$arm-$seed.log"
-          zsd train "${common[@]}" "${flags[@]}" --seed "$seed" --workers "${ZSD_WORKERS:-1}" --skip-finished 2>&1 | grep -v '^step [0-9]*/' | tee "$log"
+          zsd train "${common[@]}" "${flags[@]}" --seed "$seed" --workers "${ZSD_WORKERS:-1}" --skip-finished --resume 2>&1 | grep -v '^step [0-9]*/' | tee "$log"
           run="$(sed -n 's/^results: //p; s/^finished already: //p' "$log" | tail -1)"
           node "$tool/score.js" --zsd-run "$run" --arm "$arm" --seed "$seed" --task svamp --append "$runs"
           relative="${run#"$workspace/results/"}"
