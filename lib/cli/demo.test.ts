@@ -14,7 +14,13 @@ test('zsd demo --quick: end to end offline, printed numbers = written JSON, idem
   expect(summary.teacher.rows).toBe(20);
   expect(summary.annotation.rows).toBe(800);
   expect(summary.annotation.halfExplanationRate).toBeLessThan(summary.annotation.explanationRate);
-  expect(summary.students.map((student) => student.name)).toHaveLength(4);
+  expect(summary.students.map((student) => student.name)).toEqual([
+    'standard (gold labels)',
+    'standard (gpt-3.5-turbo labels)',
+    'step-by-step, PaLM rationales',
+    'step-by-step, gpt-3.5-turbo rationales',
+    'step-by-step, gpt-3.5-turbo, 50% explanations',
+  ]);
 
   expect(first.stdout).toContain(`best template                                                   ${summary.teacher.bestTemplate} (teacher accuracy ${summary.teacher.accuracy?.toFixed(3)}`);
   expect(first.stdout).toContain(`$${summary.teacher.costUsd.toFixed(4)}`);
@@ -48,7 +54,7 @@ test('zsd demo --quick: end to end offline, printed numbers = written JSON, idem
   const second = await runCliAsync(['demo', '--quick', '--workspace', workspace, '--no-figures']);
   expect(second.status).toBe(0);
   expect(second.stderr).toMatch(/spent: 0 queries/);
-  expect(second.stdout.match(/finished already/g)).toHaveLength(4);
+  expect(second.stdout.match(/finished already/g)).toHaveLength(5);
   const again = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'demo-summary.json'), 'utf8')) as DemoSummary;
   expect(again.students.map((student) => [student.testAccuracy, student.reused])).toEqual(summary.students.map((student) => [student.testAccuracy, true]));
 }, 300_000);

@@ -28,7 +28,7 @@ import { runTrain, type TrainOptions } from './train';
  * `zsd demo`: the whole method on an embedded default, offline, in minutes. A loopback OpenAI-compatible teacher
  * replays the recorded gpt-3.5-turbo study; zsd compares the task's prompt templates on seeded train rows, picks
  * the best, annotates the train split with it (all explanations, and a copy with half of them), trains small
- * students from scratch (standard, and step-by-step on the PaLM and the gpt-3.5 rationales), scores them on the
+ * students from scratch (standard on gold and on the teacher's labels, step-by-step on the PaLM and the gpt-3.5 rationales), scores them on the
  * test split, puts the best step-by-step student beside the teacher on test rows (`zsd compare`: accuracy, explanation
  * rate, latency, dollars per 1,000 answers), updates experiment tracking, renders the figures, and prints one summary whose numbers are
  * read back from the JSON files it wrote. With --base-url and --model the same runs against a live teacher, after
@@ -63,7 +63,7 @@ const STUDENT_FLAGS = {
   maxInputLength: 96,
   maxTargetLength: 48,
   evalMaxNewTokens: 24,
-  workers: 2, // wasm only: the native backend threads its own kernels
+  workers: 2, // two gradient workers, one core each (wasm, or native TensorFlow contexts), the AdamW update in them
 } as const;
 
 /**
@@ -153,6 +153,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     phase(`3/5 train students from scratch (${STUDENT_FLAGS.model}, ${settings.epochs} epoch(s), ${settings.subsample * 100}% of train${demoNumberMapping(options.task) ? ', number mapping' : ''})`);
     const variants: { name: string; flags: Partial<TrainOptions> }[] = [
       { name: 'standard (gold labels)', flags: { mode: 'standard' } },
+      // standard distillation: the teacher's labels instead of the gold ones (the study's label_type llm)
+      { name: `standard (${teacher.model} labels)`, flags: { mode: 'standard', labelSource: 'teacher', rationales: ['gpt35'], mix: mixId } },
       { name: 'step-by-step, PaLM rationales', flags: { mode: 'task_prefix', rationales: ['palm'] } },
       { name: `step-by-step, ${teacher.model} rationales`, flags: { mode: 'task_prefix', rationales: ['gpt35'], mix: mixId } },
       { name: `step-by-step, ${teacher.model}, ${HALF_EXPLANATIONS * 100}% explanations`, flags: { mode: 'task_prefix', rationales: ['gpt35'], mix: halfMixId } },
