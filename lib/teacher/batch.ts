@@ -160,11 +160,11 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
     const pendingOnDisk = fs.existsSync(options.stateDir) && fs.readdirSync(options.stateDir).some((entry) => entry.endsWith('.json') && !entry.endsWith('.done.json'));
     if (toSend.length > 0 || pendingOnDisk) {
       const batchesLock = tryLock(options.stateDir);
-      if (!batchesLock.acquired) refuse(`the batch directory ${options.stateDir}`, batchesLock);
+      if (batchesLock.acquired === false) refuse(`the batch directory ${options.stateDir}`, batchesLock);
       else locks.push(batchesLock.lock);
       for (const store of new Set(toSend.map((job) => job.store))) {
         const attempt = store.lockForWriting();
-        if (!attempt.acquired) refuse(`the response store ${store.path}`, attempt);
+        if (attempt.acquired === false) refuse(`the response store ${store.path}`, attempt);
         lockedStores.add(store);
       }
     }

@@ -191,17 +191,18 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
     const store = jobs[index].store;
     if (held.has(store)) return true;
     const attempt = store.lockForWriting(options.lockCommand);
-    if (attempt.acquired) {
-      held.add(store);
-      return true;
+    // an explicit `=== false` branch: tslab's TypeScript (no strict null checks) narrows the union only this way
+    if (attempt.acquired === false) {
+      deferred.push(index);
+      const holderId = `${attempt.file}\u0000${attempt.holder.pid}\u0000${attempt.holder.started_at}`;
+      if (!reportedHolders.has(holderId)) {
+        reportedHolders.add(holderId);
+        options.onWait?.({ kind: 'store-lock', file: store.path, holder: attempt.holder, jobs: unsettled.get(store) ?? 0 });
+      }
+      return false;
     }
-    deferred.push(index);
-    const holderId = `${attempt.file}\u0000${attempt.holder.pid}\u0000${attempt.holder.started_at}`;
-    if (!reportedHolders.has(holderId)) {
-      reportedHolders.add(holderId);
-      options.onWait?.({ kind: 'store-lock', file: store.path, holder: attempt.holder, jobs: unsettled.get(store) ?? 0 });
-    }
-    return false;
+    held.add(store);
+    return true;
   };
 
   /** The queue is empty but jobs wait for other processes' locks: wait a little (all workers share one wait), then retry them. */
