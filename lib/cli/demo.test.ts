@@ -42,6 +42,10 @@ test('zsd demo --quick: end to end offline, printed numbers = written JSON, idem
   ]);
   expect(first.stdout).toMatch(/no training: best single rule +- +0\.210 .*\( max - min \) \(chosen on train\)/);
   expect(fs.existsSync(path.join(workspace, 'analytics', 'results-students-subsampling.png'))).toBe(true);
+  // how to read them: the teacher's svamp labels are numbers; pretrained students of the study, from its tracking file
+  expect(summary.notes).toHaveLength(2);
+  expect(summary.notes[1]).toMatch(/T5-v1_1-small on anli1 reached 0\.408 standard and 0\.445 step-by-step \(PaLM\) test accuracy, means of 3 and 3 runs, against the majority label at 0\.334/);
+  for (const note of summary.notes) expect(first.stdout).toContain(`note: ${note}`);
   // teacher vs student: the best step-by-step student, served, against the teacher's test answers; printed and drawn
   const compared = summary.teacherVsStudent!;
   expect(compared.rows).toHaveLength(40);

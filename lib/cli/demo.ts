@@ -14,6 +14,7 @@ import { answerRuleFor } from '../student/trainer';
 import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
 import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
 import { listRecordedTemplateIds, readRecordedResponses, STUDY_MODEL } from '../teacher/recorded-responses';
+import { readTrackingFile, studyTrackingFile } from '../tracking/tracking-records';
 import { updateTracking } from '../tracking/update-tracking';
 import { DEFAULT_MACHINE_USD_PER_HOUR, type Comparison } from '../serve/compare';
 import { formatComparison, runCompare } from './compare';
@@ -224,6 +225,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       workspace,
       seconds: (Date.now() - started) / 1000,
       teacherVsStudent,
+      notes: demoNotes(options.task, teacher.model, dataRoot, roots),
     });
     writeFileAtomic(summaryFile(workspace.root), `${JSON.stringify(summary, null, 2)}\n`);
     printSummary(summary, workspace.root);
@@ -327,6 +329,8 @@ export interface DemoSummary {
   seconds: number;
   /** `zsd compare` of the best step-by-step student and the teacher on test rows (null when it could not run) */
   teacherVsStudent: Comparison | null;
+  /** how to read the students: what their labels are, and where pretrained students of the study stand */
+  notes: string[];
 }
 
 interface SummaryInput {
@@ -344,6 +348,7 @@ interface SummaryInput {
   workspace: Workspace;
   seconds: number;
   teacherVsStudent: Comparison | null;
+  notes: string[];
 }
 
 export function demoSummary(input: SummaryInput): DemoSummary {
@@ -390,7 +395,36 @@ export function demoSummary(input: SummaryInput): DemoSummary {
     },
     seconds: input.seconds,
     teacherVsStudent: input.teacherVsStudent,
+    notes: input.notes,
   };
+}
+
+/**
+ * Two things a reader of the student table needs: on equation tasks, that the teacher's labels are its final numbers
+ * (which a student from scratch cannot compute); and how far pretrained students of the study got (its tracking
+ * file: T5-v1_1-small on anli1, the task it shares with the demo's kind of run), read from the data root.
+ */
+function demoNotes(task: string, teacherModel: string, dataRoot: string, roots: string[]): string[] {
+  const notes: string[] = [];
+  if (answerRuleFor(task) === 'equation') {
+    notes.push(`${teacherModel}'s labels are its final numbers ("42"), the gold labels equations: a student from scratch cannot do the arithmetic, so the standard student on the teacher's labels learns little here`);
+  }
+  const file = studyTrackingFile(dataRoot);
+  if (!fs.existsSync(file)) return notes;
+  const mean = (mode: string, llm: string) => {
+    const accuracies = readTrackingFile(file)
+      .filter((row) => row.dataset === 'anli1' && row.model === 't5-v1_1-small' && row.subsample === 1 && row.label_type === 'gt' && row.mode === mode && row.llm === llm && row.test_acc !== null)
+      .map((row) => row.test_acc as number);
+    return accuracies.length === 0 ? null : { value: accuracies.reduce((sum, value) => sum + value, 0) / accuracies.length, runs: accuracies.length };
+  };
+  const [standard, distilled] = [mean('standard', 'None'), mean('task_prefix', 'palm')];
+  const majority = taskBaselines(getTask('anli1', roots), 'test', roots).baselines[0];
+  if (standard !== null && distilled !== null) {
+    notes.push(
+      `these students start from random weights and a few hundred examples; the study's start from pretrained T5: T5-v1_1-small on anli1 reached ${standard.value.toFixed(3)} standard and ${distilled.value.toFixed(3)} step-by-step (PaLM) test accuracy, means of ${standard.runs} and ${distilled.runs} runs, against the ${majority.name} at ${majority.accuracy.toFixed(3)} (${path.relative(dataRoot, file)})`,
+    );
+  }
+  return notes;
 }
 
 export function summaryFile(workspaceRoot: string): string {
@@ -425,6 +459,8 @@ function printSummary(summary: DemoSummary, workspaceRoot: string): void {
   }
   process.stdout.write(`${formatTable(['student', 'validation acc', 'test acc', 'train time', '', 'results'], rows)}\n\n`);
   if (summary.teacherVsStudent) process.stdout.write(`teacher vs student (zsd compare), ${formatComparison(summary.teacherVsStudent)}\n\n`);
+  for (const note of summary.notes) process.stdout.write(`note: ${note}\n`);
+  if (summary.notes.length > 0) process.stdout.write('\n');
   process.stdout.write('where everything is:\n');
   for (const [what, where] of Object.entries(summary.outputs)) process.stdout.write(`  ${what.padEnd(20)}${where}\n`);
 }
