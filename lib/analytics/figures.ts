@@ -8,8 +8,9 @@ import { listRecordedTemplateIds, STUDY_MODEL } from '../teacher/recorded-respon
 import { annotationCosts, fewShotTokenEstimate } from './annotation-costs';
 import { annotationCostFigure, tokensPerQueryFigure } from './cost-figures';
 import type { NamedFigure } from './figure';
-import { fromScratchFigures, SVAMP_FROM_SCRATCH_RESULTS } from './from-scratch-figure';
+import { fromScratchFigures, SVAMP_FROM_SCRATCH_RESULTS, testBaselines } from './from-scratch-figure';
 import { oproBestSoFarFigure } from './opro-figures';
+import { parityFigures, readParityRuns, SVAMP_PARITY_RESULTS } from './parity-figure';
 import { promptExperimentFigures } from './prompt-experiment-figures';
 import { promptMetadataRecords } from './prompt-metadata-table';
 import { resultsStudentFigures, studyStudentFigures } from './student-figure-sets';
@@ -19,7 +20,8 @@ import { resultsTrackingRecords, studyTrackingRecords } from './tracking-table';
 
 /**
  * Every analytics figure, in notebook order: prompt experiments (02), costs (03), OPRO (04), students (05), then
- * zsd's from-scratch experiment when `<workspace>/results/experiments/svamp-from-scratch/` has finished runs, and
+ * zsd's from-scratch experiment when `<workspace>/results/experiments/svamp-from-scratch/` has finished runs, its
+ * accuracy parity with PyTorch when `<workspace>/results/experiments/svamp-parity/runs.jsonl` has runs, and
  * zsd's own students when `<workspace>/results/` has finished runs, then teacher vs student for each `zsd compare` the
  * workspace keeps (analytics/teacher-vs-student/). What each shows and where its numbers come from:
  * lib/analytics/README.md.
@@ -40,9 +42,16 @@ export async function buildFigures(options: { dataRoot: string; workspace: Works
       explanationSources: explanationSources(dataRoot, workspace),
     }),
     ...fromScratchFigures(path.join(workspace.root, SVAMP_FROM_SCRATCH_RESULTS), 'svamp-from-scratch', { dataRoot }),
+    ...svampParityFigures(workspace, dataRoot),
     ...resultsStudentFigures(resultsTrackingRecords(workspace)),
     ...teacherStudentFigures(workspace.root),
   ];
+}
+
+function svampParityFigures(workspace: Workspace, dataRoot: string): NamedFigure[] {
+  const runsFile = path.join(workspace.root, SVAMP_PARITY_RESULTS, 'runs.jsonl');
+  const runs = readParityRuns(runsFile);
+  return runs.length === 0 ? [] : parityFigures(runs, { source: `${runsFile} (lib/student/experiments/pytorch-reference/run-arms.sh)`, baselines: testBaselines('svamp', dataRoot) });
 }
 
 /** The teachers' ANLI1 validation accuracy (students are compared on validation accuracy too). */

@@ -302,7 +302,7 @@ export function fromScratchFigures(resultsRoot: string, experiment = 'svamp-from
 }
 
 /** The task's no-training baselines on its test split, or none where the data root does not have the task. */
-function testBaselines(task: string, dataRoot: string): BaselineScore[] {
+export function testBaselines(task: string, dataRoot: string): BaselineScore[] {
   try {
     return taskBaselines(getTask(task, [dataRoot]), 'test', [dataRoot]).baselines;
   } catch (error) {
