@@ -1,16 +1,11 @@
 import { Command } from 'commander';
-import { applyExplanationRate, buildTrainingLines, queriesForMix, trainingDataFile, writeTrainingData, type TrainingLine } from '../annotate/training-data';
-import { ZsdError } from '../core/errors';
-import { loadSplit, type DatasetSplit } from '../data/datasets';
-import { getTask } from '../data/tasks';
-import { loadMix } from '../prompts/mixes';
-import { getTemplate, loadTemplates } from '../prompts/templates';
-import type { RecordedResponse } from '../teacher/recorded-responses';
-import { buildQueryJobs, StoreRegistry } from '../teacher/query-jobs';
-import type { QueryJob, QueryRun } from '../teacher/scheduler';
-import { addCommonOptions, parseNameList, resolveRoots, type CommonOptions } from './options';
+import { generateTrainingData, type TrainingDataFile } from '../pipeline/generate-training-data';
+import type { QueryRun } from '../teacher/scheduler';
+import { printEvents } from './event-printer';
+import { addCommonOptions, parseNameList, rootOptionsOf, type CommonOptions } from './options';
+import { withInterrupt } from './progress';
 import { formatTable } from './table';
-import { addTeacherOptions, numberFlag, resolveTeacher, runTeacherJobs, type TeacherFlags } from './teacher-run';
+import { addTeacherOptions, numberFlag, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
 export interface GenerateOptions extends CommonOptions, TeacherFlags {
   task: string;
@@ -20,6 +15,7 @@ export interface GenerateOptions extends CommonOptions, TeacherFlags {
   explanationRate?: number;
 }
 
+/** `zsd generate`: training data from a prompt mix (lib/pipeline/generate-training-data.ts), the files printed. */
 export function generateCommand(): Command {
   const command = new Command('generate')
     .description(
@@ -38,79 +34,44 @@ export function generateCommand(): Command {
   });
 }
 
-interface SplitPlan {
-  split: DatasetSplit;
-  n: number;
-  jobs: QueryJob[];
-}
-
 /** The training files `zsd generate` wrote, and the teacher run. */
 export interface GenerateResult {
-  files: { split: string; file: string; rows: number; labelRate: number; explanationRate: number }[];
+  files: TrainingDataFile[];
   run: QueryRun;
 }
 
 export async function runGenerate(options: GenerateOptions): Promise<GenerateResult | undefined> {
-  const { dataRoot, workspace } = resolveRoots(options);
-  const roots = [dataRoot, workspace.root];
-  const task = getTask(options.task, roots);
-  const templates = loadTemplates(workspace, task.name);
-  const mix = loadMix(workspace, options.mix, templates);
-  const context = resolveTeacher(options, workspace);
-  if (workspace.readOnly && !options.dryRun) throw new ZsdError('read-only', `the workspace ${workspace.root} is inside the read-only data root; pass --workspace DIR`);
-
-  const stores = new StoreRegistry(workspace);
-  const plans: SplitPlan[] = options.splits.map((name) => {
-    const split = loadSplit(task, name, roots);
-    const n = Math.min(options.samples ?? split.rows.length, split.rows.length);
-    const jobs = queriesForMix(mix, n).map(({ templateId, row }) => buildQueryJobs(task.name, name, getTemplate(templates, templateId), [split.rows[row]], context.settings, stores)[0]);
-    return { split, n, jobs };
-  });
-  process.stdout.write(`generating ${task.name} training data with prompt mix ${mix.id} (${mix.file}): ${plans.map((plan) => `${plan.split.split} ${plan.n} rows`).join(', ')}\n`);
-  const { run } = await runTeacherJobs(
-    plans.flatMap((plan) => plan.jobs),
-    context,
-    { task: task.name, stores, label: `generate ${task.name}`, workspace },
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const result = await withInterrupt(err, (signal) =>
+    generateTrainingData({
+      ...rootOptionsOf(options),
+      task: options.task,
+      mix: options.mix,
+      splits: options.splits,
+      samples: options.samples,
+      explanationRate: options.explanationRate,
+      teacher: teacherOptionsOf(options),
+      querying: queryingOptionsOf(options),
+      onEvent: printEvents(),
+      signal,
+    }),
   );
-  if (!run) return undefined;
-  if (run.progress.fresh + run.progress.cached < run.progress.total) {
-    process.stdout.write('not every row was answered, so no training file was written: run the same command again to resume\n');
+  printTeacherRun(result.teacherRun, err);
+  if (result.kind === 'estimate') return undefined;
+  if (result.kind === 'incomplete') {
+    out('not every row was answered, so no training file was written: run the same command again to resume');
     process.exitCode = 1;
     return undefined;
   }
-
-  const answers = new Map<string, RecordedResponse>();
-  for (const outcome of run.outcomes) {
-    if (outcome.kind === 'fresh' || outcome.kind === 'cached') answers.set(answerKey(outcome.job.row.split, outcome.job.row.templateId, outcome.job.row.idx), outcome.record);
-  }
-  const summary: (string | number | null)[][] = [];
-  const written: { file: string; lines: TrainingLine[] }[] = [];
-  for (const plan of plans) {
-    const name = plan.split.split;
-    let lines = buildTrainingLines(task, templates, mix, plan.n, (templateId, row) => answers.get(answerKey(name, templateId, row)));
-    let rateNote = '';
-    if (options.explanationRate !== undefined && name === 'train') {
-      const result = applyExplanationRate(lines, options.explanationRate);
-      lines = result.lines;
-      rateNote = result.applied
-        ? `subsampled from ${result.rateBefore.toFixed(4)}`
-        : `--explanation-rate ${options.explanationRate} is not below the rate achieved (${result.rateBefore.toFixed(4)}): kept all`;
-    }
-    const file = trainingDataFile(workspace.root, task.name, context.settings.model, mix.id, name);
-    written.push({ file, lines });
-    summary.push([name, lines.length, rate(lines, 'label'), rate(lines, 'explanation'), rateNote || null, file]);
-  }
-  // Every split is built before any file is written, so a failure leaves no partial set behind.
-  for (const { file, lines } of written) writeTrainingData(file, lines);
-  process.stdout.write(`${formatTable(['split', 'rows', 'label rate', 'explanation rate', 'note', 'file'], summary)}\n`);
-  const files = written.map(({ file, lines }, index) => ({ split: plans[index].split.split, file, rows: lines.length, labelRate: rate(lines, 'label'), explanationRate: rate(lines, 'explanation') }));
-  return { files, run };
+  const rows = result.files.map((file) => [file.split, file.rows, file.labelRate, file.explanationRate, subsamplingNote(file.subsampling), file.file]);
+  out(formatTable(['split', 'rows', 'label rate', 'explanation rate', 'note', 'file'], rows));
+  return { files: result.files, run: result.teacherRun.run };
 }
 
-function answerKey(split: string, templateId: number, row: number): string {
-  return `${split}/${templateId}/${row}`;
-}
-
-function rate(lines: readonly TrainingLine[], field: keyof TrainingLine): number {
-  return lines.length === 0 ? 0 : lines.filter((line) => line[field] !== null).length / lines.length;
+function subsamplingNote(subsampling: TrainingDataFile['subsampling']): string | null {
+  if (!subsampling) return null;
+  return subsampling.applied
+    ? `subsampled from ${subsampling.rateBefore.toFixed(4)}`
+    : `--explanation-rate ${subsampling.requested} is not below the rate achieved (${subsampling.rateBefore.toFixed(4)}): kept all`;
 }

@@ -1,11 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { resolveDataRoot, resolveWorkspace, type Workspace } from '../core/paths';
+import type { RootOptions } from '../pipeline/roots';
 
-/** Options every command shares: where the data is and where to work. */
-export interface CommonOptions {
-  data?: string;
-  workspace?: string;
-  recorded?: boolean;
+/** Options every command shares: where the data is and where to work (the pipeline's roots, as flags). */
+export type CommonOptions = RootOptions;
+
+export { resolveRoots } from '../pipeline/roots';
+
+/** Only the roots of a command's options, for a pipeline step. */
+export function rootOptionsOf(options: CommonOptions): RootOptions {
+  return { data: options.data, workspace: options.workspace, recorded: options.recorded };
 }
 
 export function addCommonOptions(command: Command): Command {
@@ -15,11 +18,6 @@ export function addCommonOptions(command: Command): Command {
     .option('--no-recorded', 'do not use the recorded study\'s responses (<data>/zero-shot/query-results) as answers; its templates and mixes are still read');
 }
 
-export function resolveRoots(options: CommonOptions): { dataRoot: string; workspace: Workspace } {
-  const dataRoot = resolveDataRoot(options.data);
-  const workspace = resolveWorkspace(dataRoot, options.workspace, { recordedResponses: options.recorded !== false });
-  return { dataRoot, workspace };
-}
 
 /** `--templates 1,2,10` */
 export function parseIdList(value: string): number[] {

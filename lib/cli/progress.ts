@@ -1,3 +1,4 @@
+import { formatDuration } from '../core/durations';
 import type { QueryProgress } from '../teacher/scheduler';
 
 /**
@@ -74,11 +75,7 @@ export function formatCount(value: number): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
-export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${Math.ceil(seconds)}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(seconds / 3600)}h${String(Math.round((seconds % 3600) / 60)).padStart(2, '0')}m`;
-}
+export { formatDuration } from '../core/durations';
 
 /**
  * Ctrl-C for a teacher run: the first aborts the signal (queries in flight finish and are stored), a second quits
@@ -95,4 +92,14 @@ export function interruptibleRun(log: (line: string) => void): { signal: AbortSi
   };
   process.on('SIGINT', onInterrupt);
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onInterrupt) };
+}
+
+/** Runs `work` with Ctrl-C wired to its abort signal (see `interruptibleRun`). */
+export async function withInterrupt<T>(log: (line: string) => void, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const interrupt = interruptibleRun(log);
+  try {
+    return await work(interrupt.signal);
+  } finally {
+    interrupt.dispose();
+  }
 }

@@ -1,11 +1,10 @@
 import { Command } from 'commander';
-import { sampleRowIndices, STUDY_EXPERIMENT_SEED } from '../annotate/experiment';
-import { loadSplit } from '../data/datasets';
-import { getTask } from '../data/tasks';
-import { getTemplate, loadTemplates } from '../prompts/templates';
-import { buildQueryJobs, StoreRegistry } from '../teacher/query-jobs';
-import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
-import { addTeacherOptions, numberFlag, resolveTeacher, runTeacherJobs, type TeacherFlags } from './teacher-run';
+import { STUDY_EXPERIMENT_SEED } from '../annotate/experiment';
+import { queryTeacher } from '../pipeline/query-teacher';
+import { printEvents } from './event-printer';
+import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions } from './options';
+import { withInterrupt } from './progress';
+import { addTeacherOptions, numberFlag, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
 interface QueryOptions extends CommonOptions, TeacherFlags {
   task: string;
@@ -32,15 +31,21 @@ export function queryCommand(): Command {
 }
 
 export async function runQuery(options: QueryOptions): Promise<void> {
-  const { dataRoot, workspace } = resolveRoots(options);
-  const task = getTask(options.task, [dataRoot, workspace.root]);
-  const split = loadSplit(task, options.split, [dataRoot, workspace.root]);
-  const templates = loadTemplates(workspace, task.name);
-  const selected = options.templates.map((id) => getTemplate(templates, id));
-  const rows = options.samples === undefined ? split.rows : sampleRowIndices(split.rows.length, options.samples, options.seed).map((index) => split.rows[index]);
-  const context = resolveTeacher(options, workspace);
-  const stores = new StoreRegistry(workspace);
-  const jobs = selected.flatMap((template) => buildQueryJobs(task.name, split.split, template, rows, context.settings, stores));
-  const { run } = await runTeacherJobs(jobs, context, { task: task.name, stores, label: `${task.name} ${split.split}`, workspace });
-  if (run && run.progress.fresh + run.progress.cached < run.progress.total) process.exitCode = 1;
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const result = await withInterrupt(err, (signal) =>
+    queryTeacher({
+      ...rootOptionsOf(options),
+      task: options.task,
+      split: options.split,
+      templates: options.templates,
+      samples: options.samples,
+      seed: options.seed,
+      teacher: teacherOptionsOf(options),
+      querying: queryingOptionsOf(options),
+      onEvent: printEvents(),
+      signal,
+    }),
+  );
+  printTeacherRun(result.teacherRun, err);
+  if (result.teacherRun.kind === 'ran' && !result.teacherRun.summary.answeredAll) process.exitCode = 1;
 }

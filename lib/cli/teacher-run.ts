@@ -1,31 +1,22 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ZsdError } from '../core/errors';
 import { describeHolder } from '../core/file-lock';
-import { redactSecrets } from '../core/secrets';
-import type { Workspace } from '../core/paths';
-import { accumulateQueryCosts, paidQueryCosts, recordedCompletionAverages } from '../evaluate/prompt-metadata';
-import { TeacherClient } from '../teacher/client';
-import { dotEnvFileOf, resolveConnection, type TeacherConnection } from '../teacher/connection';
-import { estimateRun, promptTokensOf, type RunEstimate } from '../teacher/estimate';
-import { costOf, loadPriceTable, parsePriceFlag, priceFor, type ModelPrice } from '../teacher/prices';
-import type { StoreRegistry, TeacherSettings } from '../teacher/query-jobs';
-import { batchStateDirectory, runBatchQueries } from '../teacher/batch';
+import type { QueryingOptions, TeacherOptions, TeacherRunResult, TeacherRunSummary } from '../pipeline/teacher-session';
+import { STUDY_TEMPERATURE } from '../pipeline/teacher-session';
+import type { RunEstimate } from '../teacher/estimate';
+import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
-import type { SamplingParameters, TeacherEndpoint, TeacherRequest } from '../teacher/request-key';
-import { DEFAULT_MAX_RETRY_WAIT_MS, runQueries, type QueryJob, type QueryProgress, type QueryRun, type WaitEvent } from '../teacher/scheduler';
-import { countTextTokens } from '../teacher/tokens';
-import { formatCount, interruptibleRun, ProgressLine } from './progress';
+import type { TeacherEndpoint } from '../teacher/request-key';
+import { DEFAULT_MAX_RETRY_WAIT_MS, type WaitEvent } from '../teacher/scheduler';
+import { formatCount } from './progress';
 import { formatTable } from './table';
 
 /**
- * What every querying command (`query`, `experiment`, `generate`) shares: the teacher flags, resolving them
- * (model, endpoint, sampling parameters, price, server and key), and running a set of jobs: a dry-run estimate,
- * or the queries with a budget, progress, Ctrl-C handling, a summary of what was spent and saved, and the
- * costs added to prompt metadata.
+ * The teacher flags every querying command (`query`, `experiment`, `generate`, `opro`) shares, turned into the
+ * pipeline's options; and how a teacher run is printed (the dry-run table, the spent/saved summary, waits).
  */
 
-/** The study's sampling: langchain's ChatOpenAI defaults (temperature 0.7, nothing else set). */
-export const STUDY_TEMPERATURE = 0.7;
+// The demo resolves the teacher the way the querying commands do; these live in the pipeline now.
+export { resolveTeacher, savedByStore, STUDY_TEMPERATURE } from '../pipeline/teacher-session';
 
 export interface TeacherFlags {
   model: string;
@@ -94,112 +85,79 @@ export function addTeacherOptions(command: Command): Command {
     .option('--poll-interval <seconds>', 'with --batch: seconds between status checks', numberFlag('--poll-interval', { min: 0, exclusiveMin: true }), 30);
 }
 
-export interface TeacherContext {
-  settings: TeacherSettings;
-  price: ModelPrice;
-  connection: TeacherConnection;
-  flags: TeacherFlags;
+export function teacherOptionsOf(flags: TeacherFlags): TeacherOptions {
+  const { model, endpoint, baseUrl, apiKey, temperature, topP, maxTokens, requestSeed, price } = flags;
+  return { model, endpoint, baseUrl, apiKey, temperature, topP, maxTokens, requestSeed, price };
 }
 
-export function resolveTeacher(flags: TeacherFlags, workspace: Workspace): TeacherContext {
-  const endpoint = flags.endpoint ?? defaultEndpoint(flags.model);
-  const parameters: SamplingParameters = { temperature: flags.temperature, top_p: flags.topP, max_tokens: flags.maxTokens, seed: flags.requestSeed };
-  const price = priceFor(flags.model, loadPriceTable(workspace.root), flags.price);
-  const connection = resolveConnection({ baseUrl: flags.baseUrl, apiKey: flags.apiKey }, process.env, dotEnvFileOf(workspace.root));
-  return { settings: { model: flags.model, endpoint, parameters }, price, connection, flags };
-}
-
-/** Legacy completion models (gpt-3.5-turbo-instruct, davinci-002, ...) take a prompt, not messages. */
-export function defaultEndpoint(model: string): TeacherEndpoint {
-  return /(^|[-/:])(instruct|davinci|babbage)([-:]|\d|$)/i.test(model) ? 'completion' : 'chat';
-}
-
-export interface TeacherRunOptions {
-  task: string;
-  label: string;
-  workspace: Workspace;
-  /** The stores the jobs were built with; a batch run also stores answers of earlier runs' batches in them. */
-  stores: StoreRegistry;
-  log?: (line: string) => void;
-}
-
-/** A dry run returns the estimate only; a real run returns the run too. */
-export interface TeacherRunResult {
-  estimate: RunEstimate;
-  run?: QueryRun;
-}
-
-export async function runTeacherJobs(jobs: readonly QueryJob[], context: TeacherContext, options: TeacherRunOptions): Promise<TeacherRunResult> {
-  const print = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  // Every line goes through the secrets filter: a server may quote the key back in an error.
-  const log = (line: string) => print(redactSecrets(line));
-  const { flags, price } = context;
-  const estimate = estimateRun(jobs, {
-    price,
-    batch: flags.batch,
+export function queryingOptionsOf(flags: TeacherFlags): QueryingOptions {
+  return {
+    concurrency: flags.concurrency,
+    timeoutSeconds: flags.timeout,
+    maxAttempts: flags.maxAttempts,
+    maxRetryWaitSeconds: flags.maxRetryWait,
+    maxCostUsd: flags.maxCost,
     completionTokens: flags.completionTokens,
-    requireCompletionEstimate: flags.dryRun === true || flags.maxCost !== undefined,
-    metadataCompletionTokens: recordedCompletionAverages(options.workspace.root, options.task),
-  });
-  if (flags.dryRun) {
-    printEstimate(estimate, context, log);
-    return { estimate };
-  }
-  if (estimate.queries > 0) {
-    if (options.workspace.readOnly) throw new ZsdError('read-only', `the workspace ${options.workspace.root} is inside the read-only data root; pass --workspace DIR`);
-    if (!context.connection.apiKey && !context.connection.baseURL) {
-      throw new ZsdError('usage', `${estimate.queries} queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(options.workspace.root)}), or pass --base-url for a local server`);
-    }
-    if (flags.batch && flags.maxCost !== undefined && estimate.costUsd > flags.maxCost) {
-      throw new ZsdError(
-        'usage',
-        `the batch is estimated at $${estimate.costUsd.toFixed(4)}, over --max-cost $${flags.maxCost}; a batch is paid whole, so nothing was sent (use --samples, fewer templates, or a larger budget)`,
-      );
-    }
-    log(
-      `${options.label}: ${estimate.queries} queries to send to ${context.settings.model} at ${context.connection.baseURL ?? 'api.openai.com'}${flags.batch ? ' in batches' : ''}` +
-        ` (${estimate.cached} answered from the store), estimated $${estimate.costUsd.toFixed(4)}` +
-        (estimate.templates.some((template) => template.completionSource === 'unknown') ? ' plus completions of templates never answered before' : ''),
-    );
-  }
+    dryRun: flags.dryRun,
+    batch: flags.batch,
+    pollIntervalSeconds: flags.pollInterval,
+  };
+}
 
-  const interrupt = interruptibleRun(log);
-  const progressLine = new ProgressLine(options.label);
-  let run: QueryRun;
-  try {
-    const clientOptions = { baseURL: context.connection.baseURL, apiKey: context.connection.apiKey, timeoutMs: flags.timeout * 1000 };
-    const common = { price, signal: interrupt.signal, onProgress: (progress: QueryProgress) => progressLine.update(progress) };
-    if (flags.batch) {
-      run = await runBatchQueries(jobs, {
-        ...common,
-        client: clientOptions,
-        stateDir: batchStateDirectory(options.workspace.root),
-        pollIntervalMs: flags.pollInterval * 1000,
-        storeFor: (task, split, templateId) => options.stores.get(task, split, templateId),
-      });
-    } else {
-      // Made on first use: a run answered wholly from the store needs no key.
-      let teacher: TeacherClient | undefined;
-      const client = { complete: (request: TeacherRequest) => (teacher ??= new TeacherClient(clientOptions)).complete(request) };
-      run = await runQueries(jobs, client, {
-        ...common,
-        concurrency: flags.concurrency,
-        maxAttempts: flags.maxAttempts,
-        maxRetryWaitMs: (flags.maxRetryWait ?? DEFAULT_MAX_RETRY_WAIT_MS / 1000) * 1000,
-        onWait: waitLogger(log),
-        maxCostUsd: flags.maxCost,
-        estimateCostUsd: estimate.jobCostUsd,
-      });
-    }
-    progressLine.finish();
-  } finally {
-    interrupt.dispose();
+/** The dry run's table, or the run's summary (with where its costs were recorded). */
+export function printTeacherRun(result: TeacherRunResult, log: (line: string) => void): void {
+  if (result.kind === 'estimate') {
+    const { prompt, completion } = result.teacher.price;
+    log(`dry run: nothing sent. ${result.teacher.settings.model} at $${prompt}/1K prompt and $${completion}/1K completion tokens:`);
+    for (const line of formatEstimate(result.estimate)) log(line);
+    return;
   }
+  for (const line of formatRunSummary(result.summary)) log(line);
+  if (result.costsFile) log(`query costs added to ${result.costsFile}`);
+}
 
-  const costsFile = accumulateQueryCosts(options.workspace.root, options.task, paidQueryCosts(run.outcomes));
-  for (const line of summarizeRun(run, price)) log(line);
-  if (costsFile) log(`query costs added to ${costsFile}`);
-  return { estimate, run };
+function formatEstimate(estimate: RunEstimate): string[] {
+  const header = ['task', 'split', 'template', 'to send', 'in store', 'prompt tokens', 'completion tokens', 'per answer (from)', 'dollars'];
+  const rows = estimate.templates.map((template) => [
+    template.task,
+    template.split,
+    template.templateId,
+    template.queries,
+    template.cached,
+    template.promptTokens,
+    template.completionTokens,
+    `${template.completionTokensPerAnswer.toFixed(1)} (${template.completionSource})`,
+    template.costUsd.toFixed(4),
+  ]);
+  return [
+    formatTable(header, rows),
+    `total: ${estimate.queries} queries, ${formatCount(estimate.promptTokens)} prompt + ~${formatCount(estimate.completionTokens)} completion tokens, ` +
+      `~$${estimate.costUsd.toFixed(4)} (${estimate.cached} answers already in the store)`,
+  ];
+}
+
+/** Spent, saved by the store, failures by kind, what was not sent and why the run stopped. */
+export function formatRunSummary(summary: TeacherRunSummary): string[] {
+  const { spent, saved } = summary;
+  const lines = [
+    `spent: ${spent.queries} queries, ${formatCount(spent.promptTokens)} prompt + ${formatCount(spent.completionTokens)} completion tokens, $${spent.costUsd.toFixed(4)}` +
+      (spent.retries > 0 ? ` (${spent.retries} retries)` : ''),
+    `saved by the store: ${saved.answers} answers, ${formatCount(saved.tokens)} tokens, $${saved.costUsd.toFixed(4)}`,
+  ];
+  for (const { kind, count, example } of summary.failures) lines.push(`failed: ${count} (${kind}), e.g. ${example}`);
+  if (summary.notSent > 0) lines.push(`not sent: ${summary.notSent}`);
+  if (summary.stoppedBecause) lines.push(`stopped: ${summary.stoppedBecause}`);
+  if (summary.resumable) lines.push('every answer so far is stored: run the same command again to resume');
+  return lines;
+}
+
+/** The line announcing a run that sends queries: how many, to whom, what the store answers, and the estimate. */
+export function formatRunStart(label: string, estimate: RunEstimate, model: string, baseUrl: string | undefined, batch: boolean): string {
+  return (
+    `${label}: ${estimate.queries} queries to send to ${model} at ${baseUrl ?? 'api.openai.com'}${batch ? ' in batches' : ''}` +
+    ` (${estimate.cached} answered from the store), estimated $${estimate.costUsd.toFixed(4)}` +
+    (estimate.templates.some((template) => template.completionSource === 'unknown') ? ' plus completions of templates never answered before' : '')
+  );
 }
 
 /**
@@ -225,65 +183,3 @@ export function waitLogger(log: (line: string) => void, now: () => number = Date
     log(`waiting ${seconds(event.delayMs)} before attempt ${event.attempt + 1} of ${event.maxAttempts} (${why}): ${event.error.message}`);
   };
 }
-
-/** Tokens and dollars of a run's store hits: their recorded usage, else counted with tiktoken. */
-export function savedByStore(run: QueryRun, price: ModelPrice): { answers: number; tokens: number; costUsd: number } {
-  let tokens = 0;
-  let costUsd = 0;
-  for (const outcome of run.outcomes) {
-    if (outcome?.kind !== 'cached') continue;
-    const usage = outcome.record.usage ?? {
-      prompt_tokens: promptTokensOf(outcome.job.request),
-      completion_tokens: countTextTokens(outcome.record.response, outcome.job.request.model),
-    };
-    tokens += usage.prompt_tokens + usage.completion_tokens;
-    costUsd += costOf(usage, price);
-  }
-  return { answers: run.progress.cached, tokens, costUsd };
-}
-
-/** Spent (fresh answers, from the API's usage), saved (store hits: recorded usage, else counted), failures. */
-export function summarizeRun(run: QueryRun, price: ModelPrice): string[] {
-  const { progress } = run;
-  const saved = savedByStore(run, price);
-  const failures = new Map<string, { count: number; example: string }>();
-  for (const outcome of run.outcomes) {
-    if (outcome?.kind !== 'failed') continue;
-    const entry = failures.get(outcome.error.kind) ?? { count: 0, example: outcome.error.message };
-    entry.count++;
-    failures.set(outcome.error.kind, entry);
-  }
-  const lines = [
-    `spent: ${progress.fresh} queries, ${formatCount(progress.promptTokens)} prompt + ${formatCount(progress.completionTokens)} completion tokens, $${progress.costUsd.toFixed(4)}` +
-      (progress.retries > 0 ? ` (${progress.retries} retries)` : ''),
-    `saved by the store: ${saved.answers} answers, ${formatCount(saved.tokens)} tokens, $${saved.costUsd.toFixed(4)}`,
-  ];
-  for (const [kind, { count, example }] of failures) lines.push(`failed: ${count} (${kind}), e.g. ${example}`);
-  if (progress.skipped > 0) lines.push(`not sent: ${progress.skipped}`);
-  if (run.stoppedBecause) lines.push(`stopped: ${run.stoppedBecause}`);
-  if (progress.failed + progress.skipped > 0) lines.push('every answer so far is stored: run the same command again to resume');
-  return lines;
-}
-
-function printEstimate(estimate: RunEstimate, context: TeacherContext, log: (line: string) => void): void {
-  const header = ['task', 'split', 'template', 'to send', 'in store', 'prompt tokens', 'completion tokens', 'per answer (from)', 'dollars'];
-  const rows = estimate.templates.map((template) => [
-    template.task,
-    template.split,
-    template.templateId,
-    template.queries,
-    template.cached,
-    template.promptTokens,
-    template.completionTokens,
-    `${template.completionTokensPerAnswer.toFixed(1)} (${template.completionSource})`,
-    template.costUsd.toFixed(4),
-  ]);
-  const { prompt, completion } = context.price;
-  log(`dry run: nothing sent. ${context.settings.model} at $${prompt}/1K prompt and $${completion}/1K completion tokens:`);
-  log(formatTable(header, rows));
-  log(
-    `total: ${estimate.queries} queries, ${formatCount(estimate.promptTokens)} prompt + ~${formatCount(estimate.completionTokens)} completion tokens, ` +
-      `~$${estimate.costUsd.toFixed(4)} (${estimate.cached} answers already in the store)`,
-  );
-}
-

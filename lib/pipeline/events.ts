@@ -1,3 +1,5 @@
+import type { OproEstimate } from '../opro/estimate';
+import type { RunEstimate } from '../teacher/estimate';
 import type { QueryProgress, WaitEvent } from '../teacher/scheduler';
 import type { TrainProgress } from '../student/trainer';
 
@@ -14,8 +16,20 @@ export type PipelineEvent =
   | { kind: 'query-progress'; label: string; progress: QueryProgress }
   /** The teacher asked us to wait (rate limit, Retry-After). */
   | { kind: 'query-wait'; label: string; wait: WaitEvent }
+  /** A labelled teacher run is about to start: what it will send, where, and what the store already answers. */
+  | { kind: 'query-start'; label: string; estimate: RunEstimate; model: string; baseUrl?: string; batch: boolean }
+  /** A labelled teacher run is over (its last progress, when it reported any). */
+  | { kind: 'query-finished'; label: string; progress?: QueryProgress }
+  /** OPRO's estimate of what the rest of a run will send, before it sends anything. */
+  | { kind: 'opro-start'; task: string; estimate: OproEstimate }
   /** Student training: the update, loss, evaluation and ETA. */
-  | { kind: 'train-progress'; label: string; progress: TrainProgress };
+  | { kind: 'train-progress'; label: string; progress: TrainProgress }
+  /** Student training: a validation evaluation (model selection reads these). */
+  | { kind: 'train-evaluation'; label: string; step: number; accuracy: number }
+  /** Student inference: inputs answered so far. */
+  | { kind: 'predict-progress'; done: number; total: number; inputsPerSecond: number; etaSeconds: number }
+  /** A long step's stage begins (the demo's five phases). */
+  | { kind: 'phase'; title: string; elapsedSeconds: number };
 
 export type OnPipelineEvent = (event: PipelineEvent) => void;
 

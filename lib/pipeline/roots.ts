@@ -1,12 +1,12 @@
 import { resolveDataRoot, resolveWorkspace, type Workspace } from '../core/paths';
 
-/** Where a step reads the data and does its work: the same three settings every CLI command takes as flags. */
-export interface RootsOptions {
-  /** data root with datasets/ and the recorded study (default: $ZSD_DATA or ../shared/data) */
+/** Where a step reads the shared data and where it works; every step takes these. */
+export interface RootOptions {
+  /** Data root with datasets/ and the recorded study (default: $ZSD_DATA, else ../shared/data). */
   data?: string;
-  /** workspace for templates, mixes, query results, metadata and results (default: the current directory) */
+  /** Workspace for templates, mixes, query results, metadata and results (default: the current directory). */
   workspace?: string;
-  /** false: do not read the recorded study's responses as answers (its templates and mixes are still read) */
+  /** Use the recorded study's responses as answers (default true); its templates and mixes are read either way. */
   recorded?: boolean;
 }
 
@@ -15,7 +15,7 @@ export interface Roots {
   workspace: Workspace;
 }
 
-export function resolveRoots(options: RootsOptions): Roots {
+export function resolveRoots(options: RootOptions): Roots {
   const dataRoot = resolveDataRoot(options.data);
   const workspace = resolveWorkspace(dataRoot, options.workspace, { recordedResponses: options.recorded !== false });
   return { dataRoot, workspace };
