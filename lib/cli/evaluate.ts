@@ -1,12 +1,9 @@
 import { Command, Option } from 'commander';
-import { ZsdError } from '../core/errors';
-import { getTask } from '../data/tasks';
-import { evaluateTeacher, type TeacherEvaluation } from '../evaluate/evaluate-teacher';
-import { rankByAccuracy, type TemplateEvaluation } from '../evaluate/metrics';
-import { updatePromptMetadata } from '../evaluate/prompt-metadata';
-import { PALM_TEACHER } from '../teacher/palm';
+import type { TeacherEvaluation } from '../evaluate/evaluate-teacher';
+import type { TemplateEvaluation } from '../evaluate/metrics';
+import { evaluateTeacher } from '../pipeline/teacher-evaluation';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
-import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
+import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions } from './options';
 import { formatTable } from './table';
 
 interface EvaluateOptions extends CommonOptions {
@@ -53,33 +50,27 @@ export function evaluateCommand(): Command {
 }
 
 export function runEvaluate(options: EvaluateOptions): void {
-  const { dataRoot, workspace } = resolveRoots(options);
-  const task = getTask(options.task, [dataRoot, workspace.root]);
-  if (task.splits.length > 0 && !task.splits.includes(options.split)) {
-    throw new ZsdError('usage', `--split ${options.split} is not a split of ${task.name}; expected one of ${task.splits.join(', ')}`);
-  }
-  const result = evaluateTeacher({ task, split: options.split, dataRoot, workspace, teacher: options.teacher, templateIds: options.templates });
-  const reports = rankByAccuracy(result.reports);
+  const { evaluation, ranked, metadata } = evaluateTeacher({
+    ...rootOptionsOf(options),
+    task: options.task,
+    split: options.split,
+    teacher: options.teacher,
+    templates: options.templates,
+    writeMetadata: options.write,
+  });
+  // With --json, stdout holds the JSON only.
   const log = options.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
-
   if (options.json) {
     const object: Record<string, Record<string, number | null>> = {};
-    for (const report of reports) {
+    for (const report of ranked) {
       object[report.id] = Object.fromEntries(JSON_FIELDS.map((field) => [field, jsonNumber(report.evaluation[field])]));
     }
     process.stdout.write(`${JSON.stringify(object, null, 2)}\n`);
   } else {
-    printTable(result, reports);
+    printTable(evaluation, ranked);
   }
-
-  if (options.split === 'train' && options.write && options.teacher !== PALM_TEACHER) {
-    if (workspace.readOnly) {
-      log(`not writing prompt metadata: the workspace ${workspace.root} is inside the read-only data root (pass --workspace DIR)`);
-    } else {
-      const file = updatePromptMetadata(workspace.root, task.name, reports);
-      log(`prompt metadata for ${reports.length} templates written to ${file}`);
-    }
-  }
+  if (metadata.kind === 'read-only') log(`not writing prompt metadata: the workspace ${metadata.workspace} is inside the read-only data root (pass --workspace DIR)`);
+  if (metadata.kind === 'written') log(`prompt metadata for ${ranked.length} templates written to ${metadata.file}`);
 }
 
 function printTable(result: TeacherEvaluation, reports: TeacherEvaluation['reports']): void {

@@ -1,21 +1,15 @@
 import { Command } from 'commander';
 import * as path from 'node:path';
 import { STUDY_EXPERIMENT_SEED } from '../annotate/experiment';
-import { ZsdError } from '../core/errors';
-import { recordedCompletionAverages } from '../evaluate/prompt-metadata';
-import { estimateOproRun, type OproEstimate } from '../opro/estimate';
-import { planOproRun } from '../opro/plan';
+import type { OproEstimate } from '../opro/estimate';
 import { oproProgression } from '../opro/run-log';
-import { runOproSearch, type OproPlan, type OproResult } from '../opro/search';
-import { TeacherClient, TeacherError } from '../teacher/client';
-import { dotEnvFileOf } from '../teacher/connection';
-import { StoreRegistry } from '../teacher/query-jobs';
-import type { TeacherRequest } from '../teacher/request-key';
-import type { QueryProgress } from '../teacher/scheduler';
-import { addCommonOptions, parseIdList, resolveRoots, type CommonOptions } from './options';
-import { formatCount, interruptibleRun, ProgressLine } from './progress';
+import type { OproPlan, OproResult } from '../opro/search';
+import { runOpro } from '../pipeline/run-opro';
+import { printEvents } from './event-printer';
+import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions } from './options';
+import { formatCount, withInterrupt } from './progress';
 import { formatTable } from './table';
-import { addTeacherOptions, numberFlag, resolveTeacher, waitLogger, type TeacherFlags } from './teacher-run';
+import { addTeacherOptions, numberFlag, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
 interface OproOptions extends CommonOptions, TeacherFlags {
   task: string;
@@ -39,9 +33,8 @@ interface OproOptions extends CommonOptions, TeacherFlags {
 }
 
 /**
- * `zsd opro`: prompt search with an LLM as optimiser (lib/opro). Each round the optimiser reads the best
- * instructions so far with their scores and proposes new ones; each is scored on the same seeded rows by the
- * scorer. Resumable (same command again), with a cost estimate (--dry-run), a budget and a spending summary.
+ * `zsd opro`: prompt search with an LLM as optimiser (lib/pipeline/run-opro.ts): the estimate table of a dry run,
+ * the rounds as they finish, the progression table, the best instruction, and the spending summary.
  */
 export function oproCommand(): Command {
   const count = (name: string, min = 1) => numberFlag(name, { min, integer: true });
@@ -67,114 +60,45 @@ export function oproCommand(): Command {
     .option('--validation-samples <n>', 'rows of the validation split (same seed; default: all)', count('--validation-samples'));
   addTeacherOptions(command);
   addCommonOptions(command);
-  return command.action((options: OproOptions) => runOpro(options));
+  return command.action((options: OproOptions) => runOproCommand(options));
 }
 
-export async function runOpro(options: OproOptions): Promise<void> {
-  if (options.batch) throw new ZsdError('usage', '--batch is not supported by opro: each round needs the answers of the one before');
-  const { dataRoot, workspace } = resolveRoots(options);
-  const scorer = resolveTeacher({ ...options, model: options.scorerModel ?? options.model }, workspace);
-  const optimizer = resolveTeacher(
-    { ...options, model: options.optimizerModel ?? options.model, temperature: options.optimizerTemperature, topP: undefined, maxTokens: undefined, requestSeed: undefined },
-    workspace,
-  );
-  const plan = planOproRun({
-    workspace,
-    dataRoot,
-    task: options.task,
-    split: options.split,
-    seed: options.seed,
-    evalSamples: options.evalSamples,
-    candidates: options.candidates,
-    keepBest: options.keepBest,
-    rounds: options.rounds,
-    startTemplates: options.startTemplates,
-    parseTemplate: options.parseTemplate,
-    metaPrompt: options.metaPrompt,
-    scorer: scorer.settings,
-    optimizer: optimizer.settings,
-    run: options.run,
-    finalTop: options.finalTop,
-    finalSamples: options.finalSamples,
-    validationSplit: options.validationSplit,
-    validationSamples: options.validationSamples,
-  });
-  const { task, name } = plan;
-  const stores = new StoreRegistry(workspace);
-  const metadataCompletionTokens = recordedCompletionAverages(workspace.root, task.name);
-  const estimateServices = { stores, scorerPrice: scorer.price, optimizerPrice: optimizer.price, completionTokens: options.completionTokens, metadataCompletionTokens };
+export async function runOproCommand(options: OproOptions): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const err = (line: string) => process.stderr.write(`${line}\n`);
-
-  out(
-    `opro on ${task.name} ${plan.identity.split}: run ${name}; ${plan.rows.length} rows (seed ${options.seed}), ${options.rounds} rounds x ${options.candidates} candidates, best ${options.keepBest} in the meta-prompt (${plan.metaPromptSource}); ` +
-      `optimiser ${optimizer.settings.model}, scorer ${scorer.settings.model}`,
+  const outcome = await withInterrupt(err, (signal) =>
+    runOpro({
+      ...rootOptionsOf(options),
+      task: options.task,
+      split: options.split,
+      rounds: options.rounds,
+      candidates: options.candidates,
+      evalSamples: options.evalSamples,
+      keepBest: options.keepBest,
+      seed: options.seed,
+      startTemplates: options.startTemplates,
+      parseTemplate: options.parseTemplate,
+      metaPrompt: options.metaPrompt,
+      optimizerModel: options.optimizerModel,
+      scorerModel: options.scorerModel,
+      optimizerTemperature: options.optimizerTemperature,
+      runName: options.run,
+      finalTop: options.finalTop,
+      finalSamples: options.finalSamples,
+      validationSplit: options.validationSplit,
+      validationSamples: options.validationSamples,
+      teacher: teacherOptionsOf(options),
+      querying: queryingOptionsOf(options),
+      onEvent: printEvents(),
+      signal,
+    }),
   );
-  if (options.dryRun) {
-    printEstimate(estimateOproRun(plan, estimateServices, true), plan, err);
+  if (outcome.kind === 'estimate') {
+    printEstimate(outcome.estimate, outcome.plan, err);
     return;
   }
-  if (workspace.readOnly) throw new ZsdError('read-only', `the workspace ${workspace.root} is inside the read-only data root; pass --workspace DIR`);
-  const before = estimateOproRun(plan, estimateServices, false);
-  if (before.queries > 0) {
-    err(
-      `opro ${task.name}: estimated at most ${before.queries} queries, ~$${before.costUsd.toFixed(4)} for the rest of the run` +
-        (before.completionKnown ? '' : ' plus completion tokens (none stored yet to estimate them from)') +
-        (before.loggedRounds > 0 ? `; ${before.loggedRounds} rounds already in the log` : ''),
-    );
-  }
-
-  // Made on first use: a run answered wholly from the store needs no key.
-  const connection = scorer.connection;
-  let teacher: TeacherClient | undefined;
-  const client = {
-    complete: (request: TeacherRequest) => {
-      if (!connection.apiKey && !connection.baseURL) {
-        return Promise.reject(
-          new TeacherError('auth', `queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(workspace.root)}), or pass --base-url for a local server`, false),
-        );
-      }
-      teacher ??= new TeacherClient({ baseURL: connection.baseURL, apiKey: connection.apiKey, timeoutMs: options.timeout * 1000 });
-      return teacher.complete(request);
-    },
-  };
-
-  const interrupt = interruptibleRun(err);
-  let progressLine: { label: string; line: ProgressLine } | undefined;
-  const onProgress = (label: string, progress: QueryProgress | undefined) => {
-    if (progress === undefined) {
-      progressLine?.line.finish();
-      progressLine = undefined;
-      return;
-    }
-    if (progressLine?.label !== label) progressLine = { label, line: new ProgressLine(label) };
-    progressLine.line.update(progress);
-  };
-  let result: OproResult;
-  try {
-    result = await runOproSearch(plan, {
-      workspace,
-      client,
-      stores,
-      scorerPrice: scorer.price,
-      optimizerPrice: optimizer.price,
-      concurrency: options.concurrency,
-      maxAttempts: options.maxAttempts,
-      maxRetryWaitMs: options.maxRetryWait === undefined ? undefined : options.maxRetryWait * 1000,
-      onWait: waitLogger(err),
-      maxCostUsd: options.maxCost,
-      completionTokens: options.completionTokens,
-      metadataCompletionTokens,
-      writeMetadata: plan.identity.split === 'train',
-      signal: interrupt.signal,
-      log: out,
-      onProgress,
-    });
-  } finally {
-    interrupt.dispose();
-  }
-  printResult(result, out, err);
-  if (!result.finished) process.exitCode = 1;
+  printResult(outcome.result, out, err);
+  if (!outcome.result.finished) process.exitCode = 1;
 }
 
 function printEstimate(estimate: OproEstimate, plan: OproPlan, log: (line: string) => void): void {

@@ -1,8 +1,7 @@
 import { Command } from 'commander';
-import { ZsdError } from '../core/errors';
-import { PLAN_FILTERS, planRuns, shellCommand, STUDY_TRAINING_FLAGS, type PlanFilterName, type PlanFilters } from '../tracking/plan';
-import { updateTracking } from '../tracking/update-tracking';
-import { addCommonOptions, resolveRoots, type CommonOptions } from './options';
+import { planPendingRuns, updateTrackingTable } from '../pipeline/experiment-tracking';
+import { PLAN_FILTERS, shellCommand, STUDY_TRAINING_FLAGS, type PlanFilterName, type PlanFilters } from '../tracking/plan';
+import { addCommonOptions, rootOptionsOf, type CommonOptions } from './options';
 
 /**
  * `zsd track`: experiment tracking over the results tree.
@@ -34,9 +33,7 @@ export function trackCommand(): Command {
   const update = new Command('update').description('Collect <workspace>/results/ into results/experiment-tracking.csv (the study\'s columns, then zsd\'s)');
   addCommonOptions(update);
   update.action((options: CommonOptions) => {
-    const { workspace } = resolveRoots(options);
-    if (workspace.readOnly) throw new ZsdError('read-only', `the workspace ${workspace.root} is inside the read-only data root; pass --workspace DIR`);
-    const result = updateTracking(workspace.root);
+    const result = updateTrackingTable(rootOptionsOf(options));
     process.stdout.write(
       `${result.runs} run${result.runs === 1 ? '' : 's'} (${result.finished} finished) ${result.changed ? 'written to' : 'already in'} ${result.file}\n`,
     );
@@ -55,12 +52,10 @@ export function trackCommand(): Command {
   }
   addCommonOptions(plan);
   plan.action((options: PlanOptions) => {
-    const { dataRoot, workspace } = resolveRoots(options);
     const filters: PlanFilters = {};
     for (const name of Object.keys(PLAN_FILTERS) as PlanFilterName[]) if (options[name] !== undefined) filters[name] = options[name];
-    const result = planRuns({
-      workspace,
-      dataRoot,
+    const result = planPendingRuns({
+      ...rootOptionsOf(options),
       planFile: options.plan,
       group: options.group,
       filters,
