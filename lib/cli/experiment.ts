@@ -1,14 +1,13 @@
 import { Command } from 'commander';
 import { STUDY_EXPERIMENT_SEED } from '../annotate/experiment';
-import { runPromptExperiment, type PromptExperimentResult, type TemplateReport } from '../pipeline/prompt-experiment';
-import type { QueryRun } from '../teacher/scheduler';
+import { runPromptExperiment, type PromptExperimentResult } from '../pipeline/prompt-experiment';
 import { printEvents } from './event-printer';
 import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions } from './options';
 import { withInterrupt } from './progress';
 import { formatTable } from './table';
 import { addTeacherOptions, numberFlag, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
-export interface ExperimentOptions extends CommonOptions, TeacherFlags {
+interface ExperimentOptions extends CommonOptions, TeacherFlags {
   task: string;
   split: string;
   samples: number;
@@ -31,19 +30,10 @@ export function experimentCommand(): Command {
     .option('--common-rows', 'when some rows fail (a replay server that lacks recordings), compare on the rows every template answered instead of stopping');
   addTeacherOptions(command);
   addCommonOptions(command);
-  return command.action(async (options: ExperimentOptions) => {
-    await runExperiment(options);
-  });
+  return command.action((options: ExperimentOptions) => runExperiment(options));
 }
 
-/** What `zsd experiment` found: templates ranked by accuracy on the compared rows, and the teacher run. */
-export interface ExperimentResult {
-  rows: number;
-  reports: TemplateReport[];
-  run: QueryRun;
-}
-
-export async function runExperiment(options: ExperimentOptions): Promise<ExperimentResult | undefined> {
+export async function runExperiment(options: ExperimentOptions): Promise<void> {
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const result = await withInterrupt(err, (signal) =>
@@ -63,17 +53,15 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
     }),
   );
   printTeacherRun(result.teacherRun, err);
-  if (result.kind === 'estimate') return undefined;
   if (result.kind === 'incomplete') {
     out('not every row was answered, so templates cannot be compared yet: run the same command again to resume');
     process.exitCode = 1;
-    return undefined;
   }
-  printRanking(result, out);
-  return { rows: result.comparedRows, reports: result.reports, run: result.teacherRun.run };
+  if (result.kind === 'ranked') printRanking(result, out);
 }
 
-function printRanking(result: Extract<PromptExperimentResult, { kind: 'ranked' }>, out: (line: string) => void): void {
+/** The compared rows when fewer than sampled, the ranking table, the best template and the metadata file. */
+export function printRanking(result: Extract<PromptExperimentResult, { kind: 'ranked' }>, out: (line: string) => void): void {
   if (result.comparedRows < result.sampledRows) out(`comparing on the ${result.comparedRows} of ${result.sampledRows} rows that every template answered`);
   const header = ['template', 'accuracy', 'parse err', 'expl rate', 'avg words', 'FRE'];
   const rows = result.reports.map(({ id, evaluation: e }) => [id, e.accuracy, e.n_parse_errors, e.explanation_rate, e.avg_nr_of_words, e.flesch_reading_ease]);

@@ -1,13 +1,12 @@
 import { Command } from 'commander';
 import { generateTrainingData, type TrainingDataFile } from '../pipeline/generate-training-data';
-import type { QueryRun } from '../teacher/scheduler';
 import { printEvents } from './event-printer';
 import { addCommonOptions, parseNameList, rootOptionsOf, type CommonOptions } from './options';
 import { withInterrupt } from './progress';
 import { formatTable } from './table';
 import { addTeacherOptions, numberFlag, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
-export interface GenerateOptions extends CommonOptions, TeacherFlags {
+interface GenerateOptions extends CommonOptions, TeacherFlags {
   task: string;
   mix: string;
   splits: string[];
@@ -29,18 +28,10 @@ export function generateCommand(): Command {
     .option('--explanation-rate <r>', 'keep each train explanation with this probability (the study\'s subsampling, numpy seed 100), when below the rate achieved', numberFlag('--explanation-rate', { min: 0, max: 1 }));
   addTeacherOptions(command);
   addCommonOptions(command);
-  return command.action(async (options: GenerateOptions) => {
-    await runGenerate(options);
-  });
+  return command.action((options: GenerateOptions) => runGenerate(options));
 }
 
-/** The training files `zsd generate` wrote, and the teacher run. */
-export interface GenerateResult {
-  files: TrainingDataFile[];
-  run: QueryRun;
-}
-
-export async function runGenerate(options: GenerateOptions): Promise<GenerateResult | undefined> {
+export async function runGenerate(options: GenerateOptions): Promise<void> {
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const result = await withInterrupt(err, (signal) =>
@@ -58,15 +49,17 @@ export async function runGenerate(options: GenerateOptions): Promise<GenerateRes
     }),
   );
   printTeacherRun(result.teacherRun, err);
-  if (result.kind === 'estimate') return undefined;
   if (result.kind === 'incomplete') {
     out('not every row was answered, so no training file was written: run the same command again to resume');
     process.exitCode = 1;
-    return undefined;
   }
-  const rows = result.files.map((file) => [file.split, file.rows, file.labelRate, file.explanationRate, subsamplingNote(file.subsampling), file.file]);
-  out(formatTable(['split', 'rows', 'label rate', 'explanation rate', 'note', 'file'], rows));
-  return { files: result.files, run: result.teacherRun.run };
+  if (result.kind === 'written') out(formatTrainingDataFiles(result.files));
+}
+
+/** One row per file written: split, rows, label and explanation rates, the subsampling note, the path. */
+export function formatTrainingDataFiles(files: readonly TrainingDataFile[]): string {
+  const rows = files.map((file) => [file.split, file.rows, file.labelRate, file.explanationRate, subsamplingNote(file.subsampling), file.file]);
+  return formatTable(['split', 'rows', 'label rate', 'explanation rate', 'note', 'file'], rows);
 }
 
 function subsamplingNote(subsampling: TrainingDataFile['subsampling']): string | null {

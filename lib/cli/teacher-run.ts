@@ -15,9 +15,6 @@ import { formatTable } from './table';
  * pipeline's options; and how a teacher run is printed (the dry-run table, the spent/saved summary, waits).
  */
 
-// The demo resolves the teacher the way the querying commands do; these live in the pipeline now.
-export { resolveTeacher, savedByStore, STUDY_TEMPERATURE } from '../pipeline/teacher-session';
-
 export interface TeacherFlags {
   model: string;
   endpoint?: TeacherEndpoint;
