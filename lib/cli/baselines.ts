@@ -1,10 +1,9 @@
 import { Command } from 'commander';
-import { getTask } from '../data/tasks';
-import { taskBaselines } from '../evaluate/baselines';
-import { addCommonOptions, resolveRoots, type CommonOptions } from './options';
+import { computeBaselines } from '../pipeline/compute-baselines';
+import { addCommonOptions, type CommonOptions } from './options';
 import { formatTable } from './table';
 
-/** `zsd baselines --task T --split S`: what answers that need no training score (lib/evaluate/baselines.ts). */
+/** `zsd baselines --task T --split S`: what answers that need no training score (lib/pipeline/compute-baselines.ts). */
 
 interface BaselinesOptions extends CommonOptions {
   task: string;
@@ -23,9 +22,7 @@ export function baselinesCommand(): Command {
 }
 
 export function runBaselines(options: BaselinesOptions): void {
-  const { dataRoot, workspace } = resolveRoots(options);
-  const roots = [dataRoot, workspace.root];
-  const report = taskBaselines(getTask(options.task, roots), options.split, roots);
+  const report = computeBaselines(options);
   if (options.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;

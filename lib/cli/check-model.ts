@@ -1,10 +1,7 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { ZsdError } from '../core/errors';
-import { initBackend, type BackendPreference } from '../student/backend';
-import { checkModel, formatCheckModelSummary, REFERENCE_FILE } from '../student/check-model';
-import { loadT5Checkpoint } from '../student/t5-weights';
+import { checkStudentModel } from '../pipeline/check-student-model';
+import type { BackendPreference } from '../student/backend';
+import { formatCheckModelSummary, REFERENCE_FILE } from '../student/check-model';
 
 interface CheckModelOptions {
   backend: BackendPreference;
@@ -35,20 +32,13 @@ export function checkModelCommand(): Command {
 }
 
 export async function runCheckModel(directory: string, options: CheckModelOptions): Promise<void> {
-  const resolved = path.resolve(directory);
-  if (!fs.existsSync(resolved) || !fs.statSync(resolved).isDirectory()) throw new ZsdError('not-found', `${resolved} is not a directory`);
-  if (!fs.existsSync(path.join(resolved, REFERENCE_FILE))) {
-    const backend = await initBackend({ prefer: options.backend });
-    const { model, config, files } = loadT5Checkpoint(resolved);
-    const parameters = model.trainableVariables().reduce((sum, variable) => sum + variable.size, 0);
-    model.dispose();
-    const summary = { directory: resolved, backend, loaded: true, files, parameters, config: { dModel: config.dModel, layers: [config.numLayers, config.numDecoderLayers], feedForwardProj: config.feedForwardProj } };
-    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  const result = await checkStudentModel(directory, { backend: options.backend });
+  process.stdout.write(`${JSON.stringify(result.summary, null, 2)}\n`);
+  if (result.kind === 'loaded') {
+    const { parameters, backend } = result.summary;
     if (!options.json) process.stderr.write(`loaded ${parameters.toLocaleString('en-US')} parameters on ${backend.description}; no ${REFERENCE_FILE}, so nothing to compare\n`);
     return;
   }
-  const summary = await checkModel(resolved, { prefer: options.backend });
-  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  if (!options.json) process.stderr.write(`${formatCheckModelSummary(summary)}\n`);
-  if (!summary.passed) process.exitCode = 1;
+  if (!options.json) process.stderr.write(`${formatCheckModelSummary(result.summary)}\n`);
+  if (!result.summary.passed) process.exitCode = 1;
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCliAsync, temporaryDirectory } from '../test-support/fixtures';
-import type { DemoSummary } from './demo';
+import type { DemoSummary } from '../pipeline/demo';
 
 // The main job, smoke-sized: every number the summary prints is the one in the run's test.json, in
 // analytics/demo-summary.json and in the figure data; a second run reuses everything and asks the teacher nothing.

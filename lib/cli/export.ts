@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { resolveDataRoot } from '../core/paths';
-import { exportOnnx } from '../student/export/export-onnx';
+import { exportStudent } from '../pipeline/export-student';
 
 interface ExportOptions {
   model: string;
@@ -15,10 +14,7 @@ interface ExportOptions {
   allowNumberMapping?: boolean;
 }
 
-/**
- * A T5 checkpoint as the folder transformers.js and onnxruntime load (optimum's layout: config.json,
- * generation_config.json, tokenizer files, onnx/encoder_model.onnx and onnx/decoder_model_merged.onnx).
- */
+/** `zsd export` (lib/pipeline/export-student.ts): the folder written, its files, and how to run it with transformers.js. */
 export function exportCommand(): Command {
   const command = new Command('export')
     .description('Export a T5 checkpoint for JavaScript: ONNX graphs and tokenizer in the layout transformers.js loads (pipeline("text2text-generation", DIR))')
@@ -35,16 +31,7 @@ export function exportCommand(): Command {
 }
 
 export function runExport(options: ExportOptions): void {
-  const result = exportOnnx({
-    model: options.model,
-    out: options.out,
-    quantize: options.quantize,
-    tokenizer: options.tokenizer,
-    prefix: options.prefix,
-    dataRoot: options.tokenizer === undefined ? resolveDataRoot(options.data) : undefined,
-    overwrite: options.overwrite,
-    allowNumberMapping: options.allowNumberMapping,
-  });
+  const result = exportStudent(options);
   const lines = [`exported ${path.resolve(options.model)} to ${result.out}`];
   for (const file of result.files) lines.push(`  ${file.path.padEnd(42)} ${formatBytes(file.bytes)}`);
   lines.push(result.prefix === '' ? '  inputs get no task prefix' : `  inputs get the task prefix ${JSON.stringify(result.prefix)} (config.json "prefix")`);

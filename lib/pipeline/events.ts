@@ -2,6 +2,7 @@ import type { OproEstimate } from '../opro/estimate';
 import type { RunEstimate } from '../teacher/estimate';
 import type { QueryProgress, WaitEvent } from '../teacher/scheduler';
 import type { TrainProgress } from '../student/trainer';
+import type { DemoStep } from './demo';
 
 /**
  * What a pipeline step reports while it runs. Steps never print: they call `onEvent`, and the caller decides how
@@ -29,7 +30,9 @@ export type PipelineEvent =
   /** Student inference: inputs answered so far. */
   | { kind: 'predict-progress'; done: number; total: number; inputsPerSecond: number; etaSeconds: number }
   /** A long step's stage begins (the demo's five phases). */
-  | { kind: 'phase'; title: string; elapsedSeconds: number };
+  | { kind: 'phase'; title: string; elapsedSeconds: number }
+  /** The demo finished one of its inner steps: that step's typed result. */
+  | { kind: 'demo-step'; step: DemoStep };
 
 export type OnPipelineEvent = (event: PipelineEvent) => void;
 
