@@ -15,10 +15,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { trainingDataFile } from '../../../annotate/training-data';
 import { ZsdError } from '../../../core/errors';
 import { resolveDataRoot, resolveWorkspace } from '../../../core/paths';
-import { getTask } from '../../../data/tasks';
 import { STUDY_MODEL } from '../../../teacher/recorded-responses';
 import { answerRuleFor } from '../../evaluate-student';
 import { lossCoefficients } from '../../loss-weighting';
@@ -27,13 +25,12 @@ import { presetConfig, readT5Config, t5ConfigToJson, type T5Config } from '../..
 import { buildTaskVocabulary, studentTrainingTexts } from '../../task-vocabulary';
 import { loadT5Tokenizer, t5TokenizerFile, type T5Tokenizer } from '../../tokenizer';
 import { resolveTrainerConfig, type TrainerConfig } from '../../trainer-config';
+import { loadTrainingSets } from '../../training-sets';
 import {
   defaultTaskPrefixes,
   IGNORED_LABEL_ID,
-  loadStudentSplit,
   makeBatches,
   type EncodedBatch,
-  type RationaleSourceOption,
   type StudentExample,
 } from '../../training-data';
 
@@ -160,27 +157,12 @@ export interface BuiltPlan {
 export function buildReferencePlan(options: ReferencePlanOptions): BuiltPlan {
   const dataRoot = resolveDataRoot(options.data);
   const workspace = resolveWorkspace(dataRoot, options.workspace);
-  const multiTeacher = fs.existsSync(path.join(dataRoot, 'multi-teacher', options.task));
-  const task = multiTeacher ? options.task : getTask(options.task, [dataRoot, workspace.root]).name;
-  const splits = multiTeacher ? ['train', 'valid', 'test'] : getTask(task, [dataRoot, workspace.root]).splits;
   if (options.model !== undefined && options.config !== undefined) throw new ZsdError('usage', 'give one of --model and --config');
   if (options.maxSteps !== undefined && options.epochs !== undefined) throw new ZsdError('usage', 'give --max-steps or --epochs, not both');
 
-  // as `zsd train` loads its data (lib/cli/train.ts)
-  const rationaleSources = options.mode === 'standard' && options.labelSource === 'gold' ? [] : rationaleSourcesFor(options, task, multiTeacher, workspace.root);
-  const common = {
-    dataRoot,
-    workspaceRoot: workspace.root,
-    task,
-    labelSource: options.labelSource,
-    rationaleSources,
-    dropMissingRationales: options.dropMissingRationales,
-  } as const;
-  const hasValid = splits.includes('valid');
-  const train = loadStudentSplit({ ...common, split: 'train', subsample: options.subsample, seed: options.seed, carveValidation: hasValid ? undefined : { fraction: 0.1, seed: 0 } });
-  const evaluationSplit = (split: string) => loadStudentSplit({ ...common, labelSource: 'gold', rationaleSources: [], split }).examples;
-  const validation = hasValid ? evaluationSplit('valid') : (train.validation ?? []);
-  const test = splits.includes('test') ? evaluationSplit('test') : [];
+  // as `zsd train` loads its data (lib/student/training-sets.ts)
+  const sets = loadTrainingSets({ ...options, dataRoot, workspaceRoot: workspace.root });
+  const { task, train, validation, test, rationaleSources } = sets;
   const config = resolveTrainerConfig({
     task,
     mode: options.mode,
@@ -332,33 +314,6 @@ function studentConfig(options: ReferencePlanOptions, taskVocabularySize?: numbe
   }
   const name = options.model ?? 't5-efficient-tiny';
   return { config: presetConfig(name, { vocabSize: taskVocabularySize }), name: name + suffix };
-}
-
-const RATIONALE_NAMES = ['palm', 'gpt35', 'flan', 'llama'] as const;
-
-function rationaleSourcesFor(options: ReferencePlanOptions, task: string, multiTeacher: boolean, workspaceRoot: string): RationaleSourceOption[] {
-  const names = options.rationales ?? (multiTeacher ? ['flan', 'llama'] : options.mix ? ['gpt35'] : ['palm']);
-  const weights = options.rationaleWeights ?? new Map<string, number>();
-  for (const name of weights.keys()) {
-    if (!names.includes(name)) throw new ZsdError('usage', `--rationale-weights names "${name}", which is not among the rationale sources ${names.join(', ')}`);
-  }
-  return names.map((name): RationaleSourceOption => {
-    const weight = weights.get(name) ?? 1;
-    switch (name) {
-      case 'palm':
-        return { name, weight, source: { kind: 'palm' } };
-      case 'gpt35': {
-        if (!options.mix) throw new ZsdError('usage', 'the gpt35 rationales need --mix (the prompt mix `zsd generate` annotated with)');
-        return { name, weight, source: { kind: 'generated', file: path.dirname(trainingDataFile(workspaceRoot, task, options.teacherModel, options.mix, 'train')) } };
-      }
-      case 'flan':
-      case 'llama':
-        if (!multiTeacher) throw new ZsdError('usage', `the ${name} rationales exist for the multi-teacher tasks only`);
-        return { name, weight, source: { kind: 'multi-teacher', teacher: name } };
-      default:
-        throw new ZsdError('usage', `unknown rationale source "${name}"; expected ${RATIONALE_NAMES.join(', ')}`);
-    }
-  });
 }
 
 /** Writes DIR/plan.json and DIR/tokenizer.json, each under a temporary name first. */
