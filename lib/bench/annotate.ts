@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Workspace } from '../core/paths';
 import { TeacherClient } from '../teacher/client';
-import type { FakeOpenAIStats } from '../teacher/fake-openai-server';
+import type { FakeOpenAIStats } from '../test-support/fake-openai/fake-openai-server';
 import { StoreRegistry } from '../teacher/query-jobs';
 import { requestKey, studyCompletePrompt, type TeacherRequest } from '../teacher/request-key';
 import { runQueries, type QueryJob } from '../teacher/scheduler';

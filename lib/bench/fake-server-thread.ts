@@ -1,5 +1,6 @@
+import * as path from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { startFakeOpenAI, type FakeOpenAIOptions, type FakeOpenAIStats } from '../teacher/fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIOptions, type FakeOpenAIStats } from '../test-support/fake-openai/fake-openai-server';
 
 /**
  * The fake OpenAI server on its own thread, for benchmarks: a real API does its work on another machine, so the
@@ -14,7 +15,9 @@ export interface FakeServerThread {
 }
 
 export async function startFakeServerThread(options: FakeOpenAIOptions): Promise<FakeServerThread> {
-  const worker = new Worker(__filename, { workerData: options });
+  // The benchmarks run from their TypeScript sources (package.json's bench script): so does the thread.
+  const register = path.join(__dirname, '..', 'test-support', 'register-typescript.js');
+  const worker = new Worker(`require(${JSON.stringify(register)}); require(${JSON.stringify(__filename)});`, { eval: true, workerData: options });
   const url = await new Promise<string>((resolve, reject) => {
     worker.once('message', (message: { url: string }) => resolve(message.url));
     worker.once('error', reject);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { resolveWorkspace } from '../core/paths';
 import { TeacherClient } from '../teacher/client';
-import { startFakeOpenAI, type FakeOpenAIServer, type FakeScript } from '../teacher/fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer, type FakeScript } from '../test-support/fake-openai/fake-openai-server';
 import { StoreRegistry } from '../teacher/query-jobs';
 import type { TeacherRequest } from '../teacher/request-key';
 import { temporaryDirectory, writeFile } from '../test-support/fixtures';

@@ -10,7 +10,7 @@ import { getTemplate, loadTemplates } from '../prompts/templates';
 import { DATA_ROOT, listFiles, studyWorkspace, temporaryDirectory } from '../test-support/fixtures';
 import { runBatchQueries, type BatchOptions, type BatchState } from './batch';
 import { createOpenAI, TeacherClient } from './client';
-import { startFakeOpenAI, type FakeOpenAIServer } from './fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import { costOf } from './prices';
 import { buildQueryJobs, StoreRegistry } from './query-jobs';
 import { tryLock } from '../core/file-lock';

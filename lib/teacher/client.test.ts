@@ -5,7 +5,7 @@ import { clearSecrets, registerSecret } from '../core/secrets';
 import { REPO_ROOT, temporaryDirectory, writeFile } from '../test-support/fixtures';
 import { classifyTeacherError, TeacherClient, TeacherError } from './client';
 import { resolveConnection } from './connection';
-import { startFakeOpenAI, type FakeOpenAIServer } from './fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import type { TeacherRequest } from './request-key';
 
 const request: TeacherRequest = { model: 'gpt-3.5-turbo', endpoint: 'chat', system: '', user: 'What is 2 + 2?', parameters: {} };

@@ -4,7 +4,7 @@ import { chatMessages, completionPrompt, type TeacherRequest } from './request-k
 
 /**
  * One attempt at one teacher request, against any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp,
- * zsd fake-openai). The SDK's own retries are off (`maxRetries: 0`): the scheduler is the only retry layer, and
+ * zsd replay-server). The SDK's own retries are off (`maxRetries: 0`): the scheduler is the only retry layer, and
  * it decides on the fields of TeacherError, never on message text.
  */
 

@@ -7,7 +7,7 @@ import { getTask } from '../data/tasks';
 import { getTemplate, loadTemplates } from '../prompts/templates';
 import { DATA_ROOT, studyWorkspace, temporaryDirectory } from '../test-support/fixtures';
 import { TeacherClient } from './client';
-import { startFakeOpenAI, type FakeOpenAIServer } from './fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import { buildQueryJobs, StoreRegistry } from './query-jobs';
 import { runQueries, type WaitEvent } from './scheduler';
 import { tryLock } from '../core/file-lock';

@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from 'openai';
-import { isZsdError } from '../core/errors';
-import { readJsonLines } from '../core/jsonl';
-import { DATA_ROOT, temporaryDirectory, writeFile } from '../test-support/fixtures';
+import { isZsdError } from '../../core/errors';
+import { readJsonLines } from '../../core/jsonl';
+import { DATA_ROOT, temporaryDirectory, writeFile } from '../fixtures';
 import { FAULT_KINDS, parseFakeScript, parseFaultSpec, startFakeOpenAI, type FakeOpenAIOptions, type FakeOpenAIServer } from './fake-openai-server';
-import { countChatTokens, countTextTokens, type ChatMessage } from './tokens';
+import type { ChatMessage } from '../../teacher/tokens';
 
 interface StudyLine {
   idx: number;
@@ -66,51 +66,7 @@ afterAll(async () => {
 
 beforeEach(() => study.resetStats());
 
-describe('replaying the recorded study', () => {
-  test('a recorded cqa test template 3 prompt returns the recorded response, with usage counted by tokens.ts', async () => {
-    const line = recorded[0];
-    const messages = messagesOf(line.complete_prompt);
-    expect(messages[0].content).toBe(''); // template 3 has no system message
-    const completion = await client.chat.completions.create({ model: 'gpt-3.5-turbo', messages, temperature: 0 });
-    expect(completion.object).toBe('chat.completion');
-    expect(completion.model).toBe('gpt-3.5-turbo');
-    expect(completion.choices).toHaveLength(1);
-    expect(completion.choices[0].message.content).toBe(line.response);
-    expect(completion.choices[0].finish_reason).toBe('stop');
-    expect(completion._request_id).toMatch(/^req_/);
-    const usage = completion.usage!;
-    expect(usage.prompt_tokens).toBe(countChatTokens(messages, 'gpt-3.5-turbo'));
-    expect(usage.completion_tokens).toBe(countTextTokens(line.response, 'gpt-3.5-turbo'));
-    expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens);
-    expect(usage.prompt_tokens).toBeGreaterThan(30);
-    expect(usage.prompt_tokens).toBeLessThan(400);
-    expect(usage.completion_tokens).toBeGreaterThan(3);
-  });
-
-  test('the key is system + "\\n" + user: leaving out the empty system message finds the same recording', async () => {
-    const line = recorded[1];
-    const completion = await client.chat.completions.create({ model: 'gpt-3.5-turbo', messages: [messagesOf(line.complete_prompt)[1]] });
-    expect(completion.choices[0].message.content).toBe(line.response);
-  });
-
-  test('POST /v1/completions answers the prompt string', async () => {
-    const line = recorded[2];
-    const completion = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: line.complete_prompt });
-    expect(completion.object).toBe('text_completion');
-    expect(completion.choices[0].text).toBe(line.response);
-    expect(completion.usage!.prompt_tokens).toBe(countTextTokens(line.complete_prompt, 'gpt-3.5-turbo-instruct'));
-    expect(study.stats().completions).toBe(1);
-  });
-
-  test('an unknown prompt is a 404 no_recording miss, counted in stats and not as a completion', async () => {
-    const error = await client.chat.completions.create({ model: 'gpt-3.5-turbo', messages: messagesOf(UNKNOWN_PROMPT) }).catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(APIError);
-    expect((error as APIError).status).toBe(404);
-    expect((error as APIError).code).toBe('no_recording');
-    expect((error as APIError).type).toBe('invalid_request_error');
-    expect(study.stats()).toMatchObject({ requests: 1, completions: 0, misses: 1, byPrompt: {} });
-  });
-
+describe('replay with stats and echo', () => {
   test('byPrompt counts successful completions per complete_prompt; /fake/stats and /fake/reset-stats serve the same', async () => {
     const [first, second] = recorded;
     for (const line of [first, first, second]) await client.chat.completions.create({ model: 'gpt-3.5-turbo', messages: messagesOf(line.complete_prompt) });
@@ -121,19 +77,6 @@ describe('replaying the recorded study', () => {
     expect(await (await fetch(`${origin}/fake/stats`)).json()).toEqual(expected);
     expect((await fetch(`${origin}/fake/reset-stats`, { method: 'POST' })).status).toBe(200);
     expect(study.stats()).toEqual({ requests: 0, completions: 0, misses: 0, faults: {}, byPrompt: {} });
-  });
-
-  test('an earlier replay root wins over the study, and its torn last line is left out', async () => {
-    const workspace = temporaryDirectory();
-    const mine = { ...recorded[3], response: 'My own recorded answer.' };
-    const torn = JSON.stringify({ ...recorded[4], response: 'never used' }).slice(0, 60);
-    writeFile(path.join(workspace, 'query-results', 'cqa', 'test', '3', 'responses.json'), `${JSON.stringify(mine)}\n${torn}`);
-    const layered = await start({ replay: [workspace, STUDY] });
-    const layeredClient = clientFor(layered);
-    const answer = async (line: StudyLine) =>
-      (await layeredClient.chat.completions.create({ model: 'gpt-3.5-turbo', messages: messagesOf(line.complete_prompt) })).choices[0].message.content;
-    expect(await answer(recorded[3])).toBe('My own recorded answer.');
-    expect(await answer(recorded[4])).toBe(recorded[4].response);
   });
 
   test('fallback echo: an unknown prompt gets the same made-up answer every time, still counted as a miss', async () => {
@@ -147,17 +90,6 @@ describe('replaying the recorded study', () => {
     expect((await echoClient.models.list()).data.map((model) => model.id)).toEqual(['zsd-test-model', 'gpt-3.5-turbo']);
   });
 
-  test('unknown paths are 404 and malformed request JSON is 400, both in the OpenAI error shape', async () => {
-    const unknown = await fetch(`${study.url}/engines/davinci`);
-    expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'unknown_url' } });
-    const malformed = await fetch(`${study.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": "gpt' });
-    expect(malformed.status).toBe(400);
-    expect(await malformed.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'invalid_json' } });
-    const invalid = await client.chat.completions.create({ model: 'gpt-3.5-turbo', messages: [] }).catch((caught: unknown) => caught);
-    expect((invalid as APIError).status).toBe(400);
-    expect((invalid as APIError).param).toBe('messages');
-  });
 });
 
 describe('faults', () => {
@@ -429,4 +361,10 @@ describe('scripted mode (OPRO tests)', () => {
     expect(() => parseFakeScript({ scorer: { task: 'cqa', split: 'train', rules: [{ contains: 'x', accuracy: 2 }] } }, 'script.json')).toThrow(/script\.json, key scorer\.rules\.0\.accuracy/);
     expect(() => parseFakeScript({ optimiser: {} }, 'script.json')).toThrow(/script\.json/);
   });
+});
+
+test('a multipart body the platform cannot parse is a 400 naming it', async () => {
+  const response = await fetch(`${study.url}/files`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=xyz' }, body: '--xyz\r\nno headers here' });
+  expect(response.status).toBe(400);
+  expect(await response.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringMatching(/^malformed multipart\/form-data body/) } });
 });
