@@ -1,5 +1,5 @@
 import { ZsdError } from '../core/errors';
-import { trainingDataFile } from '../annotate/training-data';
+import { trainingDataFile } from '../annotate/training-data-file';
 import { readJsonLines } from '../core/jsonl';
 import { resolveDataRoot, resolveWorkspace, type Workspace } from '../core/paths';
 import { loadSplit, splitFile } from '../data/datasets';

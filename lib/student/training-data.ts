@@ -1,3 +1,4 @@
+import { readTrainingData } from '../annotate/training-data-file';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
@@ -446,7 +447,7 @@ function loadSource(option: RationaleSourceOption, task: TaskDefinition, split: 
       }
       let file = path.resolve(options.workspaceRoot, source.file);
       if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, `${split}_CoT.json`);
-      const rows = readGeneratedTrainingData(file);
+      const rows = readTrainingData(file);
       checkCount(rows.length, expectedRows, file, task.name, split);
       return { option, names: [option.name], hasLabels: true, files: [file], rows: rows.map(({ label, explanation }) => ({ label, rationales: [explanation] })) };
     }
@@ -483,35 +484,6 @@ function checkCount(actual: number, expected: number, file: string, task: string
 
 function blankToNull(text: string): string | null {
   return pythonStrip(text) === '' ? null : text;
-}
-
-/** A `zsd generate` file: one `{"label": string|null, "explanation": string|null}` per line, in row order. */
-export function readGeneratedTrainingData(file: string): { label: string | null; explanation: string | null }[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new ZsdError('not-found', 'no training-data file (expected the <split>_CoT.json `zsd generate` writes)', { file });
-  }
-  const content = parseJsonLines(text, file);
-  if (content.tornTail) throw new ZsdError('invalid-file', 'last line is incomplete (not valid JSON): the file was cut off', { file, line: content.tornTail.line });
-  const lines = text.split('\n');
-  if (text.endsWith('\n')) lines.pop();
-  const blank = lines.findIndex((line) => line.trim() === '');
-  if (blank !== -1) throw new ZsdError('invalid-file', 'blank line: every row of the split needs one {"label", "explanation"} line', { file, line: blank + 1 });
-  return content.lines.map(({ line, value }) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new ZsdError('invalid-file', 'expected an object {"label": ..., "explanation": ...}', { file, line });
-    }
-    const record = value as Record<string, unknown>;
-    const field = (key: 'label' | 'explanation'): string | null => {
-      if (!(key in record)) throw new ZsdError('invalid-file', `missing "${key}" (a string or null)`, { file, line, key });
-      const fieldValue = record[key];
-      if (fieldValue !== null && typeof fieldValue !== 'string') throw new ZsdError('invalid-file', `expected "${key}" to be a string or null, got ${JSON.stringify(fieldValue)}`, { file, line, key });
-      return fieldValue as string | null;
-    };
-    return { label: field('label'), explanation: field('explanation') };
-  });
 }
 
 function readMultiTeacherOutputs(dataRoot: string, task: string, split: string): { files: string[]; outputs: string[] } {

@@ -1,29 +1,18 @@
-import * as path from 'node:path';
 import { ZsdError } from '../core/errors';
-import { writeFileAtomic } from '../core/paths';
-import { pythonJsonDumps } from '../core/python';
 import type { TaskDefinition } from '../data/tasks';
 import { outcomeExplanation, outcomeLabel } from '../parse/parse-outcome';
 import { parseTeacherResponse } from '../parse/parse-response';
 import { mixAssignment, subsampleExplanations, type PromptMix } from '../prompts/mixes';
 import { getTemplate, type TemplateSet } from '../prompts/templates';
 import type { RecordedResponse } from '../teacher/recorded-responses';
+import type { TrainingLine } from './training-data-file';
 
 /**
- * Training data from a prompt mix, in the study's format: `datasets/<task>/<model slug>/<mix>/<split>_CoT.json`
- * in the workspace, one `{"label": ..., "explanation": ...}` line per row of the split (rows 0..n-1, in order),
- * `null` where the teacher gave no label (parse error) or no usable explanation. Lines are written as Python's
- * `json.dump` wrote them, so the study's files regenerate byte for byte.
- *
- * Each row takes its label from the answer of the template the mix's label part assigns it, and its explanation
- * from the answer of the template the explanation part assigns it (both parts cut by `mixAssignment`). One query
- * per distinct (template, row): where the parts agree, one answer gives both.
+ * The lines of a training-data file (training-data-file.ts) from the answers to a prompt mix. Each row takes its
+ * label from the answer of the template the mix's label part assigns it, and its explanation from the answer of the
+ * template the explanation part assigns it (both parts cut by `mixAssignment`). One query per distinct
+ * (template, row): where the parts agree, one answer gives both.
  */
-
-export interface TrainingLine {
-  label: string | null;
-  explanation: string | null;
-}
 
 export interface Query {
   templateId: number;
@@ -99,21 +88,4 @@ export function applyExplanationRate(lines: readonly TrainingLine[], rate: numbe
   const subsampled = lines.map((line, row) => (keep[row] ? line : { ...line, explanation: null }));
   const rateAfter = subsampled.filter((line) => line.explanation !== null).length / lines.length;
   return { lines: subsampled, rateBefore, rateAfter, applied: true };
-}
-
-/** `gpt-3.5-turbo` -> `gpt_35_turbo` (the study's directory name): dots dropped, anything else not a word character -> `_`. */
-export function modelSlug(model: string): string {
-  return model.replace(/\./g, '').replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'model';
-}
-
-export function trainingDataFile(workspaceRoot: string, task: string, model: string, mixId: string, split: string): string {
-  return path.join(workspaceRoot, 'datasets', task, modelSlug(model), mixId, `${split}_CoT.json`);
-}
-
-export function formatTrainingLines(lines: readonly TrainingLine[]): string {
-  return lines.map((line) => `${pythonJsonDumps({ label: line.label, explanation: line.explanation })}\n`).join('');
-}
-
-export function writeTrainingData(file: string, lines: readonly TrainingLine[]): void {
-  writeFileAtomic(file, formatTrainingLines(lines));
 }

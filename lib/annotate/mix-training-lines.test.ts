@@ -1,14 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
 import { outcomeExplanation, outcomeLabel } from '../parse/parse-outcome';
 import { parseTeacherResponse } from '../parse/parse-response';
 import { loadMix, subsampleExplanations } from '../prompts/mixes';
 import { getTemplate, loadTemplates } from '../prompts/templates';
 import { readRecordedResponses } from '../teacher/recorded-responses';
-import { DATA_ROOT, studyWorkspace, temporaryDirectory } from '../test-support/fixtures';
-import { applyExplanationRate, buildTrainingLines, formatTrainingLines, modelSlug, queriesForMix, trainingDataFile, writeTrainingData } from './training-data';
+import { studyWorkspace } from '../test-support/fixtures';
+import { applyExplanationRate, buildTrainingLines, queriesForMix } from './mix-training-lines';
 
 const workspace = studyWorkspace();
 const svamp = getTask('svamp');
@@ -50,16 +47,4 @@ test('explanation-rate subsampling applies only below the rate achieved, with th
   expect(result.lines.map((line) => line.explanation !== null)).toEqual(kept);
   expect(result.lines.map((line) => line.label)).toEqual(lines.map((line) => line.label));
   expect(() => applyExplanationRate(lines, -0.1)).toThrow(/between 0 and 1/);
-});
-
-test('files are named as the study named them and written as json.dump wrote them', () => {
-  expect(modelSlug('gpt-3.5-turbo')).toBe('gpt_35_turbo');
-  expect(modelSlug('meta-llama/Llama-3.1-8B-Instruct')).toBe('meta_llama_Llama_31_8B_Instruct');
-  const root = temporaryDirectory();
-  const file = trainingDataFile(root, 'svamp', 'gpt-3.5-turbo', '4', 'train');
-  expect(path.relative(root, file)).toBe(path.join('datasets', 'svamp', 'gpt_35_turbo', '4', 'train_CoT.json'));
-  writeTrainingData(file, [{ label: '42', explanation: 'Half of 84 is 42 — so “42”.' }, { label: null, explanation: null }]);
-  expect(fs.readFileSync(file, 'utf8')).toBe('{"label": "42", "explanation": "Half of 84 is 42 \\u2014 so \\u201c42\\u201d."}\n{"label": null, "explanation": null}\n');
-  expect(formatTrainingLines([])).toBe('');
-  expect(loadSplit(svamp, 'train', [DATA_ROOT]).rows).toHaveLength(800);
 });
