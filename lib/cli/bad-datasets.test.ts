@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import { DATA_ROOT, listFiles, runCliAsync, temporaryDirectory } from '../test-support/fixtures';
 
 // The issue's reproductions through the built `zsd`: a data root whose svamp test split is empty, or has a line that

@@ -18,13 +18,16 @@ describe('zsd --help', () => {
   });
 });
 
-test('fake-openai --help documents its options; a bad fault spec is refused with exit 2', () => {
-  const help = runCli(['fake-openai', '--help']);
+test('replay-server --help documents its options, fake-openai is its alias, and fault injection is not a product flag', () => {
+  const help = runCli(['replay-server', '--help']);
   expect(help.status).toBe(0);
-  expect(help.stdout).toMatch(/--faults <spec>/);
-  const bad = runCli(['fake-openai', '--faults', 'bogus:1']);
-  expect(bad.status).toBe(2);
-  expect(bad.stderr).toMatch(/unknown fault kind "bogus"/);
+  expect(help.stdout).toMatch(/--replay <dir\.\.\.>/);
+  const alias = runCli(['fake-openai', '--help']);
+  expect(alias.status).toBe(0);
+  expect(alias.stdout).toBe(help.stdout);
+  const faults = runCli(['replay-server', '--faults', 'rate-limit:1']);
+  expect(faults.status).toBe(2);
+  expect(faults.stderr).toMatch(/unknown option '--faults'/);
 });
 
 describe('zsd evaluate', () => {

@@ -8,7 +8,7 @@ import { baselinesCommand } from './baselines';
 import { evaluateCommand } from './evaluate';
 import { demoCommand } from './demo';
 import { studyCommand } from './study';
-import { fakeOpenAICommand } from './fake-openai';
+import { replayServerCommand } from './replay-server';
 import { experimentCommand } from './experiment';
 import { oproCommand } from './opro';
 import { generateCommand } from './generate';
@@ -44,7 +44,7 @@ export function buildProgram(): Command {
   program.addCommand(figuresCommand());
   program.addCommand(studyCommand());
   program.addCommand(demoCommand());
-  program.addCommand(fakeOpenAICommand());
+  program.addCommand(replayServerCommand());
   return program;
 }
 

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import { listFiles, runCliAsync, temporaryDirectory } from '../test-support/fixtures';
 
 // A server (or proxy) whose error bodies quote the request's Authorization header: the built `zsd` prints the

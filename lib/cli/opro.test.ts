@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startFakeOpenAI, type FakeOpenAIServer, type FakeScript } from '../teacher/fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer, type FakeScript } from '../test-support/fake-openai/fake-openai-server';
 import { DATA_ROOT, listFiles, runCliAsync, spawnCli, temporaryDirectory } from '../test-support/fixtures';
 
 // `zsd opro` end to end through the built CLI against the scripted fake server (no recorded answers used):

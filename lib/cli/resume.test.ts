@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { readJsonLines } from '../core/jsonl';
-import { mulberry32, startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { mulberry32, startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import { responsesFile } from '../teacher/recorded-responses';
 import { DATA_ROOT, runCliAsync, spawnCli, temporaryDirectory } from '../test-support/fixtures';
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { readJsonLines } from '../core/jsonl';
 import { numpyPermutationOfRange } from '../core/numpy-random';
 import { subsampleExplanations } from '../prompts/mixes';
-import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import { DATA_ROOT, listFiles, runCliAsync, temporaryDirectory, writeFile } from '../test-support/fixtures';
 
 // End to end through the built CLI against the loopback server: query, experiment, generate, dry runs, budgets,

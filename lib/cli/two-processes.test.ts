@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readJsonLines } from '../core/jsonl';
-import { startFakeOpenAI, type FakeOpenAIServer } from '../teacher/fake-openai-server';
+import { startFakeOpenAI, type FakeOpenAIServer } from '../test-support/fake-openai/fake-openai-server';
 import { responsesFile } from '../teacher/recorded-responses';
 import { DATA_ROOT, spawnCli, temporaryDirectory, type CliResult } from '../test-support/fixtures';
 
