@@ -13,7 +13,6 @@ import {
   loadStudentExamples,
   loadStudentSplit,
   makeBatches,
-  splitMultiTeacherOutput,
   studentInput,
   type EncodedBatch,
   type LoadStudentExamplesOptions,
@@ -253,11 +252,6 @@ describe('multi-teacher (TinyLLM) rationales', () => {
       ['flan-t5', 0.25],
       ['llama-2', 0.75],
     ]);
-  });
-
-  test('the split of one output, and what is missing', () => {
-    expect(splitMultiTeacherOutput('A because B. Thus, the answer is (a) A\n\nQ: x\n(a) A llama rationale:  Step 1. \n')).toEqual({ flan: 'A because B.', llama: 'Step 1.' });
-    expect(splitMultiTeacherOutput('no answer phrase here')).toEqual({ flan: null, llama: null });
   });
 });
 

@@ -1,12 +1,13 @@
-import { readTrainingData } from '../annotate/training-data-file';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readTrainingData } from '../annotate/training-data-file';
 import { ZsdError } from '../core/errors';
-import { parseJsonLines } from '../core/jsonl';
 import { NumpyGenerator } from '../core/numpy-random';
-import { pythonRstrip, pythonStrip } from '../core/python';
+import { pythonStrip } from '../core/python';
 import { loadSplit, type ExampleRow } from '../data/datasets';
-import { BUILT_IN_TASKS, getTask, type TaskDefinition } from '../data/tasks';
+import { isMultiTeacherTask, multiTeacherSplitFile, multiTeacherTask, readMultiTeacherRows } from '../data/multi-teacher';
+import { getTask, type TaskDefinition } from '../data/tasks';
+import { MULTI_TEACHERS, readMultiTeacherOutputs, splitMultiTeacherOutput, type MultiTeacher } from '../teacher/multi-teacher';
 import { palmFiles, readPalmCompletions } from '../teacher/palm';
 import type { T5Tokenizer } from './tokenizer';
 
@@ -28,9 +29,8 @@ import type { T5Tokenizer } from './tokenizer';
  * - targets are truncated to 256 tokens; the collator pads labels with -100 (DataCollatorForSeq2Seq); a missing
  *   rationale is trained on as an empty target (just `</s>`).
  *
- * Multi-teacher (TinyLLM) outputs are split as TinyLLM's data_utils.py does: the FLAN-T5 rationale is the text
- * before the first "Q:", cut at "Thus, the answer is"; the LLaMA-2 rationale is everything after
- * "llama rationale: ", stripped. TinyLLM's inputs are formatted like cqa's, with as many choices as the row has.
+ * Multi-teacher (TinyLLM) tasks: rows from lib/data/multi-teacher.ts, rationales from lib/teacher/multi-teacher.ts;
+ * their inputs are formatted like cqa's, with as many choices as the row has.
  */
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -46,9 +46,6 @@ export type RationaleSource =
    * With `teacher`, one rationale (named as the entry); without, two, named `flan` and `llama`, each with the entry's weight.
    */
   | { kind: 'multi-teacher'; teacher?: MultiTeacher };
-
-export type MultiTeacher = 'flan' | 'llama';
-export const MULTI_TEACHERS: readonly MultiTeacher[] = ['flan', 'llama'];
 
 export interface RationaleSourceOption {
   /** Names the rationale in examples and batches (`palm`, `gpt35`, ...). */
@@ -353,77 +350,16 @@ function teacherLabelSource(sources: readonly LoadedSource[], name: string | und
 /** Built-in tasks, the TinyLLM tasks under `<dataRoot>/multi-teacher/<task>`, then user tasks (`getTask`). */
 export function resolveStudentTask(task: string | TaskDefinition, dataRoot: string, workspaceRoot: string): TaskDefinition {
   if (typeof task !== 'string') return task;
-  if (!BUILT_IN_TASKS.includes(task) && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(task)) {
-    const directory = multiTeacherDirectory(dataRoot, task);
-    if (fs.existsSync(directory)) {
-      const splits = fs
-        .readdirSync(directory)
-        .map((file) => file.startsWith(`${task}_`) && file.endsWith('.json') ? file.slice(task.length + 1, -'.json'.length) : undefined)
-        .filter((split): split is string => split !== undefined)
-        .sort();
-      return { name: task, kind: 'multiple-choice', splits, promptFields: ['question'], builtIn: false };
-    }
-  }
-  return getTask(task, [dataRoot, workspaceRoot]);
-}
-
-function multiTeacherDirectory(dataRoot: string, task: string): string {
-  return path.join(dataRoot, 'multi-teacher', task);
-}
-
-function isMultiTeacherTask(task: TaskDefinition, dataRoot: string): boolean {
-  return !task.builtIn && task.kind === 'multiple-choice' && fs.existsSync(multiTeacherDirectory(dataRoot, task.name));
+  return multiTeacherTask(task, dataRoot) ?? getTask(task, [dataRoot, workspaceRoot]);
 }
 
 function loadStudentRows(task: TaskDefinition, split: string, dataRoot: string, workspaceRoot: string): { rows: readonly ExampleRow[]; file: string } {
   if (isMultiTeacherTask(task, dataRoot)) {
-    const file = path.join(multiTeacherDirectory(dataRoot, task.name), `${task.name}_${split}.json`);
+    const file = multiTeacherSplitFile(dataRoot, task.name, split);
     return { rows: readMultiTeacherRows(file), file };
   }
   const loaded = loadSplit(task, split, [dataRoot, workspaceRoot]);
   return { rows: loaded.rows, file: loaded.file };
-}
-
-/** A TinyLLM split: JSON Lines (obqa) or one JSON array (arc, riddle, pubmedqa, bioasq) of {id, question, choices, answer}. */
-function readMultiTeacherRows(file: string): ExampleRow[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new ZsdError('not-found', 'no such multi-teacher split (expected a JSON array or JSON Lines of {id, question, choices, answer})', { file });
-  }
-  let values: { value: unknown; where: { file: string; line?: number; key?: string } }[];
-  if (text.trimStart().startsWith('[')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new ZsdError('invalid-file', `not valid JSON: ${(error as Error).message}`, { file });
-    }
-    if (!Array.isArray(parsed)) throw new ZsdError('invalid-file', 'expected a JSON array of rows', { file });
-    values = parsed.map((value, position) => ({ value, where: { file, key: String(position) } }));
-  } else {
-    const content = parseJsonLines(text, file);
-    if (content.tornTail) throw new ZsdError('invalid-file', 'last line is incomplete', { file, line: content.tornTail.line });
-    values = content.lines.map(({ value, line }) => ({ value, where: { file, line } }));
-  }
-  return values.map(({ value, where }, index) => {
-    const row = value as Record<string, unknown>;
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new ZsdError('invalid-file', 'expected an object {id, question, choices, answer}', where);
-    const { question, choices, answer } = row;
-    if (typeof question !== 'string') throw new ZsdError('invalid-file', 'expected "question" to be a string', { ...where, key: joinKey(where.key, 'question') });
-    if (!Array.isArray(choices) || choices.length < 1 || choices.length > CHOICE_LETTERS.length || !choices.every((choice) => typeof choice === 'string')) {
-      throw new ZsdError('invalid-file', 'expected "choices" to be an array of 1 to 26 strings', { ...where, key: joinKey(where.key, 'choices') });
-    }
-    if (typeof answer !== 'string') throw new ZsdError('invalid-file', 'expected "answer" to be a string', { ...where, key: joinKey(where.key, 'answer') });
-    const promptValues: Record<string, string> = { question };
-    (choices as string[]).forEach((choice, position) => (promptValues[`choice_${CHOICE_LETTERS[position]}`] = choice));
-    return { index, promptValues, goldLabel: answer, humanRationale: null };
-  });
-}
-
-function joinKey(prefix: string | undefined, key: string): string {
-  return prefix === undefined ? key : `${prefix}.${key}`;
 }
 
 function loadSource(option: RationaleSourceOption, task: TaskDefinition, split: string, expectedRows: number, options: LoadStudentExamplesOptions): LoadedSource {
@@ -484,44 +420,6 @@ function checkCount(actual: number, expected: number, file: string, task: string
 
 function blankToNull(text: string): string | null {
   return pythonStrip(text) === '' ? null : text;
-}
-
-function readMultiTeacherOutputs(dataRoot: string, task: string, split: string): { files: string[]; outputs: string[] } {
-  const directory = path.join(multiTeacherDirectory(dataRoot, task), 'llm');
-  const files: string[] = [];
-  for (let chunk = 0; fs.existsSync(path.join(directory, `${split}_CoT_${chunk}.json`)); chunk++) files.push(path.join(directory, `${split}_CoT_${chunk}.json`));
-  if (files.length === 0) throw new ZsdError('not-found', `no multi-teacher rationales for ${task} ${split}`, { file: path.join(directory, `${split}_CoT_0.json`) });
-  const outputs: string[] = [];
-  for (const file of files) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new ZsdError('invalid-file', `not valid JSON: ${(error as Error).message}; expected an array of strings`, { file });
-    }
-    if (!Array.isArray(parsed)) throw new ZsdError('invalid-file', 'expected a JSON array of strings', { file });
-    parsed.forEach((output, position) => {
-      if (typeof output !== 'string') throw new ZsdError('invalid-file', `element ${position} is not a string`, { file, key: String(position) });
-      outputs.push(output);
-    });
-  }
-  return { files, outputs };
-}
-
-const MULTI_TEACHER_ANSWER = 'Thus, the answer is';
-const LLAMA_MARKER = 'llama rationale: ';
-
-/**
- * TinyLLM's split of one output: FLAN-T5 = `output.split('Q:')[0].rstrip().split('Thus, the answer is')[0].rstrip()`,
- * LLaMA-2 = `output[output.find('llama rationale: ') + 17:].strip()` ('' when absent). TinyLLM raises where the
- * answer phrase is not there exactly once; here that rationale is missing. Blank rationales are missing.
- */
-export function splitMultiTeacherOutput(output: string): Record<MultiTeacher, string | null> {
-  const parts = pythonRstrip(output.split('Q:')[0]).split(MULTI_TEACHER_ANSWER);
-  const flan = parts.length === 2 ? pythonRstrip(parts[0]) : '';
-  const start = output.indexOf(LLAMA_MARKER);
-  const llama = start === -1 ? '' : pythonStrip(output.slice(start + LLAMA_MARKER.length));
-  return { flan: blankToNull(flan), llama: blankToNull(llama) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
