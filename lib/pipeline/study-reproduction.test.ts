@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { PUBLISHED_TEACHER_ACCURACIES } from '../evaluate/published';
-import { DATA_ROOT, listFiles, temporaryDirectory } from '../test-support/fixtures';
+import { DATA_ROOT, temporaryDirectory } from '../test-support/fixtures';
 import type { PipelineEvent } from './events';
 import { reproduceStudy } from './study-reproduction';
 
@@ -27,10 +27,4 @@ test('every published number reproduced; each task, split and teacher evaluated 
   expect(study.bestTemplates.find((best) => best.task === 'anli1')?.goldUnavailable).toBeDefined();
   expect(study.metadataFiles).toEqual(['anli1', 'cqa', 'esnli', 'svamp'].map((task) => path.join(workspace, 'prompt-metadata', `${task}.yaml`)));
   expect(study.responses).toBeGreaterThan(40_000);
-});
-
-test('writeMetadata false writes nothing', () => {
-  const workspace = temporaryDirectory();
-  expect(reproduceStudy({ data: DATA_ROOT, workspace, writeMetadata: false }).metadataFiles).toEqual([]);
-  expect(listFiles(workspace)).toEqual([]);
 });
