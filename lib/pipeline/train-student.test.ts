@@ -5,6 +5,7 @@ import { isZsdError } from '../core/errors';
 import { presetConfig, t5ConfigToJson } from '../student/t5-config';
 import { DATA_ROOT, temporaryDirectory, writeFile } from '../test-support/fixtures';
 import type { PipelineEvent } from './events';
+import { compareTeacherAndStudent } from './compare-teacher-and-student';
 import { predictStudent } from './predict-student';
 import { trainStudent } from './train-student';
 
@@ -17,7 +18,7 @@ function tinyConfig(): string {
 
 const TINY = { task: 'svamp', data: DATA_ROOT, subsample: 0.05, batchSize: 6, maxInputLength: 64, maxTargetLength: 32, evalMaxNewTokens: 6, lr: 0.02, schedule: 'constant' } as const;
 
-test('trainStudent reports each update and evaluation as events, prints nothing, writes the run; predictStudent on its checkpoint gives its test predictions', async () => {
+test('trainStudent reports each update and evaluation as events, prints nothing, writes the run; predictStudent on its checkpoint gives its test predictions; compareTeacherAndStudent serves it', async () => {
   const workspace = temporaryDirectory();
   const events: PipelineEvent[] = [];
   const stdout = jest.spyOn(process.stdout, 'write');
@@ -52,6 +53,13 @@ test('trainStudent reports each update and evaluation as events, prints nothing,
   });
   expect(predicted.prefix).toBe('predict: ');
   expect(predicted.predictions.map((line) => line.prediction)).toEqual(tested.slice(0, 4).map((line) => line.prediction));
+
+  // the same student beside the teacher's recorded test answers (template 2), served in this process
+  const compared = await compareTeacherAndStudent({ task: 'svamp', data: DATA_ROOT, workspace, template: 2, model: result.directory, rows: 4, maxNewTokens: 6 });
+  expect(compared.comparison.rows).toHaveLength(4);
+  expect(compared.comparison.student.answers).toBe(4);
+  expect(compared.file).toBe(path.join(workspace, 'analytics', 'teacher-vs-student', 'svamp-test-2.json'));
+  expect(JSON.parse(fs.readFileSync(compared.file!, 'utf8'))).toEqual(JSON.parse(JSON.stringify(compared.comparison)));
 
   // a finished run is found, not trained again
   const again = await trainStudent({ ...TINY, workspace, config: tinyConfig(), maxSteps: 3, evalSteps: 3, skipFinished: true });
