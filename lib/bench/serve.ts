@@ -25,7 +25,7 @@ import { PREPROCESSING_FILE } from '../student/checkpoints';
 import { presetConfig } from '../student/t5-config';
 import { T5Model } from '../student/t5-model';
 import { saveT5Model } from '../student/t5-weights';
-import { studentInput } from '../student/training-data';
+import { studentInput } from '../student/student-examples';
 
 export const SERVE_CONCURRENCY = [1, 8, 32] as const;
 const BATCHED = { maxBatchSize: 32, batchWaitMs: 5 };

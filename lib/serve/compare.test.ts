@@ -2,7 +2,7 @@ import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
 import { evaluateTeacher } from '../evaluate/evaluate-teacher';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
-import { studentInput } from '../student/training-data';
+import { studentInput } from '../student/student-examples';
 import { DATA_ROOT, studyWorkspace } from '../test-support/fixtures';
 import { compareTeacherAndStudent, studentOutcome } from './compare';
 import { startStudentServer } from './server';

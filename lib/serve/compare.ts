@@ -25,7 +25,7 @@ import { promptTokensOf } from '../teacher/estimate';
 import { costOf, type ModelPrice } from '../teacher/prices';
 import { readRecordedResponses } from '../teacher/recorded-responses';
 import { countTextTokens } from '../teacher/tokens';
-import { studentInput } from '../student/training-data';
+import { studentInput } from '../student/student-examples';
 
 /**
  * What a machine that serves the student costs, by default: a 2-vCPU general-purpose on-demand cloud VM with

@@ -12,7 +12,7 @@ import { generate } from '../student/t5-generate';
 import type { T5Model } from '../student/t5-model';
 import { CONFIG_FILE, loadT5Model } from '../student/t5-weights';
 import { loadT5Tokenizer, t5TokenizerFile, type T5Tokenizer } from '../student/tokenizer';
-import { defaultTaskPrefixes } from '../student/training-data';
+import { defaultTaskPrefixes } from '../student/batches';
 
 /** One question for the student: the task input as the dataset writes it, and whether a rationale is wanted. */
 export interface StudentQuestion {

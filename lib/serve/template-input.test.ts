@@ -1,7 +1,7 @@
 import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
 import { loadTemplates, renderTemplate } from '../prompts/templates';
-import { studentInput } from '../student/training-data';
+import { studentInput } from '../student/student-examples';
 import { DATA_ROOT, studyWorkspace } from '../test-support/fixtures';
 import { templateInputReader } from './template-input';
 

@@ -13,7 +13,7 @@ import type { ExampleRow } from '../data/datasets';
 import type { TaskDefinition } from '../data/tasks';
 import { placeholdersOf, renderPythonFormat } from '../prompts/python-format';
 import type { PromptTemplate, TemplateSet } from '../prompts/templates';
-import { studentInput } from '../student/training-data';
+import { studentInput } from '../student/student-examples';
 
 interface TemplatePattern {
   id: number;

@@ -17,7 +17,7 @@ import { checkpointParameters, CONFIG_FILE, saveT5Model } from './t5-weights';
 import type { TrainerConfig } from './trainer-config';
 
 export type StopReason = 'completed' | 'early-stopping' | 'interrupted';
-import { defaultTaskPrefixes } from './training-data';
+import { defaultTaskPrefixes } from './batches';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Checkpoints

@@ -9,7 +9,7 @@ import { generate } from './t5-generate';
 import type { T5Model } from './t5-model';
 import type { T5Tokenizer } from './tokenizer';
 import type { Prediction } from './train-results';
-import type { StudentExample } from './training-data';
+import type { StudentExample } from './student-examples';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Accuracy

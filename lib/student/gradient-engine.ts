@@ -7,7 +7,7 @@ import { ZsdError } from '../core/errors';
 import { labelTokens, lossCoefficients, microStepLoss, rationaleShares, type MicroStepLoss } from './loss-weighting';
 import type { HostTensor } from './safetensors';
 import type { T5Model } from './t5-model';
-import type { EncodedBatch } from './training-data';
+import type { EncodedBatch } from './batches';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Gradients

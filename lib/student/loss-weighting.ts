@@ -4,7 +4,7 @@
  */
 import { ZsdError } from '../core/errors';
 import { IGNORE_INDEX } from './t5-model';
-import type { EncodedBatch } from './training-data';
+import type { EncodedBatch } from './batches';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The loss of one micro-step

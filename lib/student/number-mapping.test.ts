@@ -4,7 +4,7 @@ import { evaluateEquation } from '../evaluate/equation';
 import { DATA_ROOT } from '../test-support/fixtures';
 import { mapNumbers, mapStudentExample, numberMappingOf, unmapNumbers } from './number-mapping';
 import { answerIsCorrect, resolveTrainerConfig } from './trainer';
-import type { StudentExample } from './training-data';
+import type { StudentExample } from './student-examples';
 
 test('distinct numbers in order of first appearance become n0, n1, ...; labels and rationales are matched by value', () => {
   const problem = 'Luke scored 84 points after 2 rounds. Then 84 more in 3.5 hours.';

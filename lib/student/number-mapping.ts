@@ -9,7 +9,7 @@
  * A placeholder the problem has no number for (`n7` in a problem with three) is left as it is, so the equation does
  * not evaluate and the answer scores as wrong, never as an error.
  */
-import type { StudentExample } from './training-data';
+import type { StudentExample } from './student-examples';
 
 export interface NumberMapping {
   /** each distinct value's first spelling in the problem, by placeholder index */

@@ -1,7 +1,7 @@
 import { DATA_ROOT, temporaryDirectory } from '../test-support/fixtures';
 import { buildTaskVocabulary, studentTrainingTexts } from './task-vocabulary';
 import { loadT5Tokenizer, t5TokenizerFile, type T5Tokenizer } from './tokenizer';
-import { loadStudentExamples } from './training-data';
+import { loadStudentExamples } from './student-examples';
 
 const workspaceRoot = temporaryDirectory('zsd-task-vocabulary-');
 const common = { dataRoot: DATA_ROOT, workspaceRoot, task: 'svamp', labelSource: 'gold', rationaleSources: [{ name: 'palm', weight: 1, source: { kind: 'palm' } }] } as const;

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import { ZsdError } from '../core/errors';
 import { loadT5Tokenizer, parseT5Tokenizer, type T5Tokenizer } from './tokenizer';
-import { defaultTaskPrefixes, rationaleSourceNames, type StudentExample } from './training-data';
+import { defaultTaskPrefixes, rationaleSourceNames } from './batches';
+import { type StudentExample } from './student-examples';
 
 /**
  * A task vocabulary: the T5 SentencePiece vocabulary pruned to the pieces a task's training text uses, so that a

@@ -22,7 +22,8 @@ import {
   type TrainProgress,
 } from './trainer';
 import { RunResultsWriter, type RunKey } from './train-results';
-import { makeBatches, type EncodedBatch, type StudentExample } from './training-data';
+import { makeBatches, type EncodedBatch } from './batches';
+import { type StudentExample } from './student-examples';
 
 beforeAll(async () => {
   await initBackend({ prefer: 'wasm' });

@@ -47,7 +47,8 @@ import type { T5Model } from './t5-model';
 import type { T5Tokenizer } from './tokenizer';
 import type { EvalEntry, Prediction, RunResultsWriter, TestResult, TrainLogEntry } from './train-results';
 import { configDifference, withTrainerOptimizerDefaults, type TrainerConfig } from './trainer-config';
-import { defaultTaskPrefixes, makeBatches, type StudentExample } from './training-data';
+import { defaultTaskPrefixes, makeBatches } from './batches';
+import { type StudentExample } from './student-examples';
 
 // The stage's concepts, each in its file, re-exported here for the CLI, the benchmarks and the tests.
 export * from './checkpoints';

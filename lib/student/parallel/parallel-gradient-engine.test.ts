@@ -4,7 +4,7 @@ import { AdamW } from '../optimizers';
 import { presetConfig, type T5Config } from '../t5-config';
 import { IGNORE_INDEX, T5Model } from '../t5-model';
 import { GradientAccumulator, LocalGradientEngine } from '../trainer';
-import type { EncodedBatch } from '../training-data';
+import type { EncodedBatch } from '../batches';
 import { ParallelGradientEngine, type HostBatch } from './parallel-gradient-engine';
 
 beforeAll(async () => {

@@ -25,7 +25,7 @@ import { ZsdError } from '../../core/errors';
 import type { T5Model } from '../t5-model';
 import { IGNORE_INDEX } from '../t5-model';
 import { lossCoefficients, microStepLoss, rationaleShares, type GradientAccumulator, type GradientEngine, type MicroStepLoss, type MicroStepOptions } from '../trainer';
-import type { EncodedBatch } from '../training-data';
+import type { EncodedBatch } from '../batches';
 import { flatLayout, flatViews, sharedFloats, splitRange, type FlatLayout } from './flat-parameters';
 import type { FusedAdamWOptions } from './fused-adamw';
 import type { HostTensor } from '../safetensors';

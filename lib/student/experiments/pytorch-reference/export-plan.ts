@@ -26,13 +26,8 @@ import { buildTaskVocabulary, studentTrainingTexts } from '../../task-vocabulary
 import { loadT5Tokenizer, t5TokenizerFile, type T5Tokenizer } from '../../tokenizer';
 import { resolveTrainerConfig, type TrainerConfig } from '../../trainer-config';
 import { loadTrainingSets } from '../../training-sets';
-import {
-  defaultTaskPrefixes,
-  IGNORED_LABEL_ID,
-  makeBatches,
-  type EncodedBatch,
-  type StudentExample,
-} from '../../training-data';
+import { defaultTaskPrefixes, IGNORED_LABEL_ID, makeBatches, type EncodedBatch } from '../../batches';
+import { type StudentExample } from '../../student-examples';
 
 export const PLAN_FORMAT_VERSION = 1;
 export const PLAN_FILE = 'plan.json';

@@ -6,7 +6,8 @@ import { resolveDataRoot } from '../../../core/paths';
 import { lossCoefficients } from '../../loss-weighting';
 import { mapNumbers, mapStudentExample, numberMappingOf } from '../../number-mapping';
 import { parseT5Tokenizer } from '../../tokenizer';
-import { loadStudentSplit, makeBatches, type StudentExample } from '../../training-data';
+import { makeBatches } from '../../batches';
+import { loadStudentSplit, type StudentExample } from '../../student-examples';
 import { buildReferencePlan, writeReferencePlan, type ReferencePlan, type ReferencePlanOptions } from './export-plan';
 import { readPlanForScoring, readReferencePredictions, scoreReference, zsdRunLine, type ReferencePredictions } from './score';
 
