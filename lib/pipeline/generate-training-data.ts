@@ -1,4 +1,5 @@
-import { applyExplanationRate, buildTrainingLines, queriesForMix, trainingDataFile, writeTrainingData, type TrainingLine } from '../annotate/training-data';
+import { applyExplanationRate, buildTrainingLines, queriesForMix } from '../annotate/mix-training-lines';
+import { trainingDataFile, writeTrainingData, type TrainingLine } from '../annotate/training-data-file';
 import { ZsdError } from '../core/errors';
 import { loadSplit, type DatasetSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
