@@ -14,7 +14,7 @@ import { RUN_FILES, RunResultsWriter, runDirectory, type RunKey } from '../stude
 import type { OptimizerConfig } from '../student/optimizers';
 import { resolveTrainerConfig, trainStudent as runTrainer, type TrainerConfig, type TrainOutcome } from '../student/trainer';
 import { loadTrainingSets } from '../student/training-sets';
-import type { RationaleSourceOption } from '../student/training-data';
+import type { RationaleSourceOption } from '../student/student-examples';
 import { ignoreEvents, type OnPipelineEvent } from './events';
 import { resolveRoots, type RootOptions } from './roots';
 

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { trainingDataFile } from '../annotate/training-data';
+import { trainingDataFile } from '../annotate/training-data-file';
 import { ZsdError } from '../core/errors';
 import { getTask } from '../data/tasks';
-import { loadStudentSplit, type LabelSource, type RationaleSourceOption, type StudentExample, type StudentSplit } from './training-data';
+import { loadStudentSplit, type LabelSource, type RationaleSourceOption, type StudentExample, type StudentSplit } from './student-examples';
 
 /**
  * What a student run trains, selects and is tested on, decided in one place (`zsd train`, the demo, the notebooks
