@@ -11,12 +11,21 @@ module.exports = function buildBeforeTests() {
   try {
     execFileSync(
       process.execPath,
-      [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--incremental', '--tsBuildInfoFile', path.join('dist', 'tsconfig.build.tsbuildinfo')],
+      [
+        path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        'tsconfig.build.json',
+        '--incremental',
+        '--tsBuildInfoFile',
+        path.join('dist', 'tsconfig.build.tsbuildinfo'),
+      ],
       { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
     );
   } catch (error) {
-    throw new Error(`the end-to-end tests need dist/, and \`tsc -p tsconfig.build.json\` failed (exit ${error.status}): fix the errors above`);
+    throw new Error(
+      `building dist/ (\`tsc -p tsconfig.build.json\`, for the end-to-end tests and the native-backend installer) failed with exit ${error.status}: see the errors above`,
+    );
   }
   process.env.ZSD_TEST_BUILD_DONE = '1';
-  process.stderr.write(`\nbuilt dist/ for the end-to-end tests in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(`\ndist/ built from the sources (incremental) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 };
