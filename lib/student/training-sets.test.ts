@@ -16,6 +16,15 @@ test('a task without a validation split: a seeded tenth of train is carved off, 
   expect(again.validation.map((example) => example.index)).toEqual(sets.validation.map((example) => example.index));
 });
 
+test('a multi-teacher task: its own validation split, the FLAN-T5 and LLaMA-2 rationales by default', () => {
+  const sets = loadTrainingSets({ ...COMMON, workspaceRoot: temporaryDirectory(), task: 'obqa', mode: 'task_prefix', labelSource: 'gold', subsample: 0.05 });
+  expect(sets.multiTeacher).toBe(true);
+  expect(sets.rationaleSources.map((source) => source.name)).toEqual(['flan', 'llama']);
+  expect(sets.train.validation).toBeUndefined();
+  expect(sets.validation.length).toBeGreaterThan(0);
+  expect(new Set(sets.validation.map((example) => example.split))).toEqual(new Set(['valid']));
+});
+
 test('standard training on gold labels reads no rationales', () => {
   const sets = loadTrainingSets({ ...COMMON, workspaceRoot: temporaryDirectory(), task: 'svamp', mode: 'standard', labelSource: 'gold', subsample: 0.1 });
   expect(sets.rationaleSources).toEqual([]);

@@ -1,15 +1,15 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { trainingDataFile } from '../annotate/training-data-file';
 import { ZsdError } from '../core/errors';
+import { isMultiTeacherTask, multiTeacherTask } from '../data/multi-teacher';
 import { getTask } from '../data/tasks';
 import { loadStudentSplit, type LabelSource, type RationaleSourceOption, type StudentExample, type StudentSplit } from './student-examples';
 
 /**
  * What a student run trains, selects and is tested on, decided in one place (`zsd train`, the demo, the notebooks
  * and the PyTorch reference plan read data the same way): the task (a multi-teacher task is one whose directory
- * exists under `<data>/multi-teacher/`), the rationale sources by name, and the validation split (the task's own,
- * else a seeded 10% carved off train; never test).
+ * exists under `<data>/multi-teacher/`, lib/data/multi-teacher.ts), the rationale sources by name, and the
+ * validation split (the task's own, else a seeded 10% carved off train; never test).
  */
 
 /** The rationale sources zsd knows by name. */
@@ -49,16 +49,12 @@ export interface TrainingSets {
   data: { workspaceRoot: string; task: string; labelSource: LabelSource; rationaleSources: RationaleSourceOption[]; dropMissingRationales?: boolean };
 }
 
-export function isMultiTeacherTask(dataRoot: string, task: string): boolean {
-  return fs.existsSync(path.join(dataRoot, 'multi-teacher', task));
-}
-
 /** Everything is read and checked before a caller writes anything. */
 export function loadTrainingSets(options: TrainingSetsOptions): TrainingSets {
   const { dataRoot, workspaceRoot } = options;
-  const multiTeacher = isMultiTeacherTask(dataRoot, options.task);
-  const task = multiTeacher ? options.task : getTask(options.task, [dataRoot, workspaceRoot]).name;
-  const splits = multiTeacher ? ['train', 'valid', 'test'] : getTask(task, [dataRoot, workspaceRoot]).splits;
+  const definition = multiTeacherTask(options.task, dataRoot) ?? getTask(options.task, [dataRoot, workspaceRoot]);
+  const multiTeacher = isMultiTeacherTask(definition, dataRoot);
+  const { name: task, splits } = definition;
   const rationaleSources = options.mode === 'standard' && options.labelSource === 'gold' ? [] : rationaleSourcesFor(options, task, multiTeacher);
   const common = { dataRoot, workspaceRoot, task, labelSource: options.labelSource, rationaleSources, dropMissingRationales: options.dropMissingRationales } as const;
   const hasValid = splits.includes('valid');
