@@ -30,7 +30,7 @@ export function jupyterEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.Proces
 
 /** Throws a ZsdError that says what to install when Debian's Jupyter (nbclient, the classic notebook) is missing. */
 export function assertJupyterInstalled(options: { notebookServer?: boolean } = {}): void {
-  const hint = `install it with \`apt-get install -y --no-install-recommends ${JUPYTER_APT_PACKAGES}\` (.ci/run does)`;
+  const hint = `install it with \`apt-get install -y --no-install-recommends ${JUPYTER_APT_PACKAGES}\` (\`npm run test:prepare\` does)`;
   if (!fs.existsSync(SYSTEM_PYTHON)) throw new ZsdError('not-found', `${SYSTEM_PYTHON} not found: Jupyter runs on Debian's python; ${hint}`);
   const modules = options.notebookServer ? 'nbclient, nbformat, jupyter_client, notebook' : 'nbclient, nbformat, jupyter_client';
   const probe = spawnSync(SYSTEM_PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8' });

@@ -5,7 +5,7 @@ import { temporaryDirectory } from '../../test-support/fixtures';
 import { assertJupyterInstalled, runNotebooksProcess, SYSTEM_PYTHON } from './jupyter';
 import { createNotebook, executionLeftovers, readNotebook } from './notebook-file';
 
-// The runner with the real zsd kernel (tslab): needs Debian's Jupyter (.ci/run installs it).
+// The runner with the real zsd kernel (tslab): needs Debian's Jupyter (`npm run test:prepare` installs it).
 assertJupyterInstalled();
 
 const sources = temporaryDirectory();

@@ -30,7 +30,7 @@ try:
     from nbformat.sign import NotebookNotary
 except ImportError as error:
     fail(f'{error} under {sys.executable}: install Jupyter with `apt-get install -y --no-install-recommends {APT_PACKAGES}` '
-         '(Debian packages for /usr/bin/python3; .ci/run does it)')
+         '(Debian packages for /usr/bin/python3; `npm run test:prepare` does it)')
 
 
 def parse_arguments(argv):
