@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ZsdError, isZsdError } from '../../core/errors';
 import { packageRoot } from '../../core/paths';
 import { launchChromium } from '../chromium';
 import { assertJupyterInstalled, jupyterEnvironment, runNotebooksProcess, SYSTEM_JUPYTER } from './jupyter';
+import { collectOutput, freePort, stopServer, waitForServer } from './jupyter-server';
 import { createNotebook } from './notebook-file';
 
 /**
@@ -77,7 +76,7 @@ export async function checkNotebookRender(options: RenderCheckOptions = {}): Pro
       ['notebook', '--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0', `--notebook-dir=${executed}`, '--NotebookApp.token=', '--NotebookApp.password=', ...(process.getuid?.() === 0 ? ['--allow-root'] : [])],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const serverLog = collect(server);
+    const serverLog = collectOutput(server);
     await waitForServer(`${base}/api/status`, server, serverLog, 30_000);
 
     browser = await launchChromium();
@@ -115,57 +114,6 @@ export async function checkNotebookRender(options: RenderCheckOptions = {}): Pro
     if (browser) await browser.close();
     if (server) await stopServer(server);
     fs.rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
-function collect(child: ChildProcess): { text: string } {
-  const log = { text: '' };
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (log.text += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log.text += chunk));
-  return log;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(address.port));
-    });
-  });
-}
-
-async function waitForServer(url: string, server: ChildProcess, serverLog: { text: string }, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new ZsdError('internal', `jupyter notebook exited (${server.exitCode}) before serving:\n${serverLog.text}`);
-    if ((await httpStatus(url)) === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new ZsdError('internal', `jupyter notebook did not answer ${url} within ${timeoutMs / 1000} s:\n${serverLog.text}`);
-}
-
-function httpStatus(url: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const request = http.get(url, (response) => {
-      response.resume();
-      resolve(response.statusCode);
-    });
-    request.on('error', () => resolve(undefined));
-    request.setTimeout(2000, () => request.destroy());
-  });
-}
-
-/** SIGTERM lets the notebook server shut its kernels down; SIGKILL if it has not exited after 10 s. */
-async function stopServer(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
-  server.kill('SIGTERM');
-  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000).unref());
-  if ((await Promise.race([exited, timer])) === 'timeout') {
-    server.kill('SIGKILL');
-    await exited;
   }
 }
 
