@@ -17,35 +17,7 @@ const base = {
 };
 const buildFirst = '<rootDir>/lib/test-support/build-before-tests.js';
 
-// Slow tests not yet renamed to *.e2e.test.ts or *.slow.test.ts: other work was editing them when the tiers were made.
-// Rename one (git mv), then drop it here.
-const SLOW_NOT_YET_RENAMED = [
-  // end-to-end: they start the built CLI (runCli), Jupyter or a browser
-  'lib/cli/bad-datasets.test.ts',
-  'lib/cli/cli.test.ts',
-  'lib/cli/demo.test.ts',
-  'lib/cli/export.test.ts',
-  'lib/cli/key-redaction.test.ts',
-  'lib/cli/opro.test.ts',
-  'lib/cli/resume.test.ts',
-  'lib/cli/serve-command.test.ts',
-  'lib/cli/student-commands.test.ts',
-  'lib/cli/teacher-commands.test.ts',
-  'lib/cli/train-command.test.ts',
-  'lib/cli/two-processes.test.ts',
-  'lib/evaluate/baselines.test.ts',
-  'lib/teacher/client.test.ts',
-  'lib/analytics/notebooks/check-render.test.ts',
-  'lib/analytics/notebooks/run-notebooks.test.ts',
-  // slow in-process: long training, every figure built from the study's data, the ONNX export and its runtime
-  'lib/student/trainer.test.ts',
-  'lib/analytics/figures.test.ts',
-  'lib/analytics/from-scratch-figure.test.ts',
-  'lib/cli/figures.test.ts',
-  'lib/student/export/export-onnx.test.ts',
-  'lib/student/export/transformers-js.test.ts',
-];
-const slow = ['**/*.e2e.test.ts', '**/*.slow.test.ts', ...SLOW_NOT_YET_RENAMED.map((file) => `**/${file}`)];
+const slow = ['**/*.e2e.test.ts', '**/*.slow.test.ts'];
 
 // With the native backend installed (`npm run native-backend`; `npm test` sets it up), every test runs on it, as users
 // get it by default, and the student tests run a second time pinned to wasm: both backends are tested in every run.
@@ -62,7 +34,7 @@ module.exports = {
           {
             ...base,
             displayName: 'student on wasm',
-            testMatch: ['**/lib/student/**/*.test.ts', '**/lib/cli/student-commands.test.ts', '**/lib/cli/student-commands.e2e.test.ts'],
+            testMatch: ['**/lib/student/**/*.test.ts', '**/lib/cli/student-commands.e2e.test.ts'],
             setupFiles: ['<rootDir>/lib/test-support/pin-wasm-backend.js'],
             globalSetup: buildFirst,
           },

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { temporaryDirectory } from '../test-support/fixtures';
-import { parityFigures, parityRows, readParityRuns, summarizeParity, type ParityRun } from './parity-figure';
+import { pairedDifference, parityFigures, parityRows, readParityRuns, summarizeParity, type ParityRun } from './parity-figure';
 
 function run(framework: 'zsd' | 'pytorch', arm: string, seed: number, testAccuracy: number): ParityRun {
   return { framework, arm, seed, validationAccuracy: 0.2, testAccuracy, step: 90 * (seed + 1), seconds: 100 };
@@ -42,6 +42,18 @@ describe('accuracy parity summary', () => {
       pytorch: '0.200 ± 0.050 (0.150 / 0.200 / 0.250)',
       'zsd within PyTorch spread': 'yes',
     });
+  });
+
+  test('the paired difference: zsd minus PyTorch over the (arm, seed) pairs both ran, computed by hand', () => {
+    // pairs: palm seed 0 (0.10 - 0.20), standard seeds 0, 1, 2 (0.17 - 0.15, 0.18 - 0.20, 0.19 - 0.25); gpt35 has no pair
+    // differences -0.10, 0.02, -0.02, -0.06: mean -0.04, squared deviations 0.0036 + 0.0036 + 0.0004 + 0.0004 = 0.008
+    const difference = pairedDifference(RUNS)!;
+    expect(difference.pairs).toBe(4);
+    expect(difference.test.mean).toBeCloseTo(-0.04, 12);
+    expect(difference.test.sd).toBeCloseTo(Math.sqrt(0.008 / 3), 12);
+    expect(difference.test.standardError).toBeCloseTo(Math.sqrt(0.008 / 3) / 2, 12);
+    expect(difference.validation).toEqual({ mean: 0, sd: 0, standardError: 0 });
+    expect(pairedDifference(RUNS.filter((one) => one.framework === 'zsd'))).toBeNull();
   });
 
   test('the figure draws both frameworks and the baselines; no runs, no figure', () => {

@@ -97,6 +97,41 @@ function summarizeFramework(runs: readonly ParityRun[]): FrameworkSummary | null
   };
 }
 
+/**
+ * zsd minus PyTorch over every (arm, seed) both have run. The pair shares its data and batch order (PyTorch trains on
+ * zsd's plan for that seed) and differs in init and dropout masks, so the paired difference is the sharper test of a
+ * systematic gap than any one arm's spread: a trainer bug would move it away from 0 by more than its standard error.
+ */
+export interface PairedDifference {
+  pairs: number;
+  test: DifferenceSummary;
+  validation: DifferenceSummary;
+}
+export interface DifferenceSummary {
+  mean: number;
+  /** sample SD of the differences; null below 2 pairs */
+  sd: number | null;
+  /** sd / sqrt(pairs); null below 2 pairs */
+  standardError: number | null;
+}
+
+export function pairedDifference(runs: readonly ParityRun[]): PairedDifference | null {
+  const key = (run: ParityRun) => `${run.arm}\u0000${run.seed}`;
+  const pytorch = new Map(runs.filter((run) => run.framework === 'pytorch').map((run) => [key(run), run]));
+  const pairs = runs.filter((run) => run.framework === 'zsd' && pytorch.has(key(run))).map((run) => [run, pytorch.get(key(run))!] as const);
+  if (pairs.length === 0) return null;
+  const summary = (values: number[]): DifferenceSummary => {
+    const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+    const sd = values.length > 1 ? Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1)) : null;
+    return { mean, sd, standardError: sd === null ? null : sd / Math.sqrt(values.length) };
+  };
+  return {
+    pairs: pairs.length,
+    test: summary(pairs.map(([zsd, torch]) => zsd.testAccuracy - torch.testAccuracy)),
+    validation: summary(pairs.map(([zsd, torch]) => zsd.validationAccuracy - torch.validationAccuracy)),
+  };
+}
+
 /** One table row per arm: each framework's mean ± SD and seeds, and whether zsd is within PyTorch's spread. */
 export function parityRows(summaries: readonly ArmSummary[]): Record<string, string | number | null>[] {
   const cell = (summary: FrameworkSummary | null) =>
@@ -178,6 +213,7 @@ export function parityFigures(runs: readonly ParityRun[], options: { source: str
         source: options.source,
         metric: 'test accuracy of the checkpoint with the best validation accuracy; SD over seeds (n - 1)',
         baselines: (options.baselines ?? []).map((baseline) => ({ name: baseline.name, rule: baseline.rule, accuracy: rounded(baseline.accuracy) })),
+        pairedDifference: roundedDifference(pairedDifference(runs)),
         arms: summaries.map((summary) => ({
           arm: summary.arm,
           zsdWithinPytorchSpread: summary.zsdWithinPytorchSpread,
@@ -192,4 +228,10 @@ export function parityFigures(runs: readonly ParityRun[], options: { source: str
 function roundedSummary(summary: FrameworkSummary | null): unknown {
   if (summary === null) return null;
   return { ...summary, mean: rounded(summary.mean), sd: rounded(summary.sd), min: rounded(summary.min), max: rounded(summary.max) };
+}
+
+function roundedDifference(difference: PairedDifference | null): unknown {
+  if (difference === null) return null;
+  const round = (summary: DifferenceSummary) => ({ mean: rounded(summary.mean), sd: rounded(summary.sd), standardError: rounded(summary.standardError) });
+  return { pairs: difference.pairs, test: round(difference.test), validation: round(difference.validation) };
 }

@@ -3,7 +3,7 @@ import type { PipelineEvent } from './events';
 import { runOpro } from './run-opro';
 
 // OPRO's dry run in process: the plan and its estimate come back as data, nothing is sent or written. (The search
-// itself runs against the scripted server in lib/opro/search.test.ts and lib/cli/opro.test.ts.)
+// itself runs against the scripted server in lib/opro/search.test.ts and lib/cli/opro.e2e.test.ts.)
 
 test('a dry run: the plan line as an event, the estimate per phase, nothing written', async () => {
   const workspace = temporaryDirectory();

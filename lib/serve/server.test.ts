@@ -4,7 +4,7 @@ import { startStudentServer, type StudentServer, type StudentServerOptions } fro
 import { InputTooLongError, type Answerer, type StudentAnswer, type StudentQuestion } from './student-answerer';
 
 // The server with a fake student (no TensorFlow): the API's shapes, batching, the queue bound, disconnects and
-// shutdown. lib/cli/serve-command.test.ts runs `zsd serve` on a trained student.
+// shutdown. lib/cli/serve-command.e2e.test.ts runs `zsd serve` on a trained student.
 
 /** Labels are the input upper-cased; a rationale is "because <input>"; one token per word. Can be held at a gate. */
 class FakeStudent implements Answerer {

@@ -10,7 +10,7 @@
  * then the optimizer applies them with the scheduled learning rate. An epoch whose micro-steps do not divide by the
  * accumulation ends in a shorter update (averaged over its own micro-steps).
  *
- * Invariants (trainer README material; each has a test in trainer.test.ts):
+ * Invariants (trainer README material; each has a test in trainer.slow.test.ts):
  * - Determinism: batch order is makeBatches(seed, epoch); dropout masks are seeded per batch from (seed, micro-step,
  *   batch of the step), so a step's randomness does not depend on what ran before it in this process.
  * - Resume: a checkpoint is written only between updates and holds the model, the optimizer state, the position

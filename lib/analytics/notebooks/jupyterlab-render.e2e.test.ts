@@ -8,9 +8,10 @@ describe('notebooks in JupyterLab', () => {
   it('05-students runs in the browser and its plotly figures are drawn natively', async () => {
     const lines: string[] = [];
     const result = await checkJupyterLabRender({ log: (line) => lines.push(line), timeoutSeconds: 600 });
-    expect(result.cells).toBe(7);
-    // The study's eight figures (tracking file in the shared data) and the committed from-scratch experiment's two.
-    expect(result.figures).toBeGreaterThanOrEqual(10);
+    expect(result.cells).toBe(8);
+    // The study's eight figures (tracking file in the shared data), the committed from-scratch experiment's two and the
+    // committed parity experiment's one.
+    expect(result.figures).toBeGreaterThanOrEqual(11);
     expect(result.drawn).toBe(result.figures);
     expect(result.screenshots).toHaveLength(result.figures + 1);
     for (const screenshot of result.screenshots) {

@@ -4,7 +4,7 @@ import { launchChromium } from '../analytics/chromium';
 import { presetConfig, t5ConfigToJson } from '../student/t5-config';
 import { runCliAsync, spawnCli, temporaryDirectory, writeFile } from '../test-support/fixtures';
 
-// `zsd serve` as a user runs it, on a tiny student trained here (as train-command.test.ts trains one), queried by
+// `zsd serve` as a user runs it, on a tiny student trained here (as train-command.e2e.test.ts trains one), queried by
 // zsd's own teacher machinery (`zsd query --base-url`): the stored answers are `zsd predict`'s predictions; with
 // --ui, the page's student (in headless Chromium, Debian's) answers three test inputs as predict does.
 const QUICK = ['--subsample', '0.05', '--batch-size', '6', '--max-input-length', '64', '--max-target-length', '32', '--eval-max-new-tokens', '6', '--lr', '0.02', '--schedule', 'constant'];
