@@ -191,7 +191,14 @@ export interface FewShotTokenEstimate {
  * rationales, plus the question; the completion is the raw PaLM output, all of it (the model ran on past the
  * answer, and that is generated, so paid, text). Tokens counted with gpt-3.5's tokenizer, as the zero-shot ones.
  */
-export function fewShotTokenEstimate(options: { dataRoot: string; workspace: Workspace; task?: string; split?: string; shots?: number; model?: string }): FewShotTokenEstimate {
+export function fewShotTokenEstimate(options: {
+  dataRoot: string;
+  workspace: Workspace;
+  task?: string;
+  split?: string;
+  shots?: number;
+  model?: string;
+}): FewShotTokenEstimate {
   const taskName = options.task ?? 'anli1';
   const split = options.split ?? 'valid';
   const shots = options.shots ?? 6;

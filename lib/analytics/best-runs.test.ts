@@ -42,15 +42,49 @@ describe('bestRunsMean (the study aggregation: mean of the 3 best runs by valida
   });
 
   test('the hand-entered rows (run 100) are needed for standard fine-tuning at 0.423; without them it is 0.382', () => {
-    const measured = (bestRunsMean(studyTrackingTable(DATA_ROOT).filter('d => d.run !== 100')).objects() as Record<string, unknown>[])
-      .find((row) => row.dataset === 'anli1' && row.model === 't5-v1_1-base' && row.mode === 'standard' && row.llm === 'None' && row.subsample === 1 && row.label_type === 'gt' && row.lr === 5e-5) as Record<string, number>;
+    const measured = (bestRunsMean(studyTrackingTable(DATA_ROOT).filter('d => d.run !== 100')).objects() as Record<string, unknown>[]).find(
+      (row) =>
+        row.dataset === 'anli1' &&
+        row.model === 't5-v1_1-base' &&
+        row.mode === 'standard' &&
+        row.llm === 'None' &&
+        row.subsample === 1 &&
+        row.label_type === 'gt' &&
+        row.lr === 5e-5,
+    ) as Record<string, number>;
     expect(measured.mean).toBeCloseTo(0.3817, 4);
   });
 
   test('a configuration with one run has no SEM; runs without accuracy are left out; an empty table gives an empty result', () => {
     const table = aq.from([
-      { dataset: 'x', model: 'm', mode: 'standard', llm: 'None', subsample: 1, prompt_mix: '0', label_type: 'gt', alpha: 0.5, max_input_length: 8, optimizer: 'AdamW', lr: 1e-3, eval_acc: 0.5 },
-      { dataset: 'x', model: 'm', mode: 'standard', llm: 'None', subsample: 1, prompt_mix: '0', label_type: 'gt', alpha: 0.5, max_input_length: 8, optimizer: 'AdamW', lr: 1e-3, eval_acc: null },
+      {
+        dataset: 'x',
+        model: 'm',
+        mode: 'standard',
+        llm: 'None',
+        subsample: 1,
+        prompt_mix: '0',
+        label_type: 'gt',
+        alpha: 0.5,
+        max_input_length: 8,
+        optimizer: 'AdamW',
+        lr: 1e-3,
+        eval_acc: 0.5,
+      },
+      {
+        dataset: 'x',
+        model: 'm',
+        mode: 'standard',
+        llm: 'None',
+        subsample: 1,
+        prompt_mix: '0',
+        label_type: 'gt',
+        alpha: 0.5,
+        max_input_length: 8,
+        optimizer: 'AdamW',
+        lr: 1e-3,
+        eval_acc: null,
+      },
     ]);
     const [row] = bestRunsMean(table).objects() as Record<string, unknown>[];
     expect(row).toMatchObject({ n: 1, runs: 1, mean: 0.5, sem: null });

@@ -11,7 +11,19 @@ import * as aq from 'arquero';
  * The experiment group is not part of it either: a "RERUN ..." or "HSIEH ET AL ..." group holds more runs of a
  * configuration of its base group.
  */
-export const CONFIGURATION_COLUMNS = ['dataset', 'model', 'mode', 'llm', 'subsample', 'prompt_mix', 'label_type', 'alpha', 'max_input_length', 'optimizer', 'lr'] as const;
+export const CONFIGURATION_COLUMNS = [
+  'dataset',
+  'model',
+  'mode',
+  'llm',
+  'subsample',
+  'prompt_mix',
+  'label_type',
+  'alpha',
+  'max_input_length',
+  'optimizer',
+  'lr',
+] as const;
 
 export interface BestRunsOptions {
   /** runs per configuration (default 3) */

@@ -28,7 +28,10 @@ export interface HeadlessChromium {
 /** Launches headless Chromium with a fresh profile in a temporary directory (removed by close()). */
 export async function launchChromium(executablePath = process.env.ZSD_CHROMIUM ?? DEFAULT_CHROMIUM): Promise<HeadlessChromium> {
   if (!fs.existsSync(executablePath)) {
-    throw new ZsdError('not-found', `Chromium not found at ${executablePath}: install it with \`apt-get install -y --no-install-recommends chromium\` or set ZSD_CHROMIUM`);
+    throw new ZsdError(
+      'not-found',
+      `Chromium not found at ${executablePath}: install it with \`apt-get install -y --no-install-recommends chromium\` or set ZSD_CHROMIUM`,
+    );
   }
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'zsd-chromium-'));
   let context: BrowserContext;

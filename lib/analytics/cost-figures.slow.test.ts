@@ -6,7 +6,7 @@ const workspace = studyWorkspace();
 const costs = annotationCosts({ dataRoot: DATA_ROOT, workspace });
 
 describe('cost to annotate ANLI1 train', () => {
-  test('few-shot PaLM: 16,946 rows at the study\'s $0.0033 per query = $55.92', () => {
+  test("few-shot PaLM: 16,946 rows at the study's $0.0033 per query = $55.92", () => {
     expect(costs.trainRows).toBe(16946);
     expect(costs.trainRowsSource).toMatch(/not in the data root/);
     expect(costs.fewShotAnnotation.toFixed(2)).toBe(STUDY_PUBLISHED_COSTS.fewShotPalm.toFixed(2));

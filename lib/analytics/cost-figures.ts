@@ -54,7 +54,11 @@ export function annotationCostFigure(costs: AnnotationCosts): NamedFigure {
       price: costs.price,
       zeroShot: { ...costs.zeroShot, costPerQuery: rounded(costs.zeroShot.costPerQuery, 8), annotation: rounded(costs.zeroShotAnnotation, 4) },
       opro: { ...costs.opro, cost: rounded(costs.opro.cost, 4) },
-      fewShot: { costPerQuery: costs.fewShotCostPerQuery, costPerQuerySource: 'the study\'s assumption for PaLM', annotation: rounded(costs.fewShotAnnotation, 4) },
+      fewShot: {
+        costPerQuery: costs.fewShotCostPerQuery,
+        costPerQuerySource: "the study's assumption for PaLM",
+        annotation: rounded(costs.fewShotAnnotation, 4),
+      },
       zeroShotTotal: rounded(costs.zeroShotTotal, 4),
       saving: rounded(costs.saving, 4),
       published: STUDY_PUBLISHED_COSTS,

@@ -34,7 +34,12 @@ describe('figureBundle', () => {
   });
 
   it('shows a NamedFigure by name and title, with typed arrays as plain numbers', () => {
-    const named: NamedFigure = { name: 'accuracy-by-task', title: 'Accuracy by task', figure: { data: [{ type: 'scatter', y: new Float32Array([0.5, 0.25]) }, { y: [1] }] }, data: {} };
+    const named: NamedFigure = {
+      name: 'accuracy-by-task',
+      title: 'Accuracy by task',
+      figure: { data: [{ type: 'scatter', y: new Float32Array([0.5, 0.25]) }, { y: [1] }] },
+      data: {},
+    };
     const bundle = figureBundle(named, { inlinePlotly: false });
     expect(bundle.data['text/plain']).toBe('Plotly figure accuracy-by-task: Accuracy by task, 2 traces (scatter)');
     expect(bundle.data[PLOTLY_MIME_TYPE]).toEqual({ data: [{ type: 'scatter', y: [0.5, 0.25] }, { y: [1] }] });

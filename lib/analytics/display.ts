@@ -76,7 +76,9 @@ export function tableBundle(rows: TableRows, options: TableOptions = {}): MimeBu
   const maxRows = options.maxRows ?? 50;
   const shown = all.slice(0, maxRows);
   const cells = shown.map((row) => columns.map((column) => formatCell(row[column], options.digits ?? 4)));
-  const numeric = columns.map((column) => shown.some((row) => typeof row[column] === 'number') && shown.every((row) => row[column] == null || typeof row[column] === 'number'));
+  const numeric = columns.map(
+    (column) => shown.some((row) => typeof row[column] === 'number') && shown.every((row) => row[column] == null || typeof row[column] === 'number'),
+  );
   const more = all.length > shown.length ? `… ${all.length - shown.length} more rows (${all.length} in all)` : '';
 
   const align = (index: number): string => (numeric[index] ? ' style="text-align:right"' : ' style="text-align:left"');
@@ -217,7 +219,11 @@ function formatCell(value: unknown, digits: number): string {
 
 /** The figure as JSON the notebook file can hold (drops undefined, turns typed arrays into arrays). */
 function toPlainJson(figure: PlotlyFigure): PlotlyFigure {
-  return JSON.parse(JSON.stringify(figure, (_key, value) => (ArrayBuffer.isView(value) && !(value instanceof DataView) ? Array.from(value as unknown as ArrayLike<number>) : value)));
+  return JSON.parse(
+    JSON.stringify(figure, (_key, value) =>
+      ArrayBuffer.isView(value) && !(value instanceof DataView) ? Array.from(value as unknown as ArrayLike<number>) : value,
+    ),
+  );
 }
 
 function randomId(): string {

@@ -58,14 +58,47 @@ describe('buildFigures', () => {
     const parityRecord = path.join(root, 'results', 'experiments', 'svamp-parity');
     fs.mkdirSync(parityRecord, { recursive: true });
     const parityRun = { arm: 'standard-number-mapping', seed: 0, validationAccuracy: 0.2, testAccuracy: 0.17, step: 90, seconds: 1 };
-    fs.writeFileSync(path.join(parityRecord, 'runs.jsonl'), `${JSON.stringify({ framework: 'zsd', ...parityRun })}\n${JSON.stringify({ framework: 'pytorch', ...parityRun })}\n`);
+    fs.writeFileSync(
+      path.join(parityRecord, 'runs.jsonl'),
+      `${JSON.stringify({ framework: 'zsd', ...parityRun })}\n${JSON.stringify({ framework: 'pytorch', ...parityRun })}\n`,
+    );
     RunResultsWriter.open(path.join(root, 'results'), {
-      key: { task: 'svamp', model: 't5-efficient-tiny', mode: 'standard', llm: 'None', subsample: 1, mix: '0', labelType: 'gt', alpha: 1, maxInputLength: 64, batchSize: 8, optimizer: 'AdamW', learningRate: 1e-3, run: 0 },
+      key: {
+        task: 'svamp',
+        model: 't5-efficient-tiny',
+        mode: 'standard',
+        llm: 'None',
+        subsample: 1,
+        mix: '0',
+        labelType: 'gt',
+        alpha: 1,
+        maxInputLength: 64,
+        batchSize: 8,
+        optimizer: 'AdamW',
+        learningRate: 1e-3,
+        run: 0,
+      },
       experimentGroup: null,
       category: null,
       config: {},
-    }).recordTest({ step: 1, selectedBy: 'validation-accuracy', accuracy: 0.1, examples: 5, evalAccuracy: 0.2, trainSteps: 1, trainDurationSeconds: 1, stopReason: 'max-steps' }, []);
+    }).recordTest(
+      {
+        step: 1,
+        selectedBy: 'validation-accuracy',
+        accuracy: 0.1,
+        examples: 5,
+        evalAccuracy: 0.2,
+        trainSteps: 1,
+        trainDurationSeconds: 1,
+        stopReason: 'max-steps',
+      },
+      [],
+    );
     const withResults = await buildFigures({ dataRoot: DATA_ROOT, workspace });
-    expect(withResults.map((figure) => figure.name).slice(-3)).toEqual(['svamp-parity-test-accuracy', 'results-students-subsampling', 'results-students-model-size']);
+    expect(withResults.map((figure) => figure.name).slice(-3)).toEqual([
+      'svamp-parity-test-accuracy',
+      'results-students-subsampling',
+      'results-students-model-size',
+    ]);
   }, 120_000);
 });

@@ -51,7 +51,9 @@ export async function buildFigures(options: { dataRoot: string; workspace: Works
 function svampParityFigures(workspace: Workspace, dataRoot: string): NamedFigure[] {
   const runsFile = path.join(workspace.root, SVAMP_PARITY_RESULTS, 'runs.jsonl');
   const runs = readParityRuns(runsFile);
-  return runs.length === 0 ? [] : parityFigures(runs, { source: `${runsFile} (lib/student/experiments/pytorch-reference/run-arms.sh)`, baselines: testBaselines('svamp', dataRoot) });
+  return runs.length === 0
+    ? []
+    : parityFigures(runs, { source: `${runsFile} (lib/student/experiments/pytorch-reference/run-arms.sh)`, baselines: testBaselines('svamp', dataRoot) });
 }
 
 /** The teachers' ANLI1 validation accuracy (students are compared on validation accuracy too). */
@@ -74,7 +76,8 @@ export function explanationSources(dataRoot: string, workspace: Workspace): Map<
   const task = getTask('anli1', [dataRoot, workspace.root]);
   const words = (teacher: string, template?: number): string => {
     if (template !== undefined && !listRecordedTemplateIds(workspace, 'anli1', 'test').includes(template)) return '';
-    const evaluation = evaluateTeacher({ task, split: 'test', dataRoot, workspace, teacher, templateIds: template === undefined ? undefined : [template] }).reports[0].evaluation;
+    const evaluation = evaluateTeacher({ task, split: 'test', dataRoot, workspace, teacher, templateIds: template === undefined ? undefined : [template] })
+      .reports[0].evaluation;
     return ` (${evaluation.avg_nr_of_words.toFixed(0)} words)`;
   };
   const sources = new Map<string, string>([['0', `PaLM few-shot${words(PALM_TEACHER)}`]]);

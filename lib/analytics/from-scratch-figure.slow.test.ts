@@ -42,11 +42,41 @@ function writeRun(resultsRoot: string, key: RunKey, testAccuracy: number | null,
   const writer = RunResultsWriter.open(resultsRoot, { key, experimentGroup: null, category: null, config: {} });
   for (const step of [10, 20, 30]) {
     const loss = 5 / step + key.run;
-    writer.recordTrain({ step, epoch: step / 10, loss, labelLoss: stepByStep ? loss / 2 : loss, rationaleLoss: stepByStep ? loss * 1.5 : null, learningRate: 3e-3, gradientNorm: 1, tokensPerSecond: 1000, elapsedSeconds: step });
-    writer.recordEvaluation({ step, epoch: step / 10, accuracy: step / 100 + key.run / 1000, examples: 80, bestAccuracy: step / 100, bestStep: step, elapsedSeconds: step });
+    writer.recordTrain({
+      step,
+      epoch: step / 10,
+      loss,
+      labelLoss: stepByStep ? loss / 2 : loss,
+      rationaleLoss: stepByStep ? loss * 1.5 : null,
+      learningRate: 3e-3,
+      gradientNorm: 1,
+      tokensPerSecond: 1000,
+      elapsedSeconds: step,
+    });
+    writer.recordEvaluation({
+      step,
+      epoch: step / 10,
+      accuracy: step / 100 + key.run / 1000,
+      examples: 80,
+      bestAccuracy: step / 100,
+      bestStep: step,
+      elapsedSeconds: step,
+    });
   }
   if (testAccuracy !== null) {
-    writer.recordTest({ step: 30, selectedBy: 'validation-accuracy', accuracy: testAccuracy, examples: 200, evalAccuracy: 0.3, trainSteps: 30, trainDurationSeconds: 12, stopReason: 'completed' }, []);
+    writer.recordTest(
+      {
+        step: 30,
+        selectedBy: 'validation-accuracy',
+        accuracy: testAccuracy,
+        examples: 200,
+        evalAccuracy: 0.3,
+        trainSteps: 30,
+        trainDurationSeconds: 12,
+        stopReason: 'completed',
+      },
+      [],
+    );
   }
 }
 
@@ -129,7 +159,11 @@ describe('the from-scratch experiment figures', () => {
     const figure = validationCurvesFigure(runs, { ...options, name: 'curves' });
     const traces = figure.figure.data as Record<string, any>[];
     expect(traces).toHaveLength(10);
-    expect(traces.filter((trace) => trace.showlegend).map((trace) => trace.name)).toEqual(['standard fine-tuning', 'step-by-step PaLM', 'step-by-step gpt-3.5']);
+    expect(traces.filter((trace) => trace.showlegend).map((trace) => trace.name)).toEqual([
+      'standard fine-tuning',
+      'step-by-step PaLM',
+      'step-by-step gpt-3.5',
+    ]);
     expect(traces[1].x).toEqual([10, 20, 30]);
     expect(traces[1].y).toEqual([0.101, 0.201, 0.301]);
     expect(new Set(traces.filter((trace) => trace.legendgroup === 'step-by-step PaLM').map((trace) => trace.line.color)).size).toBe(1);
@@ -155,7 +189,14 @@ describe('the from-scratch experiment figures', () => {
     ]);
     const rows = runRows(runs);
     expect(rows).toHaveLength(10);
-    expect(rows[0]).toMatchObject({ variant: 'standard fine-tuning', seed: 0, updates: 30, first_loss: 0.5, best_validation_accuracy: 0.3, test_accuracy: 0.1 });
+    expect(rows[0]).toMatchObject({
+      variant: 'standard fine-tuning',
+      seed: 0,
+      updates: 30,
+      first_loss: 0.5,
+      best_validation_accuracy: 0.3,
+      test_accuracy: 0.1,
+    });
     expect(rows[9]).toMatchObject({ seed: 3, updates: 30, test_accuracy: null });
   });
 

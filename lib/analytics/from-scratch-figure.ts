@@ -109,7 +109,9 @@ export function summarizeVariant(variant: RunVariant): VariantSummary {
   const values = seeds.map((seed) => seed.testAccuracy);
   const mean = values.length > 0 ? values.reduce((sum, value) => sum + value, 0) / values.length : null;
   const sem =
-    mean !== null && values.length > 1 ? Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1)) / Math.sqrt(values.length) : null;
+    mean !== null && values.length > 1
+      ? Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1)) / Math.sqrt(values.length)
+      : null;
   return {
     name: variant.name,
     n: seeds.length,
@@ -178,7 +180,10 @@ export function testAccuracyFigure(runs: readonly RunRecord[], options: RunFigur
       hovertemplate: `${baseline.name}: %{y:.3f}<extra></extra>`,
     });
   }
-  const layout = baseLayout(options.title, 'method', 'test accuracy', { xaxis: { title: { text: 'method' }, type: 'category', categoryorder: 'array', categoryarray: names }, showlegend: true });
+  const layout = baseLayout(options.title, 'method', 'test accuracy', {
+    xaxis: { title: { text: 'method' }, type: 'category', categoryorder: 'array', categoryarray: names },
+    showlegend: true,
+  });
   return {
     name: options.name,
     title: options.title,
@@ -296,8 +301,17 @@ export function fromScratchFigures(resultsRoot: string, experiment = 'svamp-from
   const seeds = new Set(runs.map((run) => run.config.key.run)).size;
   const source = `${resultsRoot} (zsd runs, listRuns)`;
   return [
-    testAccuracyFigure(runs, { name: `${experiment}-test-accuracy`, title: `${tasks} from scratch (${models}): test accuracy over ${seeds} seed${seeds === 1 ? '' : 's'}`, source, baselines }),
-    validationCurvesFigure(runs, { name: `${experiment}-validation-curves`, title: `${tasks} from scratch (${models}): validation accuracy during training`, source }),
+    testAccuracyFigure(runs, {
+      name: `${experiment}-test-accuracy`,
+      title: `${tasks} from scratch (${models}): test accuracy over ${seeds} seed${seeds === 1 ? '' : 's'}`,
+      source,
+      baselines,
+    }),
+    validationCurvesFigure(runs, {
+      name: `${experiment}-validation-curves`,
+      title: `${tasks} from scratch (${models}): validation accuracy during training`,
+      source,
+    }),
   ];
 }
 

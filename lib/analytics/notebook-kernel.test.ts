@@ -7,7 +7,12 @@ import { REPO_ROOT } from '../test-support/fixtures';
 // This reproduces that lookup, so the test shows the failure (lib/core/yaml.ts importing 'yaml' finds itself) and the fix.
 type Compilable = Module & { require: (id: string) => unknown; _compile(content: string, filename: string): unknown };
 
-function tslabLikeRequire(base: (id: string) => unknown, directory: string, sideOutputs: Map<string, string>, sideModules: Map<string, Module>): (id: string) => unknown {
+function tslabLikeRequire(
+  base: (id: string) => unknown,
+  directory: string,
+  sideOutputs: Map<string, string>,
+  sideModules: Map<string, Module>,
+): (id: string) => unknown {
   const fromSideOutputs = (id: string): unknown => {
     let filename = path.join(directory, id);
     if (path.extname(filename) === '') filename += '.js';
@@ -30,15 +35,23 @@ function tslabLikeRequire(base: (id: string) => unknown, directory: string, side
 const CORE = path.join(REPO_ROOT, 'lib', 'core');
 const SIDE_OUTPUTS = new Map([
   // what tslab compiles lib/core/yaml.ts to, in short: a package import and a relative one
-  [path.join(CORE, 'yaml.js'), "const yaml = require('yaml'); const errors = require('./errors'); module.exports = { parseDocument: yaml.parseDocument, kind: errors.kind };"],
+  [
+    path.join(CORE, 'yaml.js'),
+    "const yaml = require('yaml'); const errors = require('./errors'); module.exports = { parseDocument: yaml.parseDocument, kind: errors.kind };",
+  ],
   [path.join(CORE, 'errors.js'), "module.exports = { kind: 'side output' };"],
 ]);
 
 function importYamlLikeTslab(): { parseDocument: unknown; kind: string } {
   // a fresh cache each time, as a fresh kernel has
-  const entry = tslabLikeRequire(() => {
-    throw new Error('not reached');
-  }, CORE, SIDE_OUTPUTS, new Map());
+  const entry = tslabLikeRequire(
+    () => {
+      throw new Error('not reached');
+    },
+    CORE,
+    SIDE_OUTPUTS,
+    new Map(),
+  );
   return entry('./yaml') as { parseDocument: unknown; kind: string };
 }
 

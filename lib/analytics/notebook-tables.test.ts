@@ -30,7 +30,11 @@ describe('01: tasks, rows, templates, mixes', () => {
     const counts = taskSplitCounts(roots);
     expect(counts.find((row) => row.task === 'svamp' && row.split === 'train')).toMatchObject({ rows: 800, recorded_templates: 3, note: '' });
     expect(counts.find((row) => row.task === 'svamp' && row.split === 'test')).toMatchObject({ rows: 200 });
-    expect(counts.find((row) => row.task === 'anli1' && row.split === 'train')).toMatchObject({ rows: null, recorded_templates: 177, note: expect.stringMatching(/not shipped/) });
+    expect(counts.find((row) => row.task === 'anli1' && row.split === 'train')).toMatchObject({
+      rows: null,
+      recorded_templates: 177,
+      note: expect.stringMatching(/not shipped/),
+    });
     expect(counts.map((row) => row.task)).toEqual(['cqa', 'cqa', 'svamp', 'svamp', 'anli1', 'anli1', 'anli1', 'esnli', 'esnli', 'esnli']);
   });
 
@@ -65,16 +69,42 @@ describe('01: tasks, rows, templates, mixes', () => {
 describe('02: slopes beside the published ones', () => {
   function record(task: string, templateId: number, x: number, accuracy: number | null): PromptMetadataRecord {
     const nulls = Object.fromEntries(
-      ['n_correct', 'n_wrong', 'n_none_responses', 'n_parse_errors', 'avg_len_of_explanations', 'avg_nr_of_sentences', 'variance_length_of_explanations', 'queries', 'avg_nr_tokens_sent', 'avg_nr_tokens_received', 'avg_cost_per_query', 'total_accumulated_costs'].map(
-        (field) => [field, null],
-      ),
+      [
+        'n_correct',
+        'n_wrong',
+        'n_none_responses',
+        'n_parse_errors',
+        'avg_len_of_explanations',
+        'avg_nr_of_sentences',
+        'variance_length_of_explanations',
+        'queries',
+        'avg_nr_tokens_sent',
+        'avg_nr_tokens_received',
+        'avg_cost_per_query',
+        'total_accumulated_costs',
+      ].map((field) => [field, null]),
     );
-    return { ...nulls, task, template_id: templateId, accuracy, n_responses: 10, n_explanations: 10, explanation_rate: x / 100, flesch_reading_ease: x, avg_nr_of_words: x, sd_length_of_explanations: x } as PromptMetadataRecord;
+    return {
+      ...nulls,
+      task,
+      template_id: templateId,
+      accuracy,
+      n_responses: 10,
+      n_explanations: 10,
+      explanation_rate: x / 100,
+      flesch_reading_ease: x,
+      avg_nr_of_words: x,
+      sd_length_of_explanations: x,
+    } as PromptMetadataRecord;
   }
   // cqa on the line accuracy = 0.5 - 0.002 x (x = every characteristic's value, so every slope is -0.002, except
   // explanation rate = x / 100: -0.2); anli1 without accuracies.
   const tables: PromptMetadataRecords[] = [
-    { task: 'anli1', source: { kind: 'recorded study', location: 'x', goldUnavailable: 'no gold labels here' }, records: [record('anli1', 1, 10, null), record('anli1', 2, 20, null)] },
+    {
+      task: 'anli1',
+      source: { kind: 'recorded study', location: 'x', goldUnavailable: 'no gold labels here' },
+      records: [record('anli1', 1, 10, null), record('anli1', 2, 20, null)],
+    },
     { task: 'cqa', source: { kind: 'recorded study', location: 'y' }, records: [10, 20, 40].map((x, index) => record('cqa', index + 1, x, 0.5 - 0.002 * x)) },
   ];
 
@@ -82,7 +112,14 @@ describe('02: slopes beside the published ones', () => {
     const rows = slopeRows(promptExperimentFigures(tables));
     expect(rows).toHaveLength(8);
     const fre = rows.filter((row) => row.characteristic === 'Flesch reading ease');
-    expect(fre[0]).toMatchObject({ task: 'anli1', slope: null, templates: 0, same_sign: null, published_anli1_slope: 0.00376, note: expect.stringMatching(/no gold labels here/) });
+    expect(fre[0]).toMatchObject({
+      task: 'anli1',
+      slope: null,
+      templates: 0,
+      same_sign: null,
+      published_anli1_slope: 0.00376,
+      note: expect.stringMatching(/no gold labels here/),
+    });
     expect(fre[1]).toMatchObject({ task: 'cqa', templates: 3, same_sign: false, note: '' });
     expect(fre[1].slope).toBeCloseTo(-0.002, 8);
     const words = rows.find((row) => row.characteristic === 'words per explanation' && row.task === 'cqa')!;
@@ -111,7 +148,11 @@ describe('03: costs beside the published ones', () => {
     const rows = annotationCostRows(costs, fewShot);
     const byQuantity = Object.fromEntries(rows.map((row) => [row.quantity, row]));
     expect(byQuantity['few-shot PaLM annotation']).toMatchObject({ zsd: 0.33, published: 55.92, unit: '$' });
-    expect(byQuantity['OPRO prompt search']).toMatchObject({ zsd: 0.01, published: 1.66, how: expect.stringMatching(/20 recorded scoring queries of 2 candidate templates; not covered: the meta-prompts/) });
+    expect(byQuantity['OPRO prompt search']).toMatchObject({
+      zsd: 0.01,
+      published: 1.66,
+      how: expect.stringMatching(/20 recorded scoring queries of 2 candidate templates; not covered: the meta-prompts/),
+    });
     expect(byQuantity['zero-shot total (annotation + OPRO)'].published).toBeCloseTo(6.74, 10);
     expect(byQuantity['6-shot prompt tokens per query']).toMatchObject({ zsd: 900, published: 1205 });
     expect(byQuantity['6-shot completion tokens per query'].published).toBeNull();
@@ -125,7 +166,13 @@ describe('05: the numbers behind student figures', () => {
     figure: { data: [] },
     data: {
       series: [
-        { name: 'standard fine-tuning', points: [{ x: 0.5, mean: 0.4, sem: 0.01, n: 3, runs: 4, values: [] }, { x: 1, mean: 0.423, sem: 0.004, n: 3, runs: 7, values: [] }] },
+        {
+          name: 'standard fine-tuning',
+          points: [
+            { x: 0.5, mean: 0.4, sem: 0.01, n: 3, runs: 4, values: [] },
+            { x: 1, mean: 0.423, sem: 0.004, n: 3, runs: 7, values: [] },
+          ],
+        },
         { name: 'step-by-step PaLM', points: [{ x: 1, mean: 0.463, sem: 0.02, n: 3, runs: 3, values: [] }] },
       ],
       teachers: [{ name: 'PaLM few-shot', accuracy: 0.668, measuredOn: 'anli1 valid' }],
@@ -139,12 +186,25 @@ describe('05: the numbers behind student figures', () => {
       { series: 'step-by-step PaLM', x: 1, mean: 0.463, sem: 0.02, n: 3, runs: 3 },
     ]);
     expect(teacherRows(line)).toEqual([{ name: 'PaLM few-shot', accuracy: 0.668, measured_on: 'anli1 valid' }]);
-    const box: NamedFigure = { name: 'b', title: 'b', figure: { data: [] }, data: { source: 's', metric: 'eval_acc', notes: [], groups: [{ label: '33%', trace: 't5-v1_1-base', values: [0.5, 0.4], bestMean: 0.45, bestSem: 0.05 }] } };
+    const box: NamedFigure = {
+      name: 'b',
+      title: 'b',
+      figure: { data: [] },
+      data: {
+        source: 's',
+        metric: 'eval_acc',
+        notes: [],
+        groups: [{ label: '33%', trace: 't5-v1_1-base', values: [0.5, 0.4], bestMean: 0.45, bestSem: 0.05 }],
+      },
+    };
     expect(boxGroupRows(box)).toEqual([{ group: '33%', student: 't5-v1_1-base', runs: 2, best_3_mean: 0.45, sem: 0.05 }]);
   });
 
   test('withPointLabels writes each series value beside its point at x, in log10 units on a log axis, leaving the data alone', () => {
-    const figure: NamedFigure = { ...line, figure: { data: [{ name: 'standard fine-tuning', mode: 'lines+markers', line: { color: '#1f77b4' } }], layout: { xaxis: { type: 'log' } } } };
+    const figure: NamedFigure = {
+      ...line,
+      figure: { data: [{ name: 'standard fine-tuning', mode: 'lines+markers', line: { color: '#1f77b4' } }], layout: { xaxis: { type: 'log' } } },
+    };
     const labelled = withPointLabels(figure, 1);
     expect(labelled.figure.layout!.annotations).toEqual([
       expect.objectContaining({ x: 0, y: 0.423, text: '0.423', font: { size: 12, color: '#1f77b4' } }),

@@ -113,14 +113,26 @@ export function mixPartRows(workspace: Workspace, task: string, mixId: string, n
   for (const part of ['label', 'explanation'] as const) {
     for (const entry of mix[part]) {
       const assigned = assignment[part].get(entry.templateId) ?? [];
-      rows.push({ part, template_id: entry.templateId, fraction: entry.fraction, rows: assigned.length, first_rows: `${assigned.slice(0, 6).join(', ')}${assigned.length > 6 ? ', …' : ''}` });
+      rows.push({
+        part,
+        template_id: entry.templateId,
+        fraction: entry.fraction,
+        rows: assigned.length,
+        first_rows: `${assigned.slice(0, 6).join(', ')}${assigned.length > 6 ? ', …' : ''}`,
+      });
     }
   }
   return rows;
 }
 
 /** Which template gives the label and which the explanation of each of the first `count` rows. */
-export function mixRowTemplates(workspace: Workspace, task: string, mixId: string, n: number, count = 8): { row: number; label_template: number; explanation_template: number }[] {
+export function mixRowTemplates(
+  workspace: Workspace,
+  task: string,
+  mixId: string,
+  n: number,
+  count = 8,
+): { row: number; label_template: number; explanation_template: number }[] {
   const mix = loadMix(workspace, mixId, loadTemplates(workspace, task));
   return rowTemplates(mix, n)
     .slice(0, count)
@@ -133,10 +145,20 @@ export function mixRowTemplates(workspace: Workspace, task: string, mixId: strin
  * The first `count` rows of the training data `zsd generate` wrote (`datasets/<task>/<model>/<mix>/<split>_CoT.json`
  * in the workspace) beside the rows' gold labels: what the student will learn from.
  */
-export function annotatedRows(options: { dataRoot: string; workspaceRoot: string; task: string; model: string; mix: string; split: string; count?: number }): Record<string, unknown>[] {
+export function annotatedRows(options: {
+  dataRoot: string;
+  workspaceRoot: string;
+  task: string;
+  model: string;
+  mix: string;
+  split: string;
+  count?: number;
+}): Record<string, unknown>[] {
   const searchRoots = [options.dataRoot, options.workspaceRoot];
   const split = loadSplit(getTask(options.task, searchRoots), options.split, searchRoots);
-  const lines = readJsonLines<{ label: string | null; explanation: string | null }>(trainingDataFile(options.workspaceRoot, options.task, options.model, options.mix, options.split)).lines;
+  const lines = readJsonLines<{ label: string | null; explanation: string | null }>(
+    trainingDataFile(options.workspaceRoot, options.task, options.model, options.mix, options.split),
+  ).lines;
   return lines.slice(0, options.count ?? 5).map(({ value }, index) => ({
     row: index,
     input: Object.values(split.rows[index].promptValues).join(' | '),
@@ -197,15 +219,63 @@ export function annotationCostRows(costs: AnnotationCosts, fewShot: FewShotToken
   const published = STUDY_PUBLISHED_COSTS;
   return [
     { quantity: `${costs.task} train rows annotated`, zsd: costs.trainRows, published: null, unit: 'rows', how: costs.trainRowsSource },
-    { quantity: 'few-shot PaLM annotation', zsd: costs.fewShotAnnotation, published: published.fewShotPalm, unit: '$', how: `${costs.trainRows} rows x $${costs.fewShotCostPerQuery} per query (the study's assumed PaLM price)` },
-    { quantity: `zero-shot gpt-3.5 annotation (template ${costs.zeroShot.template})`, zsd: costs.zeroShotAnnotation, published: published.zeroShotGpt35, unit: '$', how: `${costs.trainRows} rows x $${costs.zeroShot.costPerQuery.toFixed(6)} per query (${costs.zeroShot.source})` },
-    { quantity: 'OPRO prompt search', zsd: costs.opro.cost, published: published.opro, unit: '$', how: `${costs.opro.queries} recorded scoring queries of ${costs.opro.templates.length} candidate templates; not covered: ${costs.opro.notCovered.join('; ')}` },
-    { quantity: 'zero-shot total (annotation + OPRO)', zsd: costs.zeroShotTotal, published: published.zeroShotGpt35 + published.opro, unit: '$', how: 'sum of the two rows above' },
+    {
+      quantity: 'few-shot PaLM annotation',
+      zsd: costs.fewShotAnnotation,
+      published: published.fewShotPalm,
+      unit: '$',
+      how: `${costs.trainRows} rows x $${costs.fewShotCostPerQuery} per query (the study's assumed PaLM price)`,
+    },
+    {
+      quantity: `zero-shot gpt-3.5 annotation (template ${costs.zeroShot.template})`,
+      zsd: costs.zeroShotAnnotation,
+      published: published.zeroShotGpt35,
+      unit: '$',
+      how: `${costs.trainRows} rows x $${costs.zeroShot.costPerQuery.toFixed(6)} per query (${costs.zeroShot.source})`,
+    },
+    {
+      quantity: 'OPRO prompt search',
+      zsd: costs.opro.cost,
+      published: published.opro,
+      unit: '$',
+      how: `${costs.opro.queries} recorded scoring queries of ${costs.opro.templates.length} candidate templates; not covered: ${costs.opro.notCovered.join('; ')}`,
+    },
+    {
+      quantity: 'zero-shot total (annotation + OPRO)',
+      zsd: costs.zeroShotTotal,
+      published: published.zeroShotGpt35 + published.opro,
+      unit: '$',
+      how: 'sum of the two rows above',
+    },
     { quantity: 'saving against few-shot', zsd: costs.saving, published: published.saving, unit: 'fraction', how: '1 - zero-shot total / few-shot' },
-    { quantity: 'zero-shot prompt tokens per query', zsd: costs.zeroShot.promptTokensPerQuery, published: published.zeroShotPromptTokens, unit: 'tokens', how: `${costs.zeroShot.queries} recorded answers of template ${costs.zeroShot.template}` },
-    { quantity: 'zero-shot completion tokens per query', zsd: costs.zeroShot.completionTokensPerQuery, published: published.zeroShotCompletionTokens, unit: 'tokens', how: `${costs.zeroShot.queries} recorded answers of template ${costs.zeroShot.template}` },
-    { quantity: `${fewShot.shots}-shot prompt tokens per query`, zsd: fewShot.promptTokensPerQuery, published: published.fewShotPromptTokens, unit: 'tokens', how: fewShot.source },
-    { quantity: `${fewShot.shots}-shot completion tokens per query`, zsd: fewShot.completionTokensPerQuery, published: null, unit: 'tokens', how: fewShot.source },
+    {
+      quantity: 'zero-shot prompt tokens per query',
+      zsd: costs.zeroShot.promptTokensPerQuery,
+      published: published.zeroShotPromptTokens,
+      unit: 'tokens',
+      how: `${costs.zeroShot.queries} recorded answers of template ${costs.zeroShot.template}`,
+    },
+    {
+      quantity: 'zero-shot completion tokens per query',
+      zsd: costs.zeroShot.completionTokensPerQuery,
+      published: published.zeroShotCompletionTokens,
+      unit: 'tokens',
+      how: `${costs.zeroShot.queries} recorded answers of template ${costs.zeroShot.template}`,
+    },
+    {
+      quantity: `${fewShot.shots}-shot prompt tokens per query`,
+      zsd: fewShot.promptTokensPerQuery,
+      published: published.fewShotPromptTokens,
+      unit: 'tokens',
+      how: fewShot.source,
+    },
+    {
+      quantity: `${fewShot.shots}-shot completion tokens per query`,
+      zsd: fewShot.completionTokensPerQuery,
+      published: null,
+      unit: 'tokens',
+      how: fewShot.source,
+    },
   ];
 }
 
@@ -227,7 +297,9 @@ export function studentPointRows(figure: NamedFigure, x?: number | string): Stud
   const data = figure.data as StudentLineData;
   if (!data || !Array.isArray(data.series)) return [];
   return data.series.flatMap((series) =>
-    series.points.filter((point) => x === undefined || point.x === x).map((point) => ({ series: series.name, x: point.x, mean: point.mean, sem: point.sem, n: point.n, runs: point.runs })),
+    series.points
+      .filter((point) => x === undefined || point.x === x)
+      .map((point) => ({ series: series.name, x: point.x, mean: point.mean, sem: point.sem, n: point.n, runs: point.runs })),
   );
 }
 
@@ -248,7 +320,10 @@ export function withPointLabels(figure: NamedFigure, x: number | string, digits 
     showarrow: false,
     xanchor: 'left',
     xshift: 8,
-    font: { size: 12, color: traces.find((trace) => trace.name === row.series && trace.mode !== undefined && trace.mode.includes('markers'))?.line?.color ?? '#333' },
+    font: {
+      size: 12,
+      color: traces.find((trace) => trace.name === row.series && trace.mode !== undefined && trace.mode.includes('markers'))?.line?.color ?? '#333',
+    },
   }));
   layout.annotations = [...((layout.annotations as unknown[] | undefined) ?? []), ...labels];
   return copy;
@@ -263,7 +338,13 @@ export function teacherRows(figure: NamedFigure): { name: string; accuracy: numb
 /** The groups of a box-plot student figure (explanation length, explanation rate): runs, and the best-3 mean with its SEM. */
 export function boxGroupRows(figure: NamedFigure): { group: string; student: string; runs: number; best_3_mean: number; sem: number | null }[] {
   const data = figure.data as BoxFigureData;
-  return (data?.groups ?? []).map((group) => ({ group: group.label, student: group.trace, runs: group.values.length, best_3_mean: group.bestMean, sem: group.bestSem }));
+  return (data?.groups ?? []).map((group) => ({
+    group: group.label,
+    student: group.trace,
+    runs: group.values.length,
+    best_3_mean: group.bestMean,
+    sem: group.bestSem,
+  }));
 }
 
 /** Finds a figure by name; a missing one fails naming the names there are. */

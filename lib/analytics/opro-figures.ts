@@ -31,7 +31,12 @@ export interface RunningBestSeries {
 export function runningBest(table: PromptMetadataRecords): RunningBestSeries {
   const scored = table.records.filter((record) => record.accuracy !== null).sort((a, b) => a.template_id - b.template_id);
   if (scored.length === 0) {
-    return { task: table.task, available: false, reason: `no teacher accuracy for ${table.task}: ${table.source.goldUnavailable ?? `${table.source.location} has no accuracies`}`, points: [] };
+    return {
+      task: table.task,
+      available: false,
+      reason: `no teacher accuracy for ${table.task}: ${table.source.goldUnavailable ?? `${table.source.location} has no accuracies`}`,
+      points: [],
+    };
   }
   let best = -Infinity;
   const points = scored.map((record) => {
@@ -77,7 +82,13 @@ export function oproBestSoFarFigure(tables: readonly PromptMetadataRecords[]): N
     name: 'opro-best-so-far',
     title,
     figure: figureOf(traces, layout),
-    data: { series: series.map((entry) => ({ ...entry, points: entry.points.map((point) => ({ ...point, accuracy: rounded(point.accuracy), best: rounded(point.best) })) })), publishedAnli1Climb: STUDY_ANLI1_OPRO_CLIMB },
+    data: {
+      series: series.map((entry) => ({
+        ...entry,
+        points: entry.points.map((point) => ({ ...point, accuracy: rounded(point.accuracy), best: rounded(point.best) })),
+      })),
+      publishedAnli1Climb: STUDY_ANLI1_OPRO_CLIMB,
+    },
   };
 }
 
@@ -109,8 +120,10 @@ export interface OproRoundSummary {
 export function validateOproLog(log: OproRunLog): void {
   log.rows.forEach((row, index) => {
     const where = { key: `rows[${index}]` };
-    if (!Number.isInteger(row.round) || row.round < 0) throw new ZsdError('usage', `round must be a non-negative integer, got ${JSON.stringify(row.round)}`, { key: `${where.key}.round` });
-    if (!Number.isInteger(row.candidate) || row.candidate < 0) throw new ZsdError('usage', `candidate must be a non-negative integer, got ${JSON.stringify(row.candidate)}`, { key: `${where.key}.candidate` });
+    if (!Number.isInteger(row.round) || row.round < 0)
+      throw new ZsdError('usage', `round must be a non-negative integer, got ${JSON.stringify(row.round)}`, { key: `${where.key}.round` });
+    if (!Number.isInteger(row.candidate) || row.candidate < 0)
+      throw new ZsdError('usage', `candidate must be a non-negative integer, got ${JSON.stringify(row.candidate)}`, { key: `${where.key}.candidate` });
     if (typeof row.instruction !== 'string') throw new ZsdError('usage', 'instruction must be a string', { key: `${where.key}.instruction` });
     if (row.accuracy !== null && !(typeof row.accuracy === 'number' && row.accuracy >= 0 && row.accuracy <= 1)) {
       throw new ZsdError('usage', `accuracy must be a number in [0, 1] or null, got ${JSON.stringify(row.accuracy)}`, { key: `${where.key}.accuracy` });
@@ -141,7 +154,10 @@ export function oproRunFigure(log: OproRunLog): NamedFigure {
   validateOproLog(log);
   const summary = summarizeOproRounds(log.rows);
   const scored = log.rows.filter((row) => row.accuracy !== null);
-  const best = scored.reduce<OproLogRow | undefined>((top, row) => (top === undefined || (row.accuracy as number) > (top.accuracy as number) ? row : top), undefined);
+  const best = scored.reduce<OproLogRow | undefined>(
+    (top, row) => (top === undefined || (row.accuracy as number) > (top.accuracy as number) ? row : top),
+    undefined,
+  );
   const traces = [
     {
       type: 'scatter',
@@ -169,7 +185,12 @@ export function oproRunFigure(log: OproRunLog): NamedFigure {
     figure: figureOf(traces, baseLayout(title, 'round', 'accuracy on the scoring rows')),
     data: {
       task: log.task,
-      rounds: summary.map((round) => ({ ...round, roundBest: rounded(round.roundBest), roundMean: rounded(round.roundMean), bestSoFar: rounded(round.bestSoFar) })),
+      rounds: summary.map((round) => ({
+        ...round,
+        roundBest: rounded(round.roundBest),
+        roundMean: rounded(round.roundMean),
+        bestSoFar: rounded(round.bestSoFar),
+      })),
       best: best ? { round: best.round, candidate: best.candidate, instruction: best.instruction, accuracy: best.accuracy } : null,
     },
   };

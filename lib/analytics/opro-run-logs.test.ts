@@ -7,12 +7,41 @@ import { workspaceOproRuns } from './opro-run-logs';
 
 // A run as `zsd opro` records it (lib/opro/run-log.ts): run.json, then per round the candidates and a round line.
 function candidate(round: number, position: number, accuracy: number): CandidateLogLine {
-  return { type: 'candidate', round, candidate: position, template_id: 100 + round * 10 + position, new_template: round > 0, instruction: `instruction ${round}.${position}`, accuracy, explanation_rate: 1, n_rows: 50, n_correct: Math.round(accuracy * 50), n_parse_errors: 0, prompt_tokens: 1, completion_tokens: 1, cost_usd: 0.001 } as CandidateLogLine;
+  return {
+    type: 'candidate',
+    round,
+    candidate: position,
+    template_id: 100 + round * 10 + position,
+    new_template: round > 0,
+    instruction: `instruction ${round}.${position}`,
+    accuracy,
+    explanation_rate: 1,
+    n_rows: 50,
+    n_correct: Math.round(accuracy * 50),
+    n_parse_errors: 0,
+    prompt_tokens: 1,
+    completion_tokens: 1,
+    cost_usd: 0.001,
+  } as CandidateLogLine;
 }
 
 function roundLine(round: number, best: number, bestSoFar: number, runCost: number): RoundLogLine {
   const instruction = (accuracy: number) => ({ template_id: 1, accuracy, instruction: 'x', round });
-  return { type: 'round', round, optimizer: null, proposed: 2, scored: 2, duplicates: 0, invalid: 0, extra: 0, rejected: [], best_this_round: instruction(best), best_so_far: instruction(bestSoFar), round_cost_usd: 0.002, run_cost_usd: runCost };
+  return {
+    type: 'round',
+    round,
+    optimizer: null,
+    proposed: 2,
+    scored: 2,
+    duplicates: 0,
+    invalid: 0,
+    extra: 0,
+    rejected: [],
+    best_this_round: instruction(best),
+    best_so_far: instruction(bestSoFar),
+    round_cost_usd: 0.002,
+    run_cost_usd: runCost,
+  };
 }
 
 function recordRun(workspaceRoot: string, task: string, name: string, rounds: [number, number][]): string {
@@ -21,7 +50,11 @@ function recordRun(workspaceRoot: string, task: string, name: string, rounds: [n
   let best = 0;
   rounds.forEach(([first, second], round) => {
     best = Math.max(best, first, second);
-    appendLogGroup(logFileOf(directory), [candidate(round, 0, first), candidate(round, 1, second), roundLine(round, Math.max(first, second), best, 0.002 * (round + 1))]);
+    appendLogGroup(logFileOf(directory), [
+      candidate(round, 0, first),
+      candidate(round, 1, second),
+      roundLine(round, Math.max(first, second), best, 0.002 * (round + 1)),
+    ]);
   });
   return directory;
 }

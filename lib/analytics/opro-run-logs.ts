@@ -31,7 +31,9 @@ export function workspaceOproRuns(workspaceRoot: string): WorkspaceOproRun[] {
       const log = readOproLog(logFileOf(oproRunDirectory(workspaceRoot, task, name)));
       const rows = [...log.rounds.values()]
         .sort((a, b) => a.summary.round - b.summary.round)
-        .flatMap((round) => round.candidates.map((line) => ({ round: line.round, candidate: line.candidate, instruction: line.instruction, accuracy: line.accuracy })));
+        .flatMap((round) =>
+          round.candidates.map((line) => ({ round: line.round, candidate: line.candidate, instruction: line.instruction, accuracy: line.accuracy })),
+        );
       return { task, name, log: { task, name, rows }, progression: oproProgression(log).map((row) => ({ ...row })) };
     }),
   );

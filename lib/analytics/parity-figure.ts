@@ -34,7 +34,11 @@ export type ParityRun = z.infer<typeof parityRunSchema>;
 export function readParityRuns(file: string): ParityRun[] {
   if (!fs.existsSync(file)) return [];
   const content = readJsonLines(file);
-  if (content.tornTail) throw new ZsdError('invalid-file', 'the last line is cut off (a run was killed while writing it): delete that line and rerun run-arms.sh', { file, line: content.tornTail.line });
+  if (content.tornTail)
+    throw new ZsdError('invalid-file', 'the last line is cut off (a run was killed while writing it): delete that line and rerun run-arms.sh', {
+      file,
+      line: content.tornTail.line,
+    });
   return content.lines.map(({ line, value }) => {
     const parsed = parityRunSchema.safeParse(value);
     if (!parsed.success) {
@@ -64,7 +68,14 @@ export interface ArmSummary {
 }
 
 /** The arms in run-arms.sh's order (standard, PaLM, gpt-3.5; each without then with number mapping), then others. */
-const ARM_ORDER = ['standard', 'standard-number-mapping', 'task_prefix-palm', 'task_prefix-palm-number-mapping', 'task_prefix-gpt35', 'task_prefix-gpt35-number-mapping'];
+const ARM_ORDER = [
+  'standard',
+  'standard-number-mapping',
+  'task_prefix-palm',
+  'task_prefix-palm-number-mapping',
+  'task_prefix-gpt35',
+  'task_prefix-gpt35-number-mapping',
+];
 
 export function summarizeParity(runs: readonly ParityRun[]): ArmSummary[] {
   const arms = [...new Set(runs.map((run) => run.arm))].sort((a, b) => armRank(a) - armRank(b) || a.localeCompare(b));
@@ -135,7 +146,9 @@ export function pairedDifference(runs: readonly ParityRun[]): PairedDifference |
 /** One table row per arm: each framework's mean ± SD and seeds, and whether zsd is within PyTorch's spread. */
 export function parityRows(summaries: readonly ArmSummary[]): Record<string, string | number | null>[] {
   const cell = (summary: FrameworkSummary | null) =>
-    summary === null ? '–' : `${summary.mean.toFixed(3)} ± ${summary.sd === null ? '–' : summary.sd.toFixed(3)} (${summary.seeds.map((seed) => seed.testAccuracy.toFixed(3)).join(' / ')})`;
+    summary === null
+      ? '–'
+      : `${summary.mean.toFixed(3)} ± ${summary.sd === null ? '–' : summary.sd.toFixed(3)} (${summary.seeds.map((seed) => seed.testAccuracy.toFixed(3)).join(' / ')})`;
   return summaries.map((summary) => ({
     arm: summary.arm,
     zsd: cell(summary.zsd),

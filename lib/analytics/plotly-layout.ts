@@ -26,7 +26,13 @@ export function figureOf(data: Record<string, unknown>[], layout: Record<string,
 }
 
 /** A translucent band between lower and upper (the SEM band of a line). */
-export function bandTrace(x: readonly (number | string)[], lower: readonly number[], upper: readonly number[], color: string, name: string): Record<string, unknown> {
+export function bandTrace(
+  x: readonly (number | string)[],
+  lower: readonly number[],
+  upper: readonly number[],
+  color: string,
+  name: string,
+): Record<string, unknown> {
   return {
     type: 'scatter',
     mode: 'lines',

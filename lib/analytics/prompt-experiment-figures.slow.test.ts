@@ -1,7 +1,13 @@
 import * as path from 'node:path';
 import { DATA_ROOT, studyWorkspace, temporaryDirectory, writeFile } from '../test-support/fixtures';
 import { resolveWorkspace } from '../core/paths';
-import { accuracyScatterFigure, promptExperimentFigures, PROMPT_CHARACTERISTICS, STUDY_ANLI1_SLOPES, type ScatterFigureData } from './prompt-experiment-figures';
+import {
+  accuracyScatterFigure,
+  promptExperimentFigures,
+  PROMPT_CHARACTERISTICS,
+  STUDY_ANLI1_SLOPES,
+  type ScatterFigureData,
+} from './prompt-experiment-figures';
 import { promptMetadataRecords } from './prompt-metadata-table';
 
 const workspace = studyWorkspace();

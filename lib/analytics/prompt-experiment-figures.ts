@@ -106,7 +106,8 @@ export function accuracyScatterFigure(tables: readonly PromptMetadataRecords[], 
     }
     const xs = usable.map((record) => record[characteristic.field] as number);
     const ys = usable.map((record) => record.accuracy as number);
-    for (const record of usable) points.push({ task: table.task, template_id: record.template_id, x: record[characteristic.field] as number, accuracy: record.accuracy as number });
+    for (const record of usable)
+      points.push({ task: table.task, template_id: record.template_id, x: record[characteristic.field] as number, accuracy: record.accuracy as number });
     traces.push({
       type: 'scatter',
       mode: 'markers',

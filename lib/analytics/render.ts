@@ -107,7 +107,9 @@ function checkNames(figures: readonly NamedFigure[]): void {
   const seen = new Set<string>();
   for (const [index, named] of figures.entries()) {
     if (typeof named.name !== 'string' || !NAME_PATTERN.test(named.name)) {
-      throw new ZsdError('usage', `figure ${index}: name ${JSON.stringify(named.name)} is not a kebab-case file name such as teacher-accuracy`, { key: `figures[${index}].name` });
+      throw new ZsdError('usage', `figure ${index}: name ${JSON.stringify(named.name)} is not a kebab-case file name such as teacher-accuracy`, {
+        key: `figures[${index}].name`,
+      });
     }
     if (seen.has(named.name)) throw new ZsdError('usage', `two figures are named "${named.name}"`, { key: `figures[${index}].name` });
     seen.add(named.name);

@@ -72,7 +72,13 @@ export function resultsStudentFigures(records: readonly TrackingRecord[]): Named
   const source = 'results/ (zsd runs)';
   const fullData = finished.filter((record) => record.subsample === 1);
   return [
-    subsamplingFigure(finished, { name: 'results-students-subsampling', title: 'zsd students: accuracy vs training-set fraction', source, selection: {}, qualifySeries: true }),
+    subsamplingFigure(finished, {
+      name: 'results-students-subsampling',
+      title: 'zsd students: accuracy vs training-set fraction',
+      source,
+      selection: {},
+      qualifySeries: true,
+    }),
     modelSizeFigure(fullData.length > 0 ? fullData : finished, {
       name: 'results-students-model-size',
       title: 'zsd students: accuracy vs student',

@@ -8,7 +8,15 @@ import { resultsTrackingRecords, studyTrackingRecords } from './tracking-table';
 
 const records = studyTrackingRecords(DATA_ROOT);
 const teachers = [{ name: 'gpt-3.5 (template 100)', accuracy: 0.599, measuredOn: 'anli1 valid' }];
-const figures = studyStudentFigures(records, { teachers, explanationSources: new Map([['0', 'PaLM few-shot'], ['6', 'gpt-3.5 t100'], ['8', 'gpt-3.5 t179'], ['9', 'gpt-3.5 t1000']]) });
+const figures = studyStudentFigures(records, {
+  teachers,
+  explanationSources: new Map([
+    ['0', 'PaLM few-shot'],
+    ['6', 'gpt-3.5 t100'],
+    ['8', 'gpt-3.5 t179'],
+    ['9', 'gpt-3.5 t1000'],
+  ]),
+});
 const byName = (name: string) => {
   const figure = figures.find((candidate) => candidate.name === name);
   if (!figure) throw new Error(`no figure ${name}; have ${figures.map((candidate) => candidate.name).join(', ')}`);
@@ -105,7 +113,16 @@ describe('student figures from zsd results/ (a small fake results tree)', () => 
   const finish = (runKey: RunKey, evalAccuracy: number) => {
     const writer = RunResultsWriter.open(resultsRoot, { key: runKey, experimentGroup: null, category: null, config: {} });
     writer.recordTest(
-      { step: 10, selectedBy: 'validation-accuracy', accuracy: evalAccuracy - 0.01, examples: 20, evalAccuracy, trainSteps: 10, trainDurationSeconds: 3, stopReason: 'max-steps' },
+      {
+        step: 10,
+        selectedBy: 'validation-accuracy',
+        accuracy: evalAccuracy - 0.01,
+        examples: 20,
+        evalAccuracy,
+        trainSteps: 10,
+        trainDurationSeconds: 3,
+        stopReason: 'max-steps',
+      },
       [],
     );
   };

@@ -138,11 +138,10 @@ export function aggregateSeries(
       series.set(name, points);
     }
   }
-  const compare = xOrder ?? ((a: number | string, b: number | string) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
+  const compare =
+    xOrder ?? ((a: number | string, b: number | string) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b))));
   for (const points of series.values()) points.sort((a, b) => compare(a.x, b.x));
-  return [...series.entries()]
-    .sort(([a], [b]) => methodRank(a) - methodRank(b) || a.localeCompare(b))
-    .map(([name, points]) => ({ name, points }));
+  return [...series.entries()].sort(([a], [b]) => methodRank(a) - methodRank(b) || a.localeCompare(b)).map(([name, points]) => ({ name, points }));
 }
 
 function lineTraces(series: readonly StudentSeries[]): Record<string, unknown>[] {
@@ -169,7 +168,9 @@ function lineTraces(series: readonly StudentSeries[]): Record<string, unknown>[]
       legendgroup: entry.name,
       x,
       y: entry.points.map((point) => point.mean),
-      error_y: withBand ? undefined : { type: 'data', array: entry.points.map((point) => point.sem ?? 0), visible: entry.points.some((point) => point.sem !== null) },
+      error_y: withBand
+        ? undefined
+        : { type: 'data', array: entry.points.map((point) => point.sem ?? 0), visible: entry.points.some((point) => point.sem !== null) },
       customdata: entry.points.map((point) => [point.n, point.runs]),
       hovertemplate: '%{y:.3f} (mean of %{customdata[0]} of %{customdata[1]} runs)<extra>%{fullData.name}</extra>',
       line: { color },
@@ -201,9 +202,17 @@ export function subsamplingFigure(records: readonly TrackingRecord[], options: S
   const series = aggregateSeries(
     selected,
     'subsample',
-    options.qualifySeries ? (configuration) => `${configuration.dataset} ${configuration.model}: ${methodName(configuration as unknown as TrackingRecord)}` : undefined,
+    options.qualifySeries
+      ? (configuration) => `${configuration.dataset} ${configuration.model}: ${methodName(configuration as unknown as TrackingRecord)}`
+      : undefined,
   );
-  const data: StudentLineData = { source: options.source, metric: 'eval_acc', aggregation: AGGREGATION_NOTE, selection: describeSelection(options.selection), series: roundedSeries(series) };
+  const data: StudentLineData = {
+    source: options.source,
+    metric: 'eval_acc',
+    aggregation: AGGREGATION_NOTE,
+    selection: describeSelection(options.selection),
+    series: roundedSeries(series),
+  };
   const layout = baseLayout(options.title, 'fraction of the training set', 'validation accuracy', {
     xaxis: { title: { text: 'fraction of the training set' }, tickformat: '.1%', type: 'log', tickvals: [0.125, 0.25, 0.5, 1] },
   });
@@ -211,7 +220,17 @@ export function subsamplingFigure(records: readonly TrackingRecord[], options: S
 }
 
 /** The study's students, smallest first; other names sort after them by name. */
-export const MODEL_SIZE_ORDER = ['t5-efficient-tiny', 't5-small', 't5-v1_1-small', 't5-base', 't5-v1_1-base', 't5-large', 't5-v1_1-large', 't5-v1_1-xl', 't5-v1_1-xxl'];
+export const MODEL_SIZE_ORDER = [
+  't5-efficient-tiny',
+  't5-small',
+  't5-v1_1-small',
+  't5-base',
+  't5-v1_1-base',
+  't5-large',
+  't5-v1_1-large',
+  't5-v1_1-xl',
+  't5-v1_1-xxl',
+];
 
 export function compareModels(a: number | string, b: number | string): number {
   const rank = (name: string) => {
@@ -255,7 +274,9 @@ export function modelSizeFigure(records: readonly TrackingRecord[], options: Mod
     series: roundedSeries(series),
     teachers: options.teachers?.map((teacher) => ({ ...teacher, accuracy: rounded(teacher.accuracy) as number })),
   };
-  const layout = baseLayout(options.title, 'student', 'validation accuracy', { xaxis: { title: { text: 'student' }, type: 'category', categoryorder: 'array', categoryarray: models } });
+  const layout = baseLayout(options.title, 'student', 'validation accuracy', {
+    xaxis: { title: { text: 'student' }, type: 'category', categoryorder: 'array', categoryarray: models },
+  });
   return { name: options.name, title: options.title, figure: figureOf(traces, layout), data };
 }
 
@@ -278,7 +299,14 @@ export interface BoxFigureData {
   notes: string[];
 }
 
-function boxFigure(name: string, title: string, xTitle: string, groups: readonly BoxGroup[], data: BoxFigureData, categoryOrder: readonly string[]): NamedFigure {
+function boxFigure(
+  name: string,
+  title: string,
+  xTitle: string,
+  groups: readonly BoxGroup[],
+  data: BoxFigureData,
+  categoryOrder: readonly string[],
+): NamedFigure {
   const traceNames = [...new Set(groups.map((group) => group.trace))].sort(compareModels);
   const traces = traceNames.map((traceName, index) => {
     const members = groups.filter((group) => group.trace === traceName);
@@ -375,14 +403,24 @@ export function explanationRateFigure(records: readonly TrackingRecord[], study:
  * adds the mean words per explanation where the recorded responses give it); the category also says the training
  * fraction, which differs between the mixes in these groups.
  */
-export function explanationLengthFigure(records: readonly TrackingRecord[], dataset: string, sources: ReadonlyMap<string, string>, source: string): NamedFigure {
+export function explanationLengthFigure(
+  records: readonly TrackingRecord[],
+  dataset: string,
+  sources: ReadonlyMap<string, string>,
+  source: string,
+): NamedFigure {
   const selected = records.filter((record) => record.dataset === dataset && /^LONG X\b/i.test(experimentFamily(record.experiment_group)));
   const buckets = new Map<string, { label: string; model: string; records: TrackingRecord[]; order: number }>();
   const mixOrder = [...sources.keys()];
   for (const record of selected) {
     const label = `${sources.get(record.prompt_mix) ?? `mix ${record.prompt_mix}`}, ${Math.round(record.subsample * 100)}% data`;
     const key = `${label}|${record.model}`;
-    const bucket = buckets.get(key) ?? { label, model: record.model, records: [], order: mixOrder.indexOf(record.prompt_mix) * 10 + (record.subsample < 1 ? 0 : 1) };
+    const bucket = buckets.get(key) ?? {
+      label,
+      model: record.model,
+      records: [],
+      order: mixOrder.indexOf(record.prompt_mix) * 10 + (record.subsample < 1 ? 0 : 1),
+    };
     bucket.records.push(record);
     buckets.set(key, bucket);
   }
@@ -400,4 +438,3 @@ function describeSelection(selection: RecordSelection): Record<string, unknown> 
       .map(([key, value]) => [key, value instanceof RegExp ? value.source : value]),
   );
 }
-

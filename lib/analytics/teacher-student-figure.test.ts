@@ -4,7 +4,20 @@ import { temporaryDirectory, writeFile } from '../test-support/fixtures';
 import { teacherStudentFigures } from './teacher-student-figure';
 
 const side = (overrides: Partial<ComparisonSide>): ComparisonSide =>
-  ({ name: 'x', answers: 200, accuracy: 0.5, explanation_rate: 1, latency_ms: null, answers_per_second: null, usd_per_1000_answers: 1, cost_basis: 'b', parameters: null, model_bytes: null, evaluation: {} as ComparisonSide['evaluation'], ...overrides }) as ComparisonSide;
+  ({
+    name: 'x',
+    answers: 200,
+    accuracy: 0.5,
+    explanation_rate: 1,
+    latency_ms: null,
+    answers_per_second: null,
+    usd_per_1000_answers: 1,
+    cost_basis: 'b',
+    parameters: null,
+    model_bytes: null,
+    evaluation: {} as ComparisonSide['evaluation'],
+    ...overrides,
+  }) as ComparisonSide;
 
 const comparison: Comparison = {
   formatVersion: 1,
@@ -15,10 +28,18 @@ const comparison: Comparison = {
   concurrency: 8,
   machine_usd_per_hour: 0.1,
   teacher: side({ name: 'gpt-3.5-turbo', accuracy: 0.75, explanation_rate: 0.9, usd_per_1000_answers: 0.232 }),
-  student: side({ name: 'zsd-student', accuracy: 0.4, explanation_rate: 0.6, usd_per_1000_answers: 0.0008, latency_ms: { p50: 120, p95: 300 }, answers_per_second: 35, parameters: 5_000_000 }),
+  student: side({
+    name: 'zsd-student',
+    accuracy: 0.4,
+    explanation_rate: 0.6,
+    usd_per_1000_answers: 0.0008,
+    latency_ms: { p50: 120, p95: 300 },
+    answers_per_second: 35,
+    parameters: 5_000_000,
+  }),
 };
 
-test('one figure per kept comparison: four panels, the teacher\'s unmeasured latency noted, never drawn as 0', () => {
+test("one figure per kept comparison: four panels, the teacher's unmeasured latency noted, never drawn as 0", () => {
   const root = temporaryDirectory();
   expect(teacherStudentFigures(root)).toEqual([]);
   writeFile(comparisonFile(root, comparison), JSON.stringify(comparison));
@@ -29,7 +50,13 @@ test('one figure per kept comparison: four panels, the teacher\'s unmeasured lat
   expect(traces[3].x).toEqual(['student<br>zsd-student']);
   expect(JSON.stringify(figure.figure.layout)).toContain('teacher: not measured (recorded, untimed)');
   expect((figure.figure.layout as { yaxis3: { type: string } }).yaxis3.type).toBe('log');
-  expect(figure.data).toMatchObject({ rows: 200, sides: [{ role: 'teacher', p95_latency_ms: null }, { role: 'student', p95_latency_ms: 300, parameters: 5_000_000 }] });
+  expect(figure.data).toMatchObject({
+    rows: 200,
+    sides: [
+      { role: 'teacher', p95_latency_ms: null },
+      { role: 'student', p95_latency_ms: 300, parameters: 5_000_000 },
+    ],
+  });
 });
 
 test('a file there that is not a comparison is an error naming it', () => {

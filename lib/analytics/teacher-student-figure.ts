@@ -40,9 +40,15 @@ export function teacherStudentFigure(comparison: Comparison): NamedFigure {
     const suffix = index === 0 ? '' : String(index + 1);
     const start = index * (width + gap);
     layout[`xaxis${suffix}`] = { domain: [start, start + width], anchor: `y${suffix}`, title: { text: panel.title } };
-    layout[`yaxis${suffix}`] = { anchor: `x${suffix}`, zeroline: false, ...(panel.key === 'usd_per_1000_answers' ? { type: 'log' } : {}), ...(panel.key === 'accuracy' || panel.key === 'explanation_rate' ? { range: [0, 1] } : {}) };
+    layout[`yaxis${suffix}`] = {
+      anchor: `x${suffix}`,
+      zeroline: false,
+      ...(panel.key === 'usd_per_1000_answers' ? { type: 'log' } : {}),
+      ...(panel.key === 'accuracy' || panel.key === 'explanation_rate' ? { range: [0, 1] } : {}),
+    };
     const drawn = sides.filter(({ side }) => panel.value(side) !== null);
-    for (const { role, side } of sides) if (panel.value(side) === null) missing.push({ text: `${role}: not measured${role === 'teacher' ? ' (recorded, untimed)' : ''}`, x: start });
+    for (const { role, side } of sides)
+      if (panel.value(side) === null) missing.push({ text: `${role}: not measured${role === 'teacher' ? ' (recorded, untimed)' : ''}`, x: start });
     data.push({
       type: 'bar',
       x: drawn.map(({ role, side }) => `${role}<br>${side.name}`),

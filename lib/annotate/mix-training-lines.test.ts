@@ -38,12 +38,15 @@ test('labels come from the label template, explanations from the explanation tem
   expect(() => buildTrainingLines(svamp, templates, mix, 200, () => undefined)).toThrow(/no answer of template 2 for row/);
 });
 
-test('explanation-rate subsampling applies only below the rate achieved, with the study\'s draws', () => {
+test("explanation-rate subsampling applies only below the rate achieved, with the study's draws", () => {
   const lines = Array.from({ length: 10 }, (_, row) => ({ label: String(row), explanation: row % 5 === 0 ? null : `because ${row}` }));
   expect(applyExplanationRate(lines, 0.8)).toMatchObject({ applied: false, rateBefore: 0.8, rateAfter: 0.8 });
   const result = applyExplanationRate(lines, 0.5);
   expect(result.applied).toBe(true);
-  const kept = subsampleExplanations(lines.map((line) => line.explanation !== null), 0.5);
+  const kept = subsampleExplanations(
+    lines.map((line) => line.explanation !== null),
+    0.5,
+  );
   expect(result.lines.map((line) => line.explanation !== null)).toEqual(kept);
   expect(result.lines.map((line) => line.label)).toEqual(lines.map((line) => line.label));
   expect(() => applyExplanationRate(lines, -0.1)).toThrow(/between 0 and 1/);

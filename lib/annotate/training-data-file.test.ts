@@ -10,8 +10,13 @@ test('files are named as the study named them and written as json.dump wrote the
   const root = temporaryDirectory();
   const file = trainingDataFile(root, 'svamp', 'gpt-3.5-turbo', '4', 'train');
   expect(path.relative(root, file)).toBe(path.join('datasets', 'svamp', 'gpt_35_turbo', '4', 'train_CoT.json'));
-  writeTrainingData(file, [{ label: '42', explanation: 'Half of 84 is 42 — so “42”.' }, { label: null, explanation: null }]);
-  expect(fs.readFileSync(file, 'utf8')).toBe('{"label": "42", "explanation": "Half of 84 is 42 \\u2014 so \\u201c42\\u201d."}\n{"label": null, "explanation": null}\n');
+  writeTrainingData(file, [
+    { label: '42', explanation: 'Half of 84 is 42 — so “42”.' },
+    { label: null, explanation: null },
+  ]);
+  expect(fs.readFileSync(file, 'utf8')).toBe(
+    '{"label": "42", "explanation": "Half of 84 is 42 \\u2014 so \\u201c42\\u201d."}\n{"label": null, "explanation": null}\n',
+  );
   expect(formatTrainingLines([])).toBe('');
 });
 

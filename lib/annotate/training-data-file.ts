@@ -19,7 +19,12 @@ export interface TrainingLine {
 
 /** `gpt-3.5-turbo` -> `gpt_35_turbo` (the study's directory name): dots dropped, anything else not a word character -> `_`. */
 export function modelSlug(model: string): string {
-  return model.replace(/\./g, '').replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '') || 'model';
+  return (
+    model
+      .replace(/\./g, '')
+      .replace(/[^A-Za-z0-9_]+/g, '_')
+      .replace(/^_+|_+$/g, '') || 'model'
+  );
 }
 
 export function trainingDataFile(workspaceRoot: string, task: string, model: string, mixId: string, split: string): string {
@@ -43,7 +48,8 @@ export function readTrainingData(file: string): TrainingLine[] {
     throw new ZsdError('not-found', 'no training-data file (expected the <split>_CoT.json `zsd generate` writes)', { file });
   }
   const content = parseJsonLines(text, file);
-  if (content.tornTail) throw new ZsdError('invalid-file', 'last line is incomplete (not valid JSON): the file was cut off', { file, line: content.tornTail.line });
+  if (content.tornTail)
+    throw new ZsdError('invalid-file', 'last line is incomplete (not valid JSON): the file was cut off', { file, line: content.tornTail.line });
   const lines = text.split('\n');
   if (text.endsWith('\n')) lines.pop();
   const blank = lines.findIndex((line) => line.trim() === '');
@@ -56,7 +62,8 @@ export function readTrainingData(file: string): TrainingLine[] {
     const field = (key: 'label' | 'explanation'): string | null => {
       if (!(key in record)) throw new ZsdError('invalid-file', `missing "${key}" (a string or null)`, { file, line, key });
       const fieldValue = record[key];
-      if (fieldValue !== null && typeof fieldValue !== 'string') throw new ZsdError('invalid-file', `expected "${key}" to be a string or null, got ${JSON.stringify(fieldValue)}`, { file, line, key });
+      if (fieldValue !== null && typeof fieldValue !== 'string')
+        throw new ZsdError('invalid-file', `expected "${key}" to be a string or null, got ${JSON.stringify(fieldValue)}`, { file, line, key });
       return fieldValue as string | null;
     };
     return { label: field('label'), explanation: field('explanation') };

@@ -63,8 +63,19 @@ function benchJobs(stores: StoreRegistry): QueryJob[] {
     const store = stores.get(TASK, SPLIT, templateId);
     for (let index = 0; index < ROWS_PER_TEMPLATE; index++) {
       const promptValues = benchPromptValues(templateId, index);
-      const request: TeacherRequest = { model: MODEL, endpoint: 'chat', system: '', user: benchUserMessage(templateId, promptValues), parameters: { temperature: 0 } };
-      jobs.push({ request, key: requestKey(request), store, row: { split: SPLIT, idx: index, templateId, promptValues, completePrompt: studyCompletePrompt(request) } });
+      const request: TeacherRequest = {
+        model: MODEL,
+        endpoint: 'chat',
+        system: '',
+        user: benchUserMessage(templateId, promptValues),
+        parameters: { temperature: 0 },
+      };
+      jobs.push({
+        request,
+        key: requestKey(request),
+        store,
+        row: { split: SPLIT, idx: index, templateId, promptValues, completePrompt: studyCompletePrompt(request) },
+      });
     }
   }
   return jobs;
@@ -90,7 +101,9 @@ export async function benchAnnotateAndWarmStore(): Promise<Record<string, unknow
     const coldSeconds = seconds(start);
     const served = await server.stats();
     if (cold.progress.fresh !== queries || served.completions !== queries) {
-      throw new Error(`annotate bench: expected ${queries} fresh answers, got fresh ${cold.progress.fresh}, failed ${cold.progress.failed}, server completions ${served.completions}`);
+      throw new Error(
+        `annotate bench: expected ${queries} fresh answers, got fresh ${cold.progress.fresh}, failed ${cold.progress.failed}, server completions ${served.completions}`,
+      );
     }
     const idealSeconds = (queries * LATENCY_MS) / 1000 / CONCURRENCY;
 
@@ -99,7 +112,9 @@ export async function benchAnnotateAndWarmStore(): Promise<Record<string, unknow
     const warm = await runQueries(benchJobs(new StoreRegistry(workspace)), client, options);
     const warmSeconds = seconds(start);
     if (warm.progress.cached !== queries) {
-      throw new Error(`warm-store bench: expected ${queries} cached answers, got cached ${warm.progress.cached}, fresh ${warm.progress.fresh}, failed ${warm.progress.failed}`);
+      throw new Error(
+        `warm-store bench: expected ${queries} cached answers, got cached ${warm.progress.cached}, fresh ${warm.progress.fresh}, failed ${warm.progress.failed}`,
+      );
     }
     const after = await server.stats();
     if (!sameStats(served, after)) {

@@ -83,7 +83,14 @@ export async function benchServe(): Promise<Record<string, unknown>[]> {
   }
 }
 
-async function measure(answerer: StudentAnswerer, batching: 'on' | 'off', concurrency: number, requests: number, maxNewTokens: number, inputs: readonly string[]): Promise<ServeMeasurement> {
+async function measure(
+  answerer: StudentAnswerer,
+  batching: 'on' | 'off',
+  concurrency: number,
+  requests: number,
+  maxNewTokens: number,
+  inputs: readonly string[],
+): Promise<ServeMeasurement> {
   const server = await startStudentServer({
     answerer,
     modelId: 'bench',
@@ -137,7 +144,10 @@ function randomDemoStudent(directory: string): string {
   const model = T5Model.randomInit(presetConfig('zsd-scratch', { dropoutRate: 0 }), 0);
   saveT5Model(model, directory);
   model.dispose();
-  writeFileAtomic(path.join(directory, PREPROCESSING_FILE), `${JSON.stringify({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: true })}\n`);
+  writeFileAtomic(
+    path.join(directory, PREPROCESSING_FILE),
+    `${JSON.stringify({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: true })}\n`,
+  );
   return directory;
 }
 

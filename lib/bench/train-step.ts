@@ -119,10 +119,22 @@ async function timeSingleThread(config: T5Config, batch: TrainStepBatch, steps: 
   return times;
 }
 
-async function timeParallel(config: T5Config, batch: TrainStepBatch, steps: number, workers: number): Promise<StepTimes & { workerMs: number[]; adamwMs: number[]; reloadMs: number[] }> {
+async function timeParallel(
+  config: T5Config,
+  batch: TrainStepBatch,
+  steps: number,
+  workers: number,
+): Promise<StepTimes & { workerMs: number[]; adamwMs: number[]; reloadMs: number[] }> {
   const model = T5Model.randomInit(config, SEED);
   const engine = await ParallelGradientEngine.start(model, { workers });
-  const times = { all: [] as number[], update: [] as number[], losses: [] as number[], workerMs: [] as number[], adamwMs: [] as number[], reloadMs: [] as number[] };
+  const times = {
+    all: [] as number[],
+    update: [] as number[],
+    losses: [] as number[],
+    workerMs: [] as number[],
+    adamwMs: [] as number[],
+    reloadMs: [] as number[],
+  };
   try {
     for (let step = 0; step < steps; step++) {
       const start = process.hrtime.bigint();
@@ -252,9 +264,27 @@ export async function benchTrainStep(): Promise<BenchLine[]> {
 
   const wasm = await initBackend({ prefer: 'wasm' });
   const benchLine = await benchEngines(trainStepConfig(), trainStepBatch(trainStepConfig()), steps, warmup, workers);
-  lines.push({ bench: 'train-step', backend: 'wasm', model: 'zsd-bench', ...benchLine.summary, ...pytorchFields(benchLine.ms), backend_description: wasm.description, ...benchLine.details, shape: TRAIN_STEP_SHAPE });
+  lines.push({
+    bench: 'train-step',
+    backend: 'wasm',
+    model: 'zsd-bench',
+    ...benchLine.summary,
+    ...pytorchFields(benchLine.ms),
+    backend_description: wasm.description,
+    ...benchLine.details,
+    shape: TRAIN_STEP_SHAPE,
+  });
   const small = await benchEngines(smallStudentConfig(), smallStudentBatch(smallStudentConfig()), steps * 2, warmup, workers);
-  lines.push({ bench: 'train-step', backend: 'wasm', model: 'zsd-scratch', ...small.summary, tokens_per_second: Math.round((tokensPerStep(SMALL_SHAPE) * 1000) / small.ms), backend_description: wasm.description, ...small.details, shape: SMALL_SHAPE });
+  lines.push({
+    bench: 'train-step',
+    backend: 'wasm',
+    model: 'zsd-scratch',
+    ...small.summary,
+    tokens_per_second: Math.round((tokensPerStep(SMALL_SHAPE) * 1000) / small.ms),
+    backend_description: wasm.description,
+    ...small.details,
+    shape: SMALL_SHAPE,
+  });
 
   const native = await initBackend({ prefer: 'node' }).catch(() => undefined);
   if (native !== undefined) {

@@ -38,7 +38,9 @@ test.each([
     ['generate', '--task', 'svamp', '--mix', '4', '--splits', 'test'],
   ]) {
     const workspace = temporaryDirectory();
-    const result = await runCliAsync([...args, '--data', data, '--workspace', workspace, '--no-recorded', '--base-url', server.url], { env: { ZSD_DATA: data, OPENAI_API_KEY: '' } });
+    const result = await runCliAsync([...args, '--data', data, '--workspace', workspace, '--no-recorded', '--base-url', server.url], {
+      env: { ZSD_DATA: data, OPENAI_API_KEY: '' },
+    });
     expect(result.stderr).toMatch(message);
     expect(result.status).toBe(1);
     expect(listFiles(workspace)).toEqual([]);

@@ -13,7 +13,9 @@ interface BaselinesOptions extends CommonOptions {
 
 export function baselinesCommand(): Command {
   const command = new Command('baselines')
-    .description('What needs no training scores on a split: the majority label, or for svamp the best single-operation rule (chosen on train) and the oracle operation')
+    .description(
+      'What needs no training scores on a split: the majority label, or for svamp the best single-operation rule (chosen on train) and the oracle operation',
+    )
     .requiredOption('--task <task>', 'task name')
     .option('--split <split>', 'split to score', 'test')
     .option('--json', 'print the report as JSON');

@@ -36,7 +36,8 @@ export async function runCheckModel(directory: string, options: CheckModelOption
   process.stdout.write(`${JSON.stringify(result.summary, null, 2)}\n`);
   if (result.kind === 'loaded') {
     const { parameters, backend } = result.summary;
-    if (!options.json) process.stderr.write(`loaded ${parameters.toLocaleString('en-US')} parameters on ${backend.description}; no ${REFERENCE_FILE}, so nothing to compare\n`);
+    if (!options.json)
+      process.stderr.write(`loaded ${parameters.toLocaleString('en-US')} parameters on ${backend.description}; no ${REFERENCE_FILE}, so nothing to compare\n`);
     return;
   }
   if (!options.json) process.stderr.write(`${formatCheckModelSummary(result.summary)}\n`);

@@ -132,7 +132,11 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
   });
 
   test('a data root that does not exist', () => {
-    failing(['evaluate', '--task', 'cqa', '--split', 'train', '--data', '/nonexistent/zsd'], temporaryDirectory(), /data root \/nonexistent\/zsd \(from --data\) is not a directory/);
+    failing(
+      ['evaluate', '--task', 'cqa', '--split', 'train', '--data', '/nonexistent/zsd'],
+      temporaryDirectory(),
+      /data root \/nonexistent\/zsd \(from --data\) is not a directory/,
+    );
   });
 
   test('a broken YAML template file', () => {
@@ -147,7 +151,11 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
       path.join(workspace, 'prompt-templates', 'cqa.yaml'),
       "templates:\n  1:\n    id: 1\n    system_message: ''\n    user_message: '{question}'\n    label_parse: '([a-e]\\)'\n    explanation_parse: ''\n",
     );
-    failing(['evaluate', '--task', 'cqa', '--split', 'train'], workspace, /cqa\.yaml:6, key templates\.1\.label_parse: label_parse is not a valid regular expression/);
+    failing(
+      ['evaluate', '--task', 'cqa', '--split', 'train'],
+      workspace,
+      /cqa\.yaml:6, key templates\.1\.label_parse: label_parse is not a valid regular expression/,
+    );
   });
 
   test('a placeholder in the parse pattern with no value in the responses', () => {
@@ -156,7 +164,11 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
       path.join(workspace, 'prompt-templates', 'cqa.yaml'),
       "templates:\n  1:\n    id: 1\n    system_message: ''\n    user_message: '{question}'\n    label_parse: '({choice_f})'\n    explanation_parse: ''\n",
     );
-    failing(['evaluate', '--task', 'cqa', '--split', 'train', '--templates', '1'], workspace, /placeholder \{choice_f\} has no value; this row provides \{question\}, \{choice_a\}/);
+    failing(
+      ['evaluate', '--task', 'cqa', '--split', 'train', '--templates', '1'],
+      workspace,
+      /placeholder \{choice_f\} has no value; this row provides \{question\}, \{choice_a\}/,
+    );
   });
 
   test('an empty responses file', () => {
@@ -167,15 +179,29 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
 
   test('a torn last line in a responses file', () => {
     const workspace = temporaryDirectory();
-    const line = JSON.stringify({ split: 'train', idx: 0, prompt_template_id: 1, prompt_values: { question: 'q' }, complete_prompt: '\nq', response: 'It is 5 apples in all, so 5.' });
+    const line = JSON.stringify({
+      split: 'train',
+      idx: 0,
+      prompt_template_id: 1,
+      prompt_values: { question: 'q' },
+      complete_prompt: '\nq',
+      response: 'It is 5 apples in all, so 5.',
+    });
     writeFile(path.join(workspace, 'query-results', 'svamp', 'train', '1', 'responses.json'), `${line}\n{"split": "train", "idx": 1, "prom`);
     failing(['evaluate', '--task', 'svamp', '--split', 'train'], workspace, /responses\.json:2: last line is incomplete/);
   });
 
   test('a response line that lacks a field', () => {
     const workspace = temporaryDirectory();
-    writeFile(path.join(workspace, 'query-results', 'svamp', 'train', '1', 'responses.json'), '{"split": "train", "idx": 0, "prompt_template_id": 1, "prompt_values": {}}\n');
-    failing(['evaluate', '--task', 'svamp', '--split', 'train'], workspace, /responses\.json:1, key response: expected "response" to be a string, got undefined/);
+    writeFile(
+      path.join(workspace, 'query-results', 'svamp', 'train', '1', 'responses.json'),
+      '{"split": "train", "idx": 0, "prompt_template_id": 1, "prompt_values": {}}\n',
+    );
+    failing(
+      ['evaluate', '--task', 'svamp', '--split', 'train'],
+      workspace,
+      /responses\.json:1, key response: expected "response" to be a string, got undefined/,
+    );
   });
 
   test('a dataset line that is not JSON', () => {
@@ -185,7 +211,10 @@ describe('bad input: a clear message, a non-zero exit, nothing written', () => {
       path.join(workspace, 'prompt-templates', 'mine.yaml'),
       "templates:\n  1:\n    id: 1\n    system_message: ''\n    user_message: '{input}'\n    label_parse: '(yes|no)'\n    explanation_parse: '.?(.*)'\n",
     );
-    writeFile(path.join(workspace, 'query-results', 'mine', 'train', '1', 'responses.json'), `${JSON.stringify({ split: 'train', idx: 0, prompt_template_id: 1, prompt_values: { input: 'a' }, complete_prompt: '\na', response: 'yes' })}\n`);
+    writeFile(
+      path.join(workspace, 'query-results', 'mine', 'train', '1', 'responses.json'),
+      `${JSON.stringify({ split: 'train', idx: 0, prompt_template_id: 1, prompt_values: { input: 'a' }, complete_prompt: '\na', response: 'yes' })}\n`,
+    );
     failing(['evaluate', '--task', 'mine', '--split', 'train'], workspace, /mine_train\.jsonl:2: line is not valid JSON/);
   });
 });
@@ -195,7 +224,11 @@ describe('a task of the user’s own, end to end', () => {
     const workspace = temporaryDirectory();
     writeFile(
       path.join(workspace, 'datasets', 'sentiment', 'sentiment_test.jsonl'),
-      ['{"input": "A wonderful film.", "label": "positive"}', '{"input": "Dull and slow.", "label": "negative"}', '{"input": "Fine.", "label": "Positive"}'].join('\n') + '\n',
+      [
+        '{"input": "A wonderful film.", "label": "positive"}',
+        '{"input": "Dull and slow.", "label": "negative"}',
+        '{"input": "Fine.", "label": "Positive"}',
+      ].join('\n') + '\n',
     );
     writeFile(
       path.join(workspace, 'prompt-templates', 'sentiment.yaml'),
@@ -205,9 +238,7 @@ describe('a task of the user’s own, end to end', () => {
       [0, 'Positive. The reviewer calls the film wonderful, which is clear praise.'],
       [1, 'Negative: the words dull and slow are complaints about the film.'],
       [2, 'Negative.'],
-    ].map(([idx, response]) =>
-      JSON.stringify({ split: 'test', idx, prompt_template_id: 1, prompt_values: { input: 'x' }, complete_prompt: 'x', response }),
-    );
+    ].map(([idx, response]) => JSON.stringify({ split: 'test', idx, prompt_template_id: 1, prompt_values: { input: 'x' }, complete_prompt: 'x', response }));
     writeFile(path.join(workspace, 'query-results', 'sentiment', 'test', '1', 'responses.json'), `${responses.join('\n')}\n`);
     const result = runCli(['evaluate', '--task', 'sentiment', '--split', 'test', '--json', '--workspace', workspace]);
     expect(result.stderr).toBe('');

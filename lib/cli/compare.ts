@@ -33,16 +33,21 @@ export function compareCommand(): Command {
     .description('Teacher vs student on the same rows: accuracy, explanation rate, latency, throughput, $ per 1,000 answers, model size')
     .requiredOption('--task <task>', 'cqa, svamp, anli1, esnli, or your own task')
     .option('--split <split>', 'split whose recorded teacher answers are compared', D.split)
-    .requiredOption('--template <id>', 'the template whose recorded answers are the teacher\'s', numberFlag('--template', { min: 0, integer: true }))
+    .requiredOption('--template <id>', "the template whose recorded answers are the teacher's", numberFlag('--template', { min: 0, integer: true }))
     .option('--teacher <model>', 'the teacher model whose recorded answers to read', D.teacher)
-    .option('--price <prompt,completion>', 'the teacher\'s dollars per 1K prompt and completion tokens (default: prices.yaml)', parsePriceFlag)
+    .option('--price <prompt,completion>', "the teacher's dollars per 1K prompt and completion tokens (default: prices.yaml)", parsePriceFlag)
     .option('--model <dir>', 'the student (a run, checkpoints directory or checkpoint), served here for the comparison')
     .option('--student-url <url>', 'or a running `zsd serve`, e.g. http://127.0.0.1:8000/v1')
-    .option('--student-name <id>', 'the served student\'s model name', D.studentName)
-    .option('--student-api-key <key>', 'the running server\'s --api-key (default: $ZSD_SERVE_API_KEY)')
+    .option('--student-name <id>', "the served student's model name", D.studentName)
+    .option('--student-api-key <key>', "the running server's --api-key (default: $ZSD_SERVE_API_KEY)")
     .option('--rows <n>', 'only the first n rows the teacher answered', numberFlag('--rows', { min: 1, integer: true }))
     .option('--concurrency <n>', 'student requests in flight at once', numberFlag('--concurrency', { min: 1, max: 1024, integer: true }), D.concurrency)
-    .option('--machine-cost <dollars per hour>', `what the student's machine costs (default ${D.machineCost}: a 2-vCPU on-demand cloud VM)`, numberFlag('--machine-cost', { min: 0 }), D.machineCost)
+    .option(
+      '--machine-cost <dollars per hour>',
+      `what the student's machine costs (default ${D.machineCost}: a 2-vCPU on-demand cloud VM)`,
+      numberFlag('--machine-cost', { min: 0 }),
+      D.machineCost,
+    )
     .option('--max-new-tokens <n>', 'with --model: tokens per answer at most', numberFlag('--max-new-tokens', { min: 1, integer: true }), D.maxNewTokens)
     .option('--max-input-length <n>', 'with --model: longest input in tokens', numberFlag('--max-input-length', { min: 2, integer: true }), D.maxInputLength)
     .option('--json', 'print the comparison as JSON')
@@ -54,7 +59,10 @@ export function compareCommand(): Command {
 }
 
 export async function runCompare(options: CompareCommandOptions): Promise<Comparison> {
-  const { comparison } = await compareTeacherAndStudent({ ...options, onEvent: (event) => event.kind === 'info' && process.stderr.write(`${event.message}\n`) });
+  const { comparison } = await compareTeacherAndStudent({
+    ...options,
+    onEvent: (event) => event.kind === 'info' && process.stderr.write(`${event.message}\n`),
+  });
   process.stdout.write(options.json ? `${JSON.stringify(comparison, null, 2)}\n` : `${formatComparison(comparison)}\n`);
   return comparison;
 }

@@ -22,9 +22,13 @@ test('zsd demo --quick: end to end offline, printed numbers = written JSON, idem
     'step-by-step, gpt-3.5-turbo, 50% explanations',
   ]);
 
-  expect(first.stdout).toContain(`best template                                                   ${summary.teacher.bestTemplate} (teacher accuracy ${summary.teacher.accuracy?.toFixed(3)}`);
+  expect(first.stdout).toContain(
+    `best template                                                   ${summary.teacher.bestTemplate} (teacher accuracy ${summary.teacher.accuracy?.toFixed(3)}`,
+  );
   expect(first.stdout).toContain(`$${summary.teacher.costUsd.toFixed(4)}`);
-  const figure = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'results-students-subsampling.json'), 'utf8')) as { series: { points: { values: number[] }[] }[] };
+  const figure = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'results-students-subsampling.json'), 'utf8')) as {
+    series: { points: { values: number[] }[] }[];
+  };
   const plotted = figure.series.flatMap((series) => series.points.flatMap((point) => point.values));
   for (const student of summary.students) {
     const tested = JSON.parse(fs.readFileSync(path.join(student.results, 'test.json'), 'utf8'));
@@ -44,7 +48,9 @@ test('zsd demo --quick: end to end offline, printed numbers = written JSON, idem
   expect(fs.existsSync(path.join(workspace, 'analytics', 'results-students-subsampling.png'))).toBe(true);
   // how to read them: the teacher's svamp labels are numbers; pretrained students of the study, from its tracking file
   expect(summary.notes).toHaveLength(2);
-  expect(summary.notes[1]).toMatch(/T5-v1_1-small on anli1 reached 0\.408 standard and 0\.445 step-by-step \(PaLM\) test accuracy, means of 3 and 3 runs, against the majority label at 0\.334/);
+  expect(summary.notes[1]).toMatch(
+    /T5-v1_1-small on anli1 reached 0\.408 standard and 0\.445 step-by-step \(PaLM\) test accuracy, means of 3 and 3 runs, against the majority label at 0\.334/,
+  );
   for (const note of summary.notes) expect(first.stdout).toContain(`note: ${note}`);
   // teacher vs student: the best step-by-step student, served, against the teacher's test answers; printed and drawn
   const compared = summary.teacherVsStudent!;

@@ -22,7 +22,9 @@ type DemoFlags = Omit<DemoOptions, 'signal' | 'onEvent'>;
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('The main job, offline: evaluate prompt templates on a replayed teacher, annotate with the best, train students standard and step-by-step, track, plot, summarise')
+    .description(
+      'The main job, offline: evaluate prompt templates on a replayed teacher, annotate with the best, train students standard and step-by-step, track, plot, summarise',
+    )
     .option('--task <task>', 'task of the demo (its recorded responses must cover the train split)', D.task)
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
     .option('--workspace <dir>', 'workspace for query results, training data, results and figures (default: current directory)')
@@ -30,11 +32,25 @@ export function demoCommand(): Command {
     .option('--api-key <key>', 'API key of the live teacher (default: $OPENAI_API_KEY or .env in the workspace)')
     .option('--model <name>', 'teacher model', D.model)
     .option('--max-cost <dollars>', 'with a live teacher: stop before spending more than this', numberFlag('--max-cost', { min: 0 }), D.maxCost)
-    .option('--price <prompt,completion>', 'with a live teacher: dollars per 1K prompt and completion tokens when the price table does not know the model (0,0 for a free local server)', parsePriceFlag)
-    .option('--completion-tokens <n>', 'with a live teacher: expected completion tokens per answer, for the estimate and the budget', numberFlag('--completion-tokens', { min: 1 }), D.completionTokens)
+    .option(
+      '--price <prompt,completion>',
+      'with a live teacher: dollars per 1K prompt and completion tokens when the price table does not know the model (0,0 for a free local server)',
+      parsePriceFlag,
+    )
+    .option(
+      '--completion-tokens <n>',
+      'with a live teacher: expected completion tokens per answer, for the estimate and the budget',
+      numberFlag('--completion-tokens', { min: 1 }),
+      D.completionTokens,
+    )
     .option('--samples <n>', 'train rows each template is compared on', numberFlag('--samples', { min: 1, integer: true }), D.samples)
     .option('--epochs <n>', 'student training epochs', numberFlag('--epochs', { min: 1, integer: true }), D.epochs)
-    .option('--subsample <fraction>', 'fraction of the train split the students see', numberFlag('--subsample', { min: 0, exclusiveMin: true, max: 1 }), D.subsample)
+    .option(
+      '--subsample <fraction>',
+      'fraction of the train split the students see',
+      numberFlag('--subsample', { min: 0, exclusiveMin: true, max: 1 }),
+      D.subsample,
+    )
     .option('--quick', 'smoke-test settings: 20 rows per template, 10% of train, 1 epoch')
     .option('--no-figures', 'do not render figures (they need Debian chromium)')
     .action(async (options: DemoFlags) => {
@@ -113,9 +129,15 @@ function printSummary(summary: DemoSummary): void {
     `${formatTable(
       ['', 'value'],
       [
-        ['best template', `${teacher.bestTemplate} (teacher accuracy ${format(teacher.accuracy)} on ${teacher.rows} train rows, explanation rate ${format(teacher.explanationRate)})`],
+        [
+          'best template',
+          `${teacher.bestTemplate} (teacher accuracy ${format(teacher.accuracy)} on ${teacher.rows} train rows, explanation rate ${format(teacher.explanationRate)})`,
+        ],
         ['teacher cost (template comparison + annotation, at list price)', `$${teacher.costUsd.toFixed(4)}`],
-        ['annotated train rows', `${annotation.rows} (explanation rate ${format(annotation.explanationRate)}; half copy ${format(annotation.halfExplanationRate)})`],
+        [
+          'annotated train rows',
+          `${annotation.rows} (explanation rate ${format(annotation.explanationRate)}; half copy ${format(annotation.halfExplanationRate)})`,
+        ],
       ],
     )}\n\n`,
   );

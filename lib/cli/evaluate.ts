@@ -69,7 +69,8 @@ export function runEvaluate(options: EvaluateOptions): void {
   } else {
     printTable(evaluation, ranked);
   }
-  if (metadata.kind === 'read-only') log(`not writing prompt metadata: the workspace ${metadata.workspace} is inside the read-only data root (pass --workspace DIR)`);
+  if (metadata.kind === 'read-only')
+    log(`not writing prompt metadata: the workspace ${metadata.workspace} is inside the read-only data root (pass --workspace DIR)`);
   if (metadata.kind === 'written') log(`prompt metadata for ${ranked.length} templates written to ${metadata.file}`);
 }
 

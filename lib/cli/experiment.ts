@@ -20,10 +20,17 @@ interface ExperimentOptions extends CommonOptions, TeacherFlags {
 /** `zsd experiment`: the study's prompt experiment (lib/pipeline/prompt-experiment.ts), its ranking printed. */
 export function experimentCommand(): Command {
   const command = new Command('experiment')
-    .description('Compare prompt templates: query the same seeded random train rows with each template, evaluate them on those rows, update prompt metadata and print the best')
+    .description(
+      'Compare prompt templates: query the same seeded random train rows with each template, evaluate them on those rows, update prompt metadata and print the best',
+    )
     .requiredOption('--task <task>', 'cqa, svamp, anli1, esnli, or your own task')
     .requiredOption('--samples <n>', 'rows per template: a count, or a fraction of the split below 1', numberFlag('--samples', { min: 0, exclusiveMin: true }))
-    .option('--seed <n>', 'seed of the row sample (numpy, as the study)', numberFlag('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }), STUDY_EXPERIMENT_SEED)
+    .option(
+      '--seed <n>',
+      'seed of the row sample (numpy, as the study)',
+      numberFlag('--seed', { min: 0, max: 2 ** 32 - 1, integer: true }),
+      STUDY_EXPERIMENT_SEED,
+    )
     .option('--templates <ids>', 'template ids, comma-separated (default: every template of the task)', parseIdList)
     .option('--split <split>', 'split to sample from (the study used train; anli1 and esnli train are not shipped)', 'train')
     .option('--no-write', 'do not write prompt metadata')
@@ -68,7 +75,10 @@ export function printRanking(result: Extract<PromptExperimentResult, { kind: 'ra
   out(formatTable(header, rows));
   const { best } = result;
   if (best) {
-    const why = best.evaluation.accuracy === null ? `explanation rate ${best.evaluation.explanation_rate.toFixed(4)}; no gold labels` : `accuracy ${best.evaluation.accuracy.toFixed(4)}`;
+    const why =
+      best.evaluation.accuracy === null
+        ? `explanation rate ${best.evaluation.explanation_rate.toFixed(4)}; no gold labels`
+        : `accuracy ${best.evaluation.accuracy.toFixed(4)}`;
     out(`best template: ${best.id} (${why})`);
   }
   if (result.metadataFile) out(`prompt metadata for ${result.reports.length} templates written to ${result.metadataFile}`);

@@ -39,7 +39,10 @@ beforeAll(async () => {
   const model = T5Model.randomInit(config, 2024);
   saveT5Model(model, checkpoint);
   model.dispose();
-  fs.writeFileSync(path.join(checkpoint, PREPROCESSING_FILE), JSON.stringify({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: false }));
+  fs.writeFileSync(
+    path.join(checkpoint, PREPROCESSING_FILE),
+    JSON.stringify({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: false }),
+  );
   out = path.join(workDirectory, 'student-onnx');
   const exported = runCli(['export', '--model', checkpoint, '--format', 'onnx', '--out', out]);
   expect(exported.stderr).toBe('');
@@ -47,13 +50,20 @@ beforeAll(async () => {
   expect(exported.stdout).toContain('onnx/decoder_model_merged.onnx');
   expect(exported.stdout).toContain('inputs get the task prefix "predict: "');
 
-  const lines = fs.readFileSync(path.join(DATA_ROOT, 'datasets', 'svamp', 'svamp_test.json'), 'utf8').split('\n').filter(Boolean).slice(0, 50);
+  const lines = fs
+    .readFileSync(path.join(DATA_ROOT, 'datasets', 'svamp', 'svamp_test.json'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, 50);
   inputs = [...lines.map((line) => (JSON.parse(line) as { input: string }).input), README_INPUT];
   const inputFile = path.join(workDirectory, 'inputs.jsonl');
   fs.writeFileSync(inputFile, inputs.map((input) => `${JSON.stringify({ input })}\n`).join(''));
   const predicted = runCli(['predict', '--model', checkpoint, '--input', inputFile, '--max-new-tokens', '64']);
   expect(predicted.status).toBe(0);
-  predictions = predicted.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { prediction: string }).prediction);
+  predictions = predicted.stdout
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { prediction: string }).prediction);
   expect(predictions).toHaveLength(inputs.length);
 });
 

@@ -23,7 +23,10 @@ export function exportCommand(): Command {
     .requiredOption('--out <dir>', 'folder to write (new or empty, unless --overwrite)')
     .option('--quantize', 'also write int8-weight graphs (onnx/*_quantized.onnx, transformers.js dtype "q8", its default in browsers)')
     .option('--tokenizer <file>', "tokenizer.json (default: the checkpoint's, else <data>/tokenizers/t5/tokenizer.json)")
-    .option('--prefix <text>', 'task prefix transformers.js puts before every input (config.json "prefix"; default as zsd predict: the checkpoint\'s preprocessing.json, else "predict: ")')
+    .option(
+      '--prefix <text>',
+      'task prefix transformers.js puts before every input (config.json "prefix"; default as zsd predict: the checkpoint\'s preprocessing.json, else "predict: ")',
+    )
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
     .option('--overwrite', 'replace the contents of a non-empty --out')
     .option('--allow-number-mapping', 'export a student trained with number mapping: your code then maps numbers (n0, n1, ...) as zsd predict does');

@@ -22,7 +22,10 @@ export function figuresCommand(): Command {
 }
 
 export async function runFigures(options: FiguresOptions): Promise<void> {
-  const { outDir, rendered, seconds } = await renderFigureFiles({ ...options, onEvent: (event) => event.kind === 'info' && process.stderr.write(`${event.message}\n`) });
+  const { outDir, rendered, seconds } = await renderFigureFiles({
+    ...options,
+    onEvent: (event) => event.kind === 'info' && process.stderr.write(`${event.message}\n`),
+  });
   if (rendered.length === 0) {
     process.stderr.write('figures: no figures to render\n');
     return;

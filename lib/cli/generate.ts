@@ -25,7 +25,11 @@ export function generateCommand(): Command {
     .requiredOption('--mix <id>', 'prompt mix: prompt-mixes/<id>.yaml in the workspace or the recorded study')
     .option('--splits <names>', 'splits to annotate, comma-separated', parseNameList, ['train', 'test'])
     .option('--samples <n>', 'only the first n rows of each split', numberFlag('--samples', { min: 1, integer: true }))
-    .option('--explanation-rate <r>', 'keep each train explanation with this probability (the study\'s subsampling, numpy seed 100), when below the rate achieved', numberFlag('--explanation-rate', { min: 0, max: 1 }));
+    .option(
+      '--explanation-rate <r>',
+      "keep each train explanation with this probability (the study's subsampling, numpy seed 100), when below the rate achieved",
+      numberFlag('--explanation-rate', { min: 0, max: 1 }),
+    );
   addTeacherOptions(command);
   addCommonOptions(command);
   return command.action((options: GenerateOptions) => runGenerate(options));

@@ -42,7 +42,27 @@ async function scriptedServer(latencyMs = 0): Promise<FakeOpenAIServer> {
 }
 
 function oproArgs(workspace: string, server: FakeOpenAIServer, ...extra: string[]): string[] {
-  return ['opro', '--task', 'cqa', '--rounds', '3', '--candidates', '3', '--eval-samples', '20', '--keep-best', '3', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--concurrency', '40', ...extra];
+  return [
+    'opro',
+    '--task',
+    'cqa',
+    '--rounds',
+    '3',
+    '--candidates',
+    '3',
+    '--eval-samples',
+    '20',
+    '--keep-best',
+    '3',
+    '--workspace',
+    workspace,
+    '--no-recorded',
+    '--base-url',
+    server.url,
+    '--concurrency',
+    '40',
+    ...extra,
+  ];
 }
 
 function zsd(args: string[]) {
@@ -95,7 +115,9 @@ test('--dry-run estimates tokens and dollars per phase and sends and writes noth
   expect(rounds.map((line) => line.best_so_far.template_id)).toEqual([2, 95, 96, 96]);
   const running = rounds.map((line) => line.best_so_far.accuracy);
   expect([...running].sort((a, b) => a - b)).toEqual(running);
-  expect(rounds[1].rejected).toEqual([{ candidate: 2, reason: 'invalid', detail: 'lacks {choice_a}, {choice_b}, {choice_c}, {choice_d}, {choice_e}', instruction: 'Answer {question} briefly.' }]);
+  expect(rounds[1].rejected).toEqual([
+    { candidate: 2, reason: 'invalid', detail: 'lacks {choice_a}, {choice_b}, {choice_c}, {choice_d}, {choice_e}', instruction: 'Answer {question} briefly.' },
+  ]);
   expect(rounds[2].rejected).toEqual([{ candidate: 0, reason: 'duplicate', detail: 'already scored as template 95', instruction: CAREFULLY }]);
   const candidates = lines.filter((line) => line.type === 'candidate');
   expect(candidates.map((line) => [line.round, line.candidate, line.template_id, line.instruction])).toEqual([
@@ -126,7 +148,7 @@ test('--dry-run estimates tokens and dollars per phase and sends and writes noth
   expect(server.stats().completions).toBe(83);
 });
 
-test('SIGKILL after round 1, then resume: the final state equals an uninterrupted run\'s, and no prompt was asked twice', async () => {
+test("SIGKILL after round 1, then resume: the final state equals an uninterrupted run's, and no prompt was asked twice", async () => {
   const straight = temporaryDirectory();
   const straightServer = await scriptedServer();
   expect((await zsd(oproArgs(straight, straightServer))).status).toBe(0);
@@ -148,7 +170,11 @@ test('SIGKILL after round 1, then resume: the final state equals an uninterrupte
     });
   });
   expect(exit).toBe('SIGKILL');
-  expect(logLines(workspace).filter((line) => line.type === 'round').map((line) => line.round)).toEqual([0, 1]);
+  expect(
+    logLines(workspace)
+      .filter((line) => line.type === 'round')
+      .map((line) => line.round),
+  ).toEqual([0, 1]);
   const paidBeforeResume = server.stats().completions;
   expect(paidBeforeResume).toBe(1 + 20 * 3);
 
@@ -181,7 +207,11 @@ test('--max-cost stops before a query that would pass the budget, keeping whole 
   expect(capped.stderr).toMatch(/stopped: the next query would pass the budget of \$0\.0050/);
   expect(capped.stderr).toContain('run the same command again to resume');
   expect(dollars(capped.stderr)).toBeLessThanOrEqual(0.005);
-  expect(logLines(workspace).filter((line) => line.type === 'round').map((line) => line.round)).toEqual([0]);
+  expect(
+    logLines(workspace)
+      .filter((line) => line.type === 'round')
+      .map((line) => line.round),
+  ).toEqual([0]);
   const paid = server.stats().completions;
   expect(paid).toBeGreaterThan(21);
   expect(paid).toBeLessThan(61);
@@ -189,7 +219,11 @@ test('--max-cost stops before a query that would pass the budget, keeping whole 
   const more = await zsd(oproArgs(workspace, server, '--max-cost', '1', '--completion-tokens', '17'));
   expect(more.status).toBe(0);
   expect(more.stderr).toMatch(new RegExp(`spent: ${83 - paid} queries`));
-  expect(logLines(workspace).filter((line) => line.type === 'round').map((line) => line.round)).toEqual([0, 1, 2, 3]);
+  expect(
+    logLines(workspace)
+      .filter((line) => line.type === 'round')
+      .map((line) => line.round),
+  ).toEqual([0, 1, 2, 3]);
   expect(Object.values(server.stats().byPrompt).every((count) => count === 1)).toBe(true);
   expect(server.stats().completions).toBe(83);
 });

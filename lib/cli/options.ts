@@ -15,13 +15,15 @@ export function addCommonOptions(command: Command): Command {
   return command
     .option('--data <dir>', 'data root with datasets/ and the recorded study (default: $ZSD_DATA or ../shared/data)')
     .option('--workspace <dir>', 'workspace for templates, mixes, query results, metadata and results (default: current directory)')
-    .option('--no-recorded', 'do not use the recorded study\'s responses (<data>/zero-shot/query-results) as answers; its templates and mixes are still read');
+    .option('--no-recorded', "do not use the recorded study's responses (<data>/zero-shot/query-results) as answers; its templates and mixes are still read");
 }
-
 
 /** `--templates 1,2,10` */
 export function parseIdList(value: string): number[] {
-  const ids = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  const ids = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
   if (ids.length === 0 || !ids.every((id) => /^\d+$/.test(id))) {
     throw new InvalidArgumentError(`expected comma-separated template ids such as 1,2,10, got "${value}"`);
   }
@@ -30,7 +32,10 @@ export function parseIdList(value: string): number[] {
 
 /** `--splits train,test` */
 export function parseNameList(value: string): string[] {
-  const names = value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  const names = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
   if (names.length === 0 || !names.every((name) => /^[A-Za-z0-9_.-]+$/.test(name))) {
     throw new InvalidArgumentError(`expected comma-separated names such as train,test, got "${value}"`);
   }

@@ -32,10 +32,13 @@ export function predictCommand(): Command {
     .requiredOption('--model <dir>', 'checkpoint directory (config.json + model.safetensors)')
     .requiredOption('--input <file>', 'input file, or - for stdin')
     .option('--output <file>', 'write predictions here (default: stdout)')
-    .option('--prefix <text>', 'task prefix put before every input (distilling step-by-step: "predict: " for labels, "explain: " for rationales; default: the checkpoint\'s preprocessing.json, else "predict: ")')
-    .option('--number-mapping', 'write the problem\'s numbers as n0, n1, ... and put them back into the answer (default: as the checkpoint was trained)')
+    .option(
+      '--prefix <text>',
+      'task prefix put before every input (distilling step-by-step: "predict: " for labels, "explain: " for rationales; default: the checkpoint\'s preprocessing.json, else "predict: ")',
+    )
+    .option('--number-mapping', "write the problem's numbers as n0, n1, ... and put them back into the answer (default: as the checkpoint was trained)")
     .option('--no-number-mapping', 'no number mapping, whatever the checkpoint was trained with')
-    .option('--tokenizer <file>', 'tokenizer.json (default: the model directory\'s, else <data>/tokenizers/t5/tokenizer.json)')
+    .option('--tokenizer <file>', "tokenizer.json (default: the model directory's, else <data>/tokenizers/t5/tokenizer.json)")
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')
     .option('--batch-size <n>', 'inputs per forward pass', numberFlag('--batch-size', { min: 1, max: 4096, integer: true }), D.batchSize)
     .option('--max-input-length <n>', 'truncate inputs to this many tokens', numberFlag('--max-input-length', { min: 2, integer: true }), D.maxInputLength)
@@ -48,7 +51,10 @@ export function predictCommand(): Command {
 export async function runPredict(options: PredictOptions): Promise<void> {
   const { predictions } = await predictStudent({ ...options, inputs: readPredictInputs(options.input), onEvent: studentEventPrinter() });
   const text = predictions
-    .map(({ input, prediction, modelOutput }) => `${JSON.stringify(modelOutput === undefined ? { input, prediction } : { input, prediction, model_output: modelOutput })}\n`)
+    .map(
+      ({ input, prediction, modelOutput }) =>
+        `${JSON.stringify(modelOutput === undefined ? { input, prediction } : { input, prediction, model_output: modelOutput })}\n`,
+    )
     .join('');
   if (options.output) writeFileAtomic(path.resolve(options.output), text);
   else process.stdout.write(text);

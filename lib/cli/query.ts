@@ -18,7 +18,7 @@ export function queryCommand(): Command {
   const command = new Command('query')
     .description(
       'Ask the teacher for a label and explanation for rows of one split with the given templates. Every answer is stored in ' +
-        'query-results/<task>/<split>/<template>/responses.json before it is used; answers already stored (yours or the recorded study\'s) are not asked again.',
+        "query-results/<task>/<split>/<template>/responses.json before it is used; answers already stored (yours or the recorded study's) are not asked again.",
     )
     .requiredOption('--task <task>', 'cqa, svamp, anli1, esnli, or your own task under datasets/<task>/')
     .requiredOption('--split <split>', 'split to annotate (train, valid, test)')

@@ -14,7 +14,9 @@ interface ReplayServerFlags {
 export function replayServerCommand(): Command {
   return new Command('replay-server')
     .alias('fake-openai')
-    .description('Serve an OpenAI-compatible API on 127.0.0.1 that answers recorded prompts (query-results/ of the replay workspaces), so the teacher side runs offline')
+    .description(
+      'Serve an OpenAI-compatible API on 127.0.0.1 that answers recorded prompts (query-results/ of the replay workspaces), so the teacher side runs offline',
+    )
     .option('--port <port>', 'port (0: any free port)', (value) => integer(value, '--port', 0, 65535), 8787)
     .option('--replay <dir...>', 'workspaces whose query-results/ are replayed (default: the recorded study, <data>/zero-shot)')
     .option('--data <dir>', 'data root (default: $ZSD_DATA or ../shared/data)')

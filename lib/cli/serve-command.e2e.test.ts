@@ -7,12 +7,39 @@ import { runCliAsync, spawnCli, temporaryDirectory, writeFile } from '../test-su
 // `zsd serve` as a user runs it, on a tiny student trained here (as train-command.e2e.test.ts trains one), queried by
 // zsd's own teacher machinery (`zsd query --base-url`): the stored answers are `zsd predict`'s predictions; with
 // --ui, the page's student (in headless Chromium, Debian's) answers three test inputs as predict does.
-const QUICK = ['--subsample', '0.05', '--batch-size', '6', '--max-input-length', '64', '--max-target-length', '32', '--eval-max-new-tokens', '6', '--lr', '0.02', '--schedule', 'constant'];
+const QUICK = [
+  '--subsample',
+  '0.05',
+  '--batch-size',
+  '6',
+  '--max-input-length',
+  '64',
+  '--max-target-length',
+  '32',
+  '--eval-max-new-tokens',
+  '6',
+  '--lr',
+  '0.02',
+  '--schedule',
+  'constant',
+];
 
 async function trainTinyStudent(workspace: string): Promise<string> {
   const config = presetConfig('t5-efficient-tiny', { dModel: 32, dKv: 8, numHeads: 4, dFf: 64, numLayers: 1, dropoutRate: 0 });
   const configFile = writeFile(path.join(temporaryDirectory(), 'tiny', 'config.json'), JSON.stringify(t5ConfigToJson(config)));
-  const trained = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', configFile, '--number-mapping', '--max-steps', '12', ...QUICK]);
+  const trained = await runCliAsync([
+    'train',
+    '--task',
+    'svamp',
+    '--workspace',
+    workspace,
+    '--config',
+    configFile,
+    '--number-mapping',
+    '--max-steps',
+    '12',
+    ...QUICK,
+  ]);
   expect(trained.status).toBe(0);
   return path.join(workspace, 'results', 'svamp', 'tiny-number-mapping', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');
 }
@@ -41,7 +68,29 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
     // svamp's template 1 is the problem alone; template 2 adds an instruction after it, which the server reads back
     // out of the prompt with the task's templates (stderr says so): both give the student the problem itself
     expect(stderr).toMatch(/prompt templates: a user message that one of .*svamp\.yaml's 3 templates rendered is read back into the task input/);
-    const query = await runCliAsync(['query', '--task', 'svamp', '--split', 'test', '--templates', '1,2', '--samples', '12', '--workspace', workspace, '--base-url', baseUrl, '--model', 'tiny-svamp', '--price', '0,0', '--temperature', '0', '--concurrency', '6']);
+    const query = await runCliAsync([
+      'query',
+      '--task',
+      'svamp',
+      '--split',
+      'test',
+      '--templates',
+      '1,2',
+      '--samples',
+      '12',
+      '--workspace',
+      workspace,
+      '--base-url',
+      baseUrl,
+      '--model',
+      'tiny-svamp',
+      '--price',
+      '0,0',
+      '--temperature',
+      '0',
+      '--concurrency',
+      '6',
+    ]);
     expect(query.stderr).toContain('24 queries to send to tiny-svamp');
     expect(query.status).toBe(0);
     const storedOf = (template: number) =>
@@ -49,17 +98,31 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
         .readFileSync(path.join(workspace, 'query-results', 'svamp', 'test', String(template), 'responses.json'), 'utf8')
         .trim()
         .split('\n')
-        .map((line) => JSON.parse(line) as { idx: number; prompt_values: { question: string }; response: string; usage: { prompt_tokens: number; completion_tokens: number } })
+        .map(
+          (line) =>
+            JSON.parse(line) as {
+              idx: number;
+              prompt_values: { question: string };
+              response: string;
+              usage: { prompt_tokens: number; completion_tokens: number };
+            },
+        )
         .sort((a, b) => a.idx - b.idx);
     const stored = storedOf(1);
     expect(stored).toHaveLength(12);
     expect(storedOf(2).map((line) => [line.idx, line.response])).toEqual(stored.map((line) => [line.idx, line.response]));
     for (const line of stored) expect(line.usage.prompt_tokens).toBeGreaterThan(5);
 
-    const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), stored.map((line) => `${JSON.stringify({ input: line.prompt_values.question })}\n`).join(''));
+    const inputs = writeFile(
+      path.join(temporaryDirectory(), 'inputs.jsonl'),
+      stored.map((line) => `${JSON.stringify({ input: line.prompt_values.question })}\n`).join(''),
+    );
     const predicted = await runCliAsync(['predict', '--model', path.join(run, 'checkpoints', 'step-000012'), '--input', inputs, '--max-new-tokens', '6']);
     expect(predicted.status).toBe(0);
-    const predictions = predicted.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction as string);
+    const predictions = predicted.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).prediction as string);
     expect(stored.map((line) => line.response)).toEqual(predictions);
     // the test can fail: the student's answers differ between problems
     expect(new Set(predictions).size).toBeGreaterThan(1);
@@ -98,14 +161,37 @@ test('zsd query --base-url against zsd serve stores the answers zsd predict give
     }
 
     // teacher vs student against the running server: the study's recorded answers and the student's on the same rows
-    const compared = await runCliAsync(['compare', '--task', 'svamp', '--template', '1', '--student-url', baseUrl, '--student-name', 'tiny-svamp', '--rows', '12', '--workspace', workspace]);
+    const compared = await runCliAsync([
+      'compare',
+      '--task',
+      'svamp',
+      '--template',
+      '1',
+      '--student-url',
+      baseUrl,
+      '--student-name',
+      'tiny-svamp',
+      '--rows',
+      '12',
+      '--workspace',
+      workspace,
+    ]);
     expect(compared.stderr).toBe(`written: ${path.join(workspace, 'analytics', 'teacher-vs-student', 'svamp-test-1.json')}\n`);
     expect(compared.status).toBe(0);
-    expect(compared.stdout).toMatch(/^svamp test, 12 rows \(template 1's recorded answers\):\n.*model\s+accuracy\s+explanation rate\s+p50 ms\s+p95 ms\s+answers\/s\s+\$ per 1,000\s+parameters/);
+    expect(compared.stdout).toMatch(
+      /^svamp test, 12 rows \(template 1's recorded answers\):\n.*model\s+accuracy\s+explanation rate\s+p50 ms\s+p95 ms\s+answers\/s\s+\$ per 1,000\s+parameters/,
+    );
     expect(compared.stdout).toMatch(/\nteacher\s+gpt-3\.5-turbo\s+0\.\d+\s+\d\.\d+\s+n\/a\s+n\/a\s+n\/a\s+0\.\d+\s+n\/a\n/);
     expect(compared.stdout).toMatch(/\nstudent\s+tiny-svamp\s+[\d.]+\s+[\d.]+\s+\d+\s+\d+\s+\d+\.\d+\s+0\.\d+\s+1\.0M\n/);
     const saved = JSON.parse(fs.readFileSync(path.join(workspace, 'analytics', 'teacher-vs-student', 'svamp-test-1.json'), 'utf8'));
-    expect(saved).toMatchObject({ task: 'svamp', split: 'test', template: 1, rows: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], student: { name: 'tiny-svamp', answers: 12 }, teacher: { answers: 12 } });
+    expect(saved).toMatchObject({
+      task: 'svamp',
+      split: 'test',
+      template: 1,
+      rows: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      student: { name: 'tiny-svamp', answers: 12 },
+      teacher: { answers: 12 },
+    });
   } finally {
     server.kill('SIGTERM');
   }

@@ -27,7 +27,14 @@ test.each(CASES)('check-model passes the %s reference on --backend %s', async (v
   expect(result.status).toBe(0);
   const summary = JSON.parse(result.stdout);
   expect(summary).toMatchObject({ passed: true, backend: { name: BACKEND_NAMES[backend] } });
-  expect(summary.checks.map((check: { check: string }) => check.check).sort()).toEqual(['encoder-hidden-state', 'gradient-norms', 'greedy-generate', 'logits', 'logits-argmax', 'loss']);
+  expect(summary.checks.map((check: { check: string }) => check.check).sort()).toEqual([
+    'encoder-hidden-state',
+    'gradient-norms',
+    'greedy-generate',
+    'logits',
+    'logits-argmax',
+    'loss',
+  ]);
 });
 
 test('check-model exits 1 and names the failing check when the numbers disagree', async () => {
@@ -82,12 +89,18 @@ test('predict answers every input line (JSON or text) with the task prefix, dete
   const model = T5Model.randomInit(presetConfig('t5-efficient-tiny', { numLayers: 1, dModel: 64, dKv: 16, dFf: 128 }), 3);
   saveT5Model(model, directory);
   model.dispose();
-  const input = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), '{"input": "Premise: a man sleeps. Hypothesis: a man is awake."}\nHow many apples are left?\n\n{"input": "What is 2 + 3?"}\n');
+  const input = writeFile(
+    path.join(temporaryDirectory(), 'inputs.jsonl'),
+    '{"input": "Premise: a man sleeps. Hypothesis: a man is awake."}\nHow many apples are left?\n\n{"input": "What is 2 + 3?"}\n',
+  );
   const args = ['predict', '--model', directory, '--input', input, '--max-new-tokens', '5', '--batch-size', '2'];
   const first = await runCliAsync(args);
   expect(first.status).toBe(0);
   expect(first.stderr).toMatch(expectedBackendName() === 'wasm' ? /backend: .*wasm/ : /backend: .*native TensorFlow/);
-  const predictions = first.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const predictions = first.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   expect(predictions.map((line) => line.input)).toEqual(['Premise: a man sleeps. Hypothesis: a man is awake.', 'How many apples are left?', 'What is 2 + 3?']);
   for (const line of predictions) expect(typeof line.prediction).toBe('string');
   expect((await runCliAsync(args)).stdout).toBe(first.stdout);

@@ -13,7 +13,9 @@ interface StudyOptions extends CommonOptions {
 
 export function studyCommand(): Command {
   const command = new Command('study')
-    .description('Reproduce the study\'s teacher accuracies: evaluate every recorded teacher response, compare with the published numbers, write prompt metadata')
+    .description(
+      "Reproduce the study's teacher accuracies: evaluate every recorded teacher response, compare with the published numbers, write prompt metadata",
+    )
     .option('--no-write', 'do not write prompt metadata');
   addCommonOptions(command);
   return command.action((options: StudyOptions) => runStudy(options));

@@ -6,7 +6,10 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   const widths = header.map((title, column) => Math.max(title.length, ...text.map((row) => row[column].length)));
   const numeric = header.map((_, column) => rows.every((row) => typeof row[column] === 'number' || row[column] === null));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, column) => (numeric[column] ? cell.padStart(widths[column]) : cell.padEnd(widths[column]))).join('  ').trimEnd();
+    cells
+      .map((cell, column) => (numeric[column] ? cell.padStart(widths[column]) : cell.padEnd(widths[column])))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...text.map(line)].join('\n');
 }
 

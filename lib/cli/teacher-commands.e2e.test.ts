@@ -24,7 +24,11 @@ function zsd(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 function readLines(file: string): Record<string, unknown>[] {
-  return fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  return fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 }
 
 test('generate svamp with mix 4 over train and test (1000 rows) from the fake server: zero misses, evaluate reproduces the recorded accuracy, a re-run sends nothing', async () => {
@@ -43,7 +47,20 @@ test('generate svamp with mix 4 over train and test (1000 rows) from the fake se
   // The study's json.dump format: ", " and ": " separators, keys label then explanation.
   expect(fs.readFileSync(test, 'utf8').split('\n')[0]).toMatch(/^\{"label": (".*"|null), "explanation": (".*"|null)\}$/);
 
-  const evaluated = await zsd(['evaluate', '--task', 'svamp', '--split', 'test', '--templates', '2', '--json', '--no-write', '--workspace', workspace, '--no-recorded']);
+  const evaluated = await zsd([
+    'evaluate',
+    '--task',
+    'svamp',
+    '--split',
+    'test',
+    '--templates',
+    '2',
+    '--json',
+    '--no-write',
+    '--workspace',
+    workspace,
+    '--no-recorded',
+  ]);
   expect(evaluated.status).toBe(0);
   expect(JSON.parse(evaluated.stdout)['2'].accuracy).toBeCloseTo(0.72, 10);
   const labels = readLines(test).map((line) => line.label);
@@ -60,7 +77,7 @@ test('generate svamp with mix 4 over train and test (1000 rows) from the fake se
   expect(readLines(test)).toEqual(before);
 });
 
-test('experiment draws the study\'s rows (numpy seed 42) and reproduces its counts; all from the recorded study, no key needed', async () => {
+test("experiment draws the study's rows (numpy seed 42) and reproduces its counts; all from the recorded study, no key needed", async () => {
   const workspace = temporaryDirectory();
   const result = await zsd(['experiment', '--task', 'cqa', '--samples', '75', '--seed', '42', '--templates', '1,2', '--workspace', workspace]);
   expect(result.stderr).toContain('spent: 0 queries');
@@ -78,7 +95,23 @@ test('experiment draws the study\'s rows (numpy seed 42) and reproduces its coun
 test('query --dry-run counts prompt tokens and estimates dollars, sends and writes nothing', async () => {
   await replayServer();
   const workspace = temporaryDirectory();
-  const result = await zsd(['query', '--task', 'svamp', '--split', 'test', '--templates', '1,3', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--dry-run', '--completion-tokens', '100']);
+  const result = await zsd([
+    'query',
+    '--task',
+    'svamp',
+    '--split',
+    'test',
+    '--templates',
+    '1,3',
+    '--workspace',
+    workspace,
+    '--no-recorded',
+    '--base-url',
+    server.url,
+    '--dry-run',
+    '--completion-tokens',
+    '100',
+  ]);
   expect(result.status).toBe(0);
   expect(result.stderr).toMatch(/svamp\s+test\s+1\s+200\s+0\s+\d+\s+20000\s+100\.0 \(flag\)/);
   expect(result.stderr).toContain('total: 400 queries');
@@ -89,7 +122,24 @@ test('query --dry-run counts prompt tokens and estimates dollars, sends and writ
 test('--max-cost stops before the budget is passed; the re-run with a larger budget resumes and pays only the rest', async () => {
   await replayServer();
   const workspace = temporaryDirectory();
-  const base = ['query', '--task', 'svamp', '--split', 'test', '--templates', '2', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--completion-tokens', '120', '--concurrency', '4'];
+  const base = [
+    'query',
+    '--task',
+    'svamp',
+    '--split',
+    'test',
+    '--templates',
+    '2',
+    '--workspace',
+    workspace,
+    '--no-recorded',
+    '--base-url',
+    server.url,
+    '--completion-tokens',
+    '120',
+    '--concurrency',
+    '4',
+  ];
   const limited = await zsd([...base, '--max-cost', '0.02']);
   expect(limited.status).toBe(1);
   expect(limited.stderr).toMatch(/stopped: the next query would pass the budget of \$0\.0200/);
@@ -109,7 +159,25 @@ test('--max-cost stops before the budget is passed; the re-run with a larger bud
 test('--batch goes through the Batch API at half price; a budget below the batch estimate sends nothing', async () => {
   await replayServer({ batchCompletionPolls: 2 });
   const workspace = temporaryDirectory();
-  const args = ['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--samples', '20', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--batch', '--poll-interval', '0.01'];
+  const args = [
+    'query',
+    '--task',
+    'svamp',
+    '--split',
+    'test',
+    '--templates',
+    '1',
+    '--samples',
+    '20',
+    '--workspace',
+    workspace,
+    '--no-recorded',
+    '--base-url',
+    server.url,
+    '--batch',
+    '--poll-interval',
+    '0.01',
+  ];
   const refused = await zsd([...args, '--max-cost', '0.0001', '--completion-tokens', '100']);
   expect(refused.status).toBe(2);
   expect(refused.stderr).toMatch(/the batch is estimated at \$0\.\d+, over --max-cost \$0\.0001/);
@@ -118,7 +186,11 @@ test('--batch goes through the Batch API at half price; a budget below the batch
   const result = await zsd(args);
   expect(result.status).toBe(0);
   expect(server.stats()).toMatchObject({ completions: 20, misses: 0 });
-  const stored = readLines(path.join(workspace, 'query-results', 'svamp', 'test', '1', 'responses.json')) as { batch_id?: string; usage: { prompt_tokens: number; completion_tokens: number }; cost_usd: number }[];
+  const stored = readLines(path.join(workspace, 'query-results', 'svamp', 'test', '1', 'responses.json')) as {
+    batch_id?: string;
+    usage: { prompt_tokens: number; completion_tokens: number };
+    cost_usd: number;
+  }[];
   expect(stored).toHaveLength(20);
   for (const line of stored) {
     expect(line.batch_id).toMatch(/^batch_fake/);
@@ -166,10 +238,26 @@ describe('bad input: a clear error, a non-zero exit, nothing written', () => {
       },
       /ghost\.yaml:5, key explanation\.9: template 9 .* does not exist in prompt-templates\/svamp\.yaml/,
     ],
-    ['--explanation-rate outside [0, 1]', () => ['generate', '--task', 'svamp', '--mix', '4', '--explanation-rate', '1.5'], /--explanation-rate expects a number in \[0, 1\], got 1\.5/],
-    ['--concurrency 0', () => ['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--concurrency', '0'], /--concurrency expects an integer in \[1, 1024\], got 0/],
-    ['an unknown model without --price', () => ['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--model', 'gpt-99'], /no price for model "gpt-99"/],
-    ['a template the task does not have', () => ['query', '--task', 'svamp', '--split', 'test', '--templates', '42'], /no template with id 42 for task "svamp"/],
+    [
+      '--explanation-rate outside [0, 1]',
+      () => ['generate', '--task', 'svamp', '--mix', '4', '--explanation-rate', '1.5'],
+      /--explanation-rate expects a number in \[0, 1\], got 1\.5/,
+    ],
+    [
+      '--concurrency 0',
+      () => ['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--concurrency', '0'],
+      /--concurrency expects an integer in \[1, 1024\], got 0/,
+    ],
+    [
+      'an unknown model without --price',
+      () => ['query', '--task', 'svamp', '--split', 'test', '--templates', '1', '--model', 'gpt-99'],
+      /no price for model "gpt-99"/,
+    ],
+    [
+      'a template the task does not have',
+      () => ['query', '--task', 'svamp', '--split', 'test', '--templates', '42'],
+      /no template with id 42 for task "svamp"/,
+    ],
   ];
   test.each(cases)('%s', async (_name, argsFor, message) => {
     const workspace = temporaryDirectory();
@@ -185,7 +273,21 @@ describe('bad input: a clear error, a non-zero exit, nothing written', () => {
 test('experiment --common-rows: a replay that lacks some recordings compares every template on the rows all of them answered', async () => {
   await replayServer();
   const workspace = temporaryDirectory();
-  const args = ['experiment', '--task', 'svamp', '--samples', '100', '--seed', '42', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--no-write'];
+  const args = [
+    'experiment',
+    '--task',
+    'svamp',
+    '--samples',
+    '100',
+    '--seed',
+    '42',
+    '--workspace',
+    workspace,
+    '--no-recorded',
+    '--base-url',
+    server.url,
+    '--no-write',
+  ];
   const strict = await zsd(args);
   expect(strict.status).toBe(1);
   expect(strict.stdout).toMatch(/not every row was answered/);

@@ -42,14 +42,17 @@ export function numberFlag(name: string, range: { min?: number; max?: number; in
     const wanted = `${range.integer ? 'an integer' : 'a number'}${describeRange(range)}`;
     if (value.trim() === '' || !Number.isFinite(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
     if (range.integer && !Number.isInteger(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
-    if (range.min !== undefined && (range.exclusiveMin ? number <= range.min : number < range.min)) throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
-    if (range.max !== undefined && (range.exclusiveMax ? number >= range.max : number > range.max)) throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
+    if (range.min !== undefined && (range.exclusiveMin ? number <= range.min : number < range.min))
+      throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
+    if (range.max !== undefined && (range.exclusiveMax ? number >= range.max : number > range.max))
+      throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
     return number;
   };
 }
 
 function describeRange(range: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean }): string {
-  if (range.min !== undefined && range.max !== undefined) return ` in ${range.exclusiveMin ? '(' : '['}${range.min}, ${range.max}${range.exclusiveMax ? ')' : ']'}`;
+  if (range.min !== undefined && range.max !== undefined)
+    return ` in ${range.exclusiveMin ? '(' : '['}${range.min}, ${range.max}${range.exclusiveMax ? ')' : ']'}`;
   if (range.min !== undefined) return range.exclusiveMin ? ` above ${range.min}` : ` of at least ${range.min}`;
   if (range.max !== undefined) return ` of at most ${range.max}`;
   return '';
@@ -58,13 +61,23 @@ function describeRange(range: { min?: number; max?: number; exclusiveMin?: boole
 export function addTeacherOptions(command: Command): Command {
   return command
     .option('--model <name>', 'teacher model, as the server names it', STUDY_MODEL)
-    .addOption(new Option('--endpoint <kind>', 'chat (chat completions) or completion (legacy completions; default for *-instruct and davinci models)').choices(['chat', 'completion']))
+    .addOption(
+      new Option('--endpoint <kind>', 'chat (chat completions) or completion (legacy completions; default for *-instruct and davinci models)').choices([
+        'chat',
+        'completion',
+      ]),
+    )
     .option('--base-url <url>', 'OpenAI-compatible server, e.g. http://localhost:8000/v1 (default: $OPENAI_BASE_URL, .env, else OpenAI)')
     .option('--api-key <key>', 'API key (default: $OPENAI_API_KEY or .env in the workspace; prefer those: flags show in process lists)')
-    .option('--temperature <t>', `sampling temperature (the study used ${STUDY_TEMPERATURE})`, numberFlag('--temperature', { min: 0, max: 2 }), STUDY_TEMPERATURE)
+    .option(
+      '--temperature <t>',
+      `sampling temperature (the study used ${STUDY_TEMPERATURE})`,
+      numberFlag('--temperature', { min: 0, max: 2 }),
+      STUDY_TEMPERATURE,
+    )
     .option('--top-p <p>', 'nucleus sampling', numberFlag('--top-p', { min: 0, max: 1 }))
     .option('--max-tokens <n>', 'cap on completion tokens per answer', numberFlag('--max-tokens', { min: 1, integer: true }))
-    .option('--request-seed <n>', 'the API\'s sampling seed (part of the request, so of the cache key)', numberFlag('--request-seed', { min: 0, integer: true }))
+    .option('--request-seed <n>', "the API's sampling seed (part of the request, so of the cache key)", numberFlag('--request-seed', { min: 0, integer: true }))
     .option('--concurrency <n>', 'queries in flight at once', numberFlag('--concurrency', { min: 1, max: 1024, integer: true }), 16)
     .option('--timeout <seconds>', 'per-request timeout', numberFlag('--timeout', { min: 0, exclusiveMin: true }), 60)
     .option('--max-attempts <n>', 'attempts per query before its row fails', numberFlag('--max-attempts', { min: 1, max: 100, integer: true }), 8)
@@ -75,8 +88,16 @@ export function addTeacherOptions(command: Command): Command {
       DEFAULT_MAX_RETRY_WAIT_MS / 1000,
     )
     .option('--max-cost <dollars>', 'stop before the estimated spend would pass this budget', numberFlag('--max-cost', { min: 0 }))
-    .option('--price <prompt,completion>', 'dollars per 1K prompt and completion tokens, instead of the price table (0,0 for a free local server)', parsePriceFlag)
-    .option('--completion-tokens <n>', 'expected completion tokens per answer, for estimates (default: the template\'s recorded average)', numberFlag('--completion-tokens', { min: 0 }))
+    .option(
+      '--price <prompt,completion>',
+      'dollars per 1K prompt and completion tokens, instead of the price table (0,0 for a free local server)',
+      parsePriceFlag,
+    )
+    .option(
+      '--completion-tokens <n>',
+      "expected completion tokens per answer, for estimates (default: the template's recorded average)",
+      numberFlag('--completion-tokens', { min: 0 }),
+    )
     .option('--dry-run', 'estimate tokens and dollars, send nothing')
     .option('--batch', 'use the OpenAI Batch API (half price, answers within 24 h): upload, create, poll and store; a re-run resumes pending batches')
     .option('--poll-interval <seconds>', 'with --batch: seconds between status checks', numberFlag('--poll-interval', { min: 0, exclusiveMin: true }), 30);
@@ -165,7 +186,9 @@ export function waitLogger(log: (line: string) => void, now: () => number = Date
   let lastRetryLine = -Infinity;
   return (event) => {
     if (event.kind === 'store-lock') {
-      log(`waiting: ${event.file} is being written by another zsd process, ${describeHolder(event.holder)}; its ${event.jobs} queries go out once it is done (answers it stores are not asked again; Ctrl-C stops waiting)`);
+      log(
+        `waiting: ${event.file} is being written by another zsd process, ${describeHolder(event.holder)}; its ${event.jobs} queries go out once it is done (answers it stores are not asked again; Ctrl-C stops waiting)`,
+      );
       return;
     }
     if (now() - lastRetryLine < 5000) return;

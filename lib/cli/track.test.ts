@@ -26,12 +26,38 @@ describe('zsd track', () => {
   test('update writes results/experiment-tracking.csv and says how many runs', async () => {
     const root = temporaryDirectory();
     const writer = RunResultsWriter.open(path.join(root, 'results'), {
-      key: { task: 'svamp', model: 't5-efficient-tiny', mode: 'standard', llm: 'None', subsample: 1, mix: '0', labelType: 'gt', alpha: 1, maxInputLength: 64, batchSize: 8, optimizer: 'AdamW', learningRate: 1e-3, run: 0 },
+      key: {
+        task: 'svamp',
+        model: 't5-efficient-tiny',
+        mode: 'standard',
+        llm: 'None',
+        subsample: 1,
+        mix: '0',
+        labelType: 'gt',
+        alpha: 1,
+        maxInputLength: 64,
+        batchSize: 8,
+        optimizer: 'AdamW',
+        learningRate: 1e-3,
+        run: 0,
+      },
       experimentGroup: null,
       category: null,
       config: {},
     });
-    writer.recordTest({ step: 1, selectedBy: 'validation-accuracy', accuracy: 0.1, examples: 5, evalAccuracy: 0.2, trainSteps: 1, trainDurationSeconds: 1, stopReason: 'max-steps' }, []);
+    writer.recordTest(
+      {
+        step: 1,
+        selectedBy: 'validation-accuracy',
+        accuracy: 0.1,
+        examples: 5,
+        evalAccuracy: 0.2,
+        trainSteps: 1,
+        trainDurationSeconds: 1,
+        stopReason: 'max-steps',
+      },
+      [],
+    );
     const first = await zsd(['track', 'update', '--data', DATA_ROOT, '--workspace', root]);
     expect(first.status).toBe(0);
     expect(first.stdout).toMatch(/^1 run \(1 finished\) written to .*results\/experiment-tracking\.csv\n$/);
@@ -48,7 +74,22 @@ describe('zsd track', () => {
 
   test('plan prints one zsd train line per run to do, and a summary on stderr', async () => {
     const root = temporaryDirectory();
-    const result = await zsd(['track', 'plan', '--group', 'Subsampling CQA GPT35', '--mode', 'task_prefix', '--label-type', 'gt', '--data', DATA_ROOT, '--workspace', root, '--models', '/opt/t5']);
+    const result = await zsd([
+      'track',
+      'plan',
+      '--group',
+      'Subsampling CQA GPT35',
+      '--mode',
+      'task_prefix',
+      '--label-type',
+      'gt',
+      '--data',
+      DATA_ROOT,
+      '--workspace',
+      root,
+      '--models',
+      '/opt/t5',
+    ]);
     expect(result.status).toBe(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(4);

@@ -30,7 +30,7 @@ interface PlanOptions extends CommonOptions {
 export function trackCommand(): Command {
   const track = new Command('track').description('Experiment tracking: collect results/ into a table; plan the training runs still to do');
 
-  const update = new Command('update').description('Collect <workspace>/results/ into results/experiment-tracking.csv (the study\'s columns, then zsd\'s)');
+  const update = new Command('update').description("Collect <workspace>/results/ into results/experiment-tracking.csv (the study's columns, then zsd's)");
   addCommonOptions(update);
   update.action((options: CommonOptions) => {
     const result = updateTrackingTable(rootOptionsOf(options));
@@ -42,10 +42,10 @@ export function trackCommand(): Command {
   const plan = new Command('plan')
     .description('Print the `zsd train` commands for the planned runs of an experiment group that have no results yet')
     .requiredOption('--group <name>', 'experiment_group of the plan, e.g. "Subsampling ANLI1" (case-insensitive)')
-    .option('--plan <file>', 'plan CSV with the study\'s columns (default: <workspace>/experiment-plan.csv, else <data>/paper/experiment_tracking.csv)')
+    .option('--plan <file>', "plan CSV with the study's columns (default: <workspace>/experiment-plan.csv, else <data>/paper/experiment_tracking.csv)")
     .option('--models <dir>', 'directory of pretrained students for models that are not a zsd preset (--init-from DIR/<model>)', 'models')
     .option('--extra <flags>', 'flags appended to every command', STUDY_TRAINING_FLAGS.join(' '))
-    .option('--include-hand-entered', 'also plan the study\'s rows with run = 100 (numbers copied by hand from Hsieh et al.)');
+    .option('--include-hand-entered', "also plan the study's rows with run = 100 (numbers copied by hand from Hsieh et al.)");
   for (const name of Object.keys(PLAN_FILTERS) as PlanFilterName[]) {
     const flag = name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
     plan.option(`--${flag} <value>`, `only rows whose ${PLAN_FILTERS[name]} is this value`);
@@ -68,7 +68,9 @@ export function trackCommand(): Command {
       `${result.pending.length} run${result.pending.length === 1 ? '' : 's'} to do (${result.pending.filter((run) => run.status === 'unfinished').length} to resume)`,
       `${result.done} done`,
       result.duplicates > 0 ? `${result.duplicates} duplicate row${result.duplicates === 1 ? '' : 's'}` : undefined,
-      result.handEnteredSkipped > 0 ? `${result.handEnteredSkipped} hand-entered row${result.handEnteredSkipped === 1 ? '' : 's'} (run 100) skipped` : undefined,
+      result.handEnteredSkipped > 0
+        ? `${result.handEnteredSkipped} hand-entered row${result.handEnteredSkipped === 1 ? '' : 's'} (run 100) skipped`
+        : undefined,
     ].filter(Boolean);
     process.stderr.write(`group "${result.group}" of ${result.file}: ${result.rows} planned row${result.rows === 1 ? '' : 's'}; ${notes.join(', ')}\n`);
   });

@@ -14,11 +14,43 @@ function tinyConfig(): string {
   return writeFile(path.join(temporaryDirectory(), 'tiny', 'config.json'), JSON.stringify(t5ConfigToJson(config)));
 }
 
-const QUICK = ['--subsample', '0.05', '--batch-size', '6', '--max-input-length', '64', '--max-target-length', '32', '--eval-max-new-tokens', '6', '--lr', '0.02', '--schedule', 'constant'];
+const QUICK = [
+  '--subsample',
+  '0.05',
+  '--batch-size',
+  '6',
+  '--max-input-length',
+  '64',
+  '--max-target-length',
+  '32',
+  '--eval-max-new-tokens',
+  '6',
+  '--lr',
+  '0.02',
+  '--schedule',
+  'constant',
+];
 
 test('task_prefix training on svamp on 2 worker threads: the loss falls, results are written in the study layout, predict on the selected checkpoint reproduces the test predictions', async () => {
   const workspace = temporaryDirectory();
-  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '30', '--eval-steps', '15', '--workers', '2', '--backend', 'wasm', ...QUICK]);
+  const result = await runCliAsync([
+    'train',
+    '--task',
+    'svamp',
+    '--workspace',
+    workspace,
+    '--config',
+    tinyConfig(),
+    '--max-steps',
+    '30',
+    '--eval-steps',
+    '15',
+    '--workers',
+    '2',
+    '--backend',
+    'wasm',
+    ...QUICK,
+  ]);
   expect(result.stderr).toMatch(/backend: .*wasm/);
   expect(result.status).toBe(0);
   const run = path.join(workspace, 'results', 'svamp', 'tiny', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');
@@ -33,27 +65,57 @@ test('task_prefix training on svamp on 2 worker threads: the loss falls, results
 
   const checkpoints = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints', 'checkpoints.json'), 'utf8'));
   const selected = path.join(run, 'checkpoints', checkpoints.best ?? checkpoints.latest);
-  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 20).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
+  const inputs = writeFile(
+    path.join(temporaryDirectory(), 'inputs.jsonl'),
+    predictions
+      .slice(0, 20)
+      .map((line) => `${JSON.stringify({ input: line.input })}\n`)
+      .join(''),
+  );
   const predicted = await runCliAsync(['predict', '--model', selected, '--input', inputs, '--max-input-length', '64', '--max-new-tokens', '6']);
   expect(predicted.status).toBe(0);
-  const again = predicted.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction);
+  const again = predicted.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).prediction);
   expect(again).toEqual(predictions.slice(0, 20).map((line) => line.prediction));
 });
 
-(nativeBackendInstalled() ? test : test.skip)('by default train takes the native backend, says so, and runs --workers 2 as native gradient workers; the loss falls', async () => {
-  const workspace = temporaryDirectory();
-  const result = await runCliAsync(['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '20', '--workers', '2', ...QUICK], { env: { ...process.env, ZSD_BACKEND: '' } });
-  expect(result.status).toBe(0);
-  expect(result.stderr).toMatch(/backend: @tensorflow\/tfjs-node \(native TensorFlow\)/);
-  expect(result.stderr).toContain('gradient workers: 2 threads on native TensorFlow, each with its share of the cores');
-  const run = path.join(workspace, 'results', 'svamp', 'tiny', 'standard', 'None', '0.05', 'None', 'gt', '1.0', '64', '6', 'AdamW', '0.02', '0');
-  const train = JSON.parse(fs.readFileSync(path.join(run, 'train.json'), 'utf8')) as { loss: number }[];
-  expect(train[train.length - 1].loss).toBeLessThan(train[0].loss * 0.75);
-});
+(nativeBackendInstalled() ? test : test.skip)(
+  'by default train takes the native backend, says so, and runs --workers 2 as native gradient workers; the loss falls',
+  async () => {
+    const workspace = temporaryDirectory();
+    const result = await runCliAsync(
+      ['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--max-steps', '20', '--workers', '2', ...QUICK],
+      { env: { ...process.env, ZSD_BACKEND: '' } },
+    );
+    expect(result.status).toBe(0);
+    expect(result.stderr).toMatch(/backend: @tensorflow\/tfjs-node \(native TensorFlow\)/);
+    expect(result.stderr).toContain('gradient workers: 2 threads on native TensorFlow, each with its share of the cores');
+    const run = path.join(workspace, 'results', 'svamp', 'tiny', 'standard', 'None', '0.05', 'None', 'gt', '1.0', '64', '6', 'AdamW', '0.02', '0');
+    const train = JSON.parse(fs.readFileSync(path.join(run, 'train.json'), 'utf8')) as { loss: number }[];
+    expect(train[train.length - 1].loss).toBeLessThan(train[0].loss * 0.75);
+  },
+);
 
 test('--vocabulary task: a student with its own small vocabulary, saved with each checkpoint, which predict reads', async () => {
   const workspace = temporaryDirectory();
-  const result = await runCliAsync(['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--vocabulary', 'task', '--max-steps', '12', ...QUICK]);
+  const result = await runCliAsync([
+    'train',
+    '--task',
+    'svamp',
+    '--mode',
+    'standard',
+    '--workspace',
+    workspace,
+    '--config',
+    tinyConfig(),
+    '--vocabulary',
+    'task',
+    '--max-steps',
+    '12',
+    ...QUICK,
+  ]);
   expect(result.status).toBe(0);
   const size = Number(/task vocabulary: (\d+) of 32100 pieces/.exec(result.stderr)?.[1]);
   expect(size).toBeGreaterThan(300);
@@ -64,22 +126,65 @@ test('--vocabulary task: a student with its own small vocabulary, saved with eac
   expect(JSON.parse(fs.readFileSync(path.join(selected, 'config.json'), 'utf8')).vocab_size).toBe(size);
   expect(JSON.parse(fs.readFileSync(path.join(selected, 'tokenizer.json'), 'utf8')).model.vocab).toHaveLength(size);
   const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { input: string; prediction: string }[];
-  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 10).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
+  const inputs = writeFile(
+    path.join(temporaryDirectory(), 'inputs.jsonl'),
+    predictions
+      .slice(0, 10)
+      .map((line) => `${JSON.stringify({ input: line.input })}\n`)
+      .join(''),
+  );
   const predicted = await runCliAsync(['predict', '--model', selected, '--input', inputs, '--prefix', '', '--max-input-length', '64', '--max-new-tokens', '6']);
   expect(predicted.status).toBe(0);
-  expect(predicted.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction)).toEqual(predictions.slice(0, 10).map((line) => line.prediction));
-  const fromCheckpoint = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--init-from', selected, '--vocabulary', 'task', '--max-steps', '1', ...QUICK]);
+  expect(
+    predicted.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).prediction),
+  ).toEqual(predictions.slice(0, 10).map((line) => line.prediction));
+  const fromCheckpoint = await runCliAsync([
+    'train',
+    '--task',
+    'svamp',
+    '--workspace',
+    workspace,
+    '--init-from',
+    selected,
+    '--vocabulary',
+    'task',
+    '--max-steps',
+    '1',
+    ...QUICK,
+  ]);
   expect(fromCheckpoint.status).toBe(2);
   expect(fromCheckpoint.stderr).toMatch(/--vocabulary task needs a random init/);
 });
 
 test('--number-mapping: predictions hold the answer with the numbers put back and the gold label as it was; the checkpoint applies the mapping itself in predict', async () => {
   const workspace = temporaryDirectory();
-  const result = await runCliAsync(['train', '--task', 'svamp', '--workspace', workspace, '--config', tinyConfig(), '--number-mapping', '--max-steps', '12', ...QUICK]);
+  const result = await runCliAsync([
+    'train',
+    '--task',
+    'svamp',
+    '--workspace',
+    workspace,
+    '--config',
+    tinyConfig(),
+    '--number-mapping',
+    '--max-steps',
+    '12',
+    ...QUICK,
+  ]);
   expect(result.status).toBe(0);
   expect(result.stderr).toContain('number mapping: on');
   const run = path.join(workspace, 'results', 'svamp', 'tiny-number-mapping', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0');
-  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { index: number; input: string; label: string; prediction: string; modelOutput: string; correct: boolean }[];
+  const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as {
+    index: number;
+    input: string;
+    label: string;
+    prediction: string;
+    modelOutput: string;
+    correct: boolean;
+  }[];
   expect(predictions).toHaveLength(200);
   const gold = loadSplit(getTask('svamp'), 'test', [DATA_ROOT]).rows;
   for (const line of predictions) {
@@ -90,33 +195,88 @@ test('--number-mapping: predictions hold the answer with the numbers put back an
   }
   const checkpoints = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints', 'checkpoints.json'), 'utf8'));
   const selected = path.join(run, 'checkpoints', checkpoints.best ?? checkpoints.latest);
-  expect(JSON.parse(fs.readFileSync(path.join(selected, 'preprocessing.json'), 'utf8'))).toEqual({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: true });
-  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 10).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
+  expect(JSON.parse(fs.readFileSync(path.join(selected, 'preprocessing.json'), 'utf8'))).toEqual({
+    formatVersion: 1,
+    task: 'svamp',
+    inputPrefix: 'predict: ',
+    numberMapping: true,
+  });
+  const inputs = writeFile(
+    path.join(temporaryDirectory(), 'inputs.jsonl'),
+    predictions
+      .slice(0, 10)
+      .map((line) => `${JSON.stringify({ input: line.input })}\n`)
+      .join(''),
+  );
   const predicted = await runCliAsync(['predict', '--model', selected, '--input', inputs, '--max-input-length', '64', '--max-new-tokens', '6']);
   expect(predicted.status).toBe(0);
-  const lines = predicted.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const lines = predicted.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   expect(lines.map((line) => line.prediction)).toEqual(predictions.slice(0, 10).map((line) => line.prediction));
   expect(lines.map((line) => line.model_output)).toEqual(predictions.slice(0, 10).map((line) => line.modelOutput));
 
-  const refused = await runCliAsync(['train', '--task', 'cqa', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--number-mapping', '--max-steps', '1', ...QUICK]);
+  const refused = await runCliAsync([
+    'train',
+    '--task',
+    'cqa',
+    '--mode',
+    'standard',
+    '--workspace',
+    workspace,
+    '--config',
+    tinyConfig(),
+    '--number-mapping',
+    '--max-steps',
+    '1',
+    ...QUICK,
+  ]);
   expect(refused.status).not.toBe(0);
   expect(refused.stderr).toMatch(/number mapping is for tasks whose labels are equations \(svamp\), not cqa/);
 });
 
 test('--eval-num-beams: the selected checkpoint answers the test split by beam search, as predict --num-beams does', async () => {
   const workspace = temporaryDirectory();
-  const result = await runCliAsync(['train', '--task', 'svamp', '--mode', 'standard', '--workspace', workspace, '--config', tinyConfig(), '--eval-num-beams', '3', '--max-steps', '12', ...QUICK]);
+  const result = await runCliAsync([
+    'train',
+    '--task',
+    'svamp',
+    '--mode',
+    'standard',
+    '--workspace',
+    workspace,
+    '--config',
+    tinyConfig(),
+    '--eval-num-beams',
+    '3',
+    '--max-steps',
+    '12',
+    ...QUICK,
+  ]);
   expect(result.status).toBe(0);
   const run = path.join(workspace, 'results', 'svamp', 'tiny', 'standard', 'None', '0.05', 'None', 'gt', '1.0', '64', '6', 'AdamW', '0.02', '0');
   expect(JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).config.trainer.testNumBeams).toBe(3);
   const predictions = JSON.parse(fs.readFileSync(path.join(run, 'predictions.json'), 'utf8')) as { input: string; prediction: string }[];
   const checkpoints = JSON.parse(fs.readFileSync(path.join(run, 'checkpoints', 'checkpoints.json'), 'utf8'));
   const selected = path.join(run, 'checkpoints', checkpoints.best ?? checkpoints.latest);
-  const inputs = writeFile(path.join(temporaryDirectory(), 'inputs.jsonl'), predictions.slice(0, 12).map((line) => `${JSON.stringify({ input: line.input })}\n`).join(''));
-  const predict = (beams: string) => runCliAsync(['predict', '--model', selected, '--input', inputs, '--max-input-length', '64', '--max-new-tokens', '6', '--num-beams', beams]);
+  const inputs = writeFile(
+    path.join(temporaryDirectory(), 'inputs.jsonl'),
+    predictions
+      .slice(0, 12)
+      .map((line) => `${JSON.stringify({ input: line.input })}\n`)
+      .join(''),
+  );
+  const predict = (beams: string) =>
+    runCliAsync(['predict', '--model', selected, '--input', inputs, '--max-input-length', '64', '--max-new-tokens', '6', '--num-beams', beams]);
   const beam = await predict('3');
   expect(beam.status).toBe(0);
-  expect(beam.stdout.trim().split('\n').map((line) => JSON.parse(line).prediction)).toEqual(predictions.slice(0, 12).map((line) => line.prediction));
+  expect(
+    beam.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).prediction),
+  ).toEqual(predictions.slice(0, 12).map((line) => line.prediction));
   // and greedy decoding answers differently on these rows, so the test tells the two apart
   const greedy = await predict('1');
   expect(greedy.stdout).not.toBe(beam.stdout);

@@ -18,7 +18,22 @@ afterEach(async () => server?.close());
 const env = { OPENAI_API_KEY: '', OPENAI_BASE_URL: '' };
 
 function queryArgs(workspace: string): string[] {
-  return ['query', '--task', 'svamp', '--split', 'test', '--templates', '2', '--workspace', workspace, '--no-recorded', '--base-url', server.url, '--concurrency', String(CONCURRENCY)];
+  return [
+    'query',
+    '--task',
+    'svamp',
+    '--split',
+    'test',
+    '--templates',
+    '2',
+    '--workspace',
+    workspace,
+    '--no-recorded',
+    '--base-url',
+    server.url,
+    '--concurrency',
+    String(CONCURRENCY),
+  ];
 }
 
 function start(args: string[]): { child: ReturnType<typeof spawnCli>; done: Promise<CliResult & { signal: NodeJS.Signals | null }> } {
@@ -54,7 +69,9 @@ test('two zsd query processes started together on one workspace pay each prompt 
   expect(keys).toHaveLength(200);
   expect(new Set(keys).size).toBe(200);
   // One of them waited for the other and said whom for; between them, 200 fresh answers and 200 from the store.
-  const waited = results.filter((result) => /waiting: .*responses\.json is being written by another zsd process, pid \d+ \(zsd query --task svamp/.test(result.stderr));
+  const waited = results.filter((result) =>
+    /waiting: .*responses\.json is being written by another zsd process, pid \d+ \(zsd query --task svamp/.test(result.stderr),
+  );
   expect(waited.length).toBeGreaterThanOrEqual(1);
   const spent = results.map((result) => Number(/spent: (\d+) queries/.exec(result.stderr)?.[1]));
   expect(spent[0] + spent[1]).toBe(200);

@@ -52,7 +52,7 @@ test('a reused pid (alive, but started at another time than the holder) is not t
   if (attempt.acquired) attempt.lock.release();
 });
 
-test('a holder on another host is never presumed dead; release never removes another holder\'s lock', () => {
+test("a holder on another host is never presumed dead; release never removes another holder's lock", () => {
   const target = path.join(temporaryDirectory(), 'responses.json');
   writeRecord(target, { pid: deadPid(), host: 'another-host' });
   expect(tryLock(target).acquired).toBe(false);

@@ -67,7 +67,13 @@ export function lockFileOf(target: string): string {
 export function tryLock(target: string, command = thisCommand()): LockAttempt {
   const file = lockFileOf(target);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const record: LockHolder = { pid: process.pid, host: os.hostname(), command: redactSecrets(command), started_at: new Date().toISOString(), process_start: processStart(process.pid) };
+  const record: LockHolder = {
+    pid: process.pid,
+    host: os.hostname(),
+    command: redactSecrets(command),
+    started_at: new Date().toISOString(),
+    process_start: processStart(process.pid),
+  };
   const content = `${JSON.stringify(record)}\n`;
   for (let attempt = 0; attempt < 5; attempt++) {
     const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

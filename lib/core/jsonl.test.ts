@@ -5,7 +5,6 @@ import { ZsdError } from './errors';
 import { parseJsonLines, readJsonLines } from './jsonl';
 import { temporaryDirectory, thrownBy } from '../test-support/fixtures';
 
-
 describe('parseJsonLines', () => {
   test('returns each value with its 1-based line number', () => {
     const content = parseJsonLines('{"a":1}\n{"b":2}\n[3]\n', 'rows.jsonl');

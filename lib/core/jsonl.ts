@@ -67,7 +67,10 @@ export function decodeUtf8Lines(bytes: Uint8Array, file: string): { text: string
 }
 
 function invalidUtf8(file: string, line: number): ZsdError {
-  return new ZsdError('invalid-file', 'line is not valid UTF-8 (bytes that no UTF-8 character is made of); expected a UTF-8 text file: re-save it as UTF-8', { file, line });
+  return new ZsdError('invalid-file', 'line is not valid UTF-8 (bytes that no UTF-8 character is made of); expected a UTF-8 text file: re-save it as UTF-8', {
+    file,
+    line,
+  });
 }
 
 export function parseJsonLines<T = unknown>(text: string, file: string): JsonLinesContent<T> {

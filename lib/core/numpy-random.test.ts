@@ -6,7 +6,6 @@ import { thrownBy } from '../test-support/fixtures';
 // `np.random.RandomState(s).get_state()[1]`, `._bit_generator.random_raw(n)`, and for `random_interval` the C
 // function from numpy's libnpyrandom.a called on a RandomState's bit generator.
 
-
 /** sum(index * value): one number that changes if any two positions swap. */
 function positionChecksum(values: number[]): number {
   return values.reduce((sum, value, index) => sum + index * value, 0);
@@ -54,25 +53,17 @@ describe('NumpyRandomState.nextUint32 (tempered MT19937 output)', () => {
   test('seed 5489 gives the reference MT19937 sequence, across two regenerations', () => {
     const random = new NumpyRandomState(5489);
     const outputs = Array.from({ length: 1250 }, () => random.nextUint32());
-    expect(outputs.slice(0, 10)).toEqual([
-      3499211612, 581869302, 3890346734, 3586334585, 545404204, 4161255391, 3922919429, 949333985, 2715962298,
-      1323567403,
-    ]);
-    expect([outputs[623], outputs[624], outputs[625], outputs[1247], outputs[1248]]).toEqual([
-      4020325887, 4178893912, 610818241, 2538210759, 358555951,
-    ]);
+    expect(outputs.slice(0, 10)).toEqual([3499211612, 581869302, 3890346734, 3586334585, 545404204, 4161255391, 3922919429, 949333985, 2715962298, 1323567403]);
+    expect([outputs[623], outputs[624], outputs[625], outputs[1247], outputs[1248]]).toEqual([4020325887, 4178893912, 610818241, 2538210759, 358555951]);
   });
 
   test('seed 42 matches random_raw', () => {
     const random = new NumpyRandomState(42);
     const outputs = Array.from({ length: 1250 }, () => random.nextUint32());
     expect(outputs.slice(0, 10)).toEqual([
-      1608637542, 3421126067, 4083286876, 787846414, 3143890026, 3348747335, 2571218620, 2563451924, 670094950,
-      1914837113,
+      1608637542, 3421126067, 4083286876, 787846414, 3143890026, 3348747335, 2571218620, 2563451924, 670094950, 1914837113,
     ]);
-    expect([outputs[623], outputs[624], outputs[625], outputs[1247], outputs[1248]]).toEqual([
-      1077437785, 108880612, 791707097, 1014112781, 2655384025,
-    ]);
+    expect([outputs[623], outputs[624], outputs[625], outputs[1247], outputs[1248]]).toEqual([1077437785, 108880612, 791707097, 1014112781, 2655384025]);
   });
 });
 
@@ -80,16 +71,14 @@ describe('NumpyRandomState.random (legacy random_sample)', () => {
   test('seed 100: the first ten doubles, exactly', () => {
     const random = new NumpyRandomState(100);
     expect(Array.from({ length: 10 }, () => random.random())).toEqual([
-      0.5434049417909654, 0.27836938509379616, 0.4245175907491331, 0.8447761323199037, 0.004718856190972565,
-      0.12156912078311422, 0.6707490847267786, 0.8258527551050476, 0.13670658968495297, 0.57509332942725,
+      0.5434049417909654, 0.27836938509379616, 0.4245175907491331, 0.8447761323199037, 0.004718856190972565, 0.12156912078311422, 0.6707490847267786,
+      0.8258527551050476, 0.13670658968495297, 0.57509332942725,
     ]);
   });
 
   test('seed 0: the familiar 0.5488135039273248, 0.7151893663724195, 0.6027633760716439', () => {
     const random = new NumpyRandomState(0);
-    expect([random.random(), random.random(), random.random()]).toEqual([
-      0.5488135039273248, 0.7151893663724195, 0.6027633760716439,
-    ]);
+    expect([random.random(), random.random(), random.random()]).toEqual([0.5488135039273248, 0.7151893663724195, 0.6027633760716439]);
   });
 });
 
@@ -164,7 +153,7 @@ describe('NumpyRandomState.shuffle and numpyPermutationOfRange (np.random.shuffl
     expect(permutation.slice(-10)).toEqual([12358, 10817, 19180, 9684, 6744, 16120, 5020, 11393, 18040, 646]);
   });
 
-  test('a shuffle consumes exactly numpy\'s draws, rejections included, so later numbers still agree', () => {
+  test("a shuffle consumes exactly numpy's draws, rejections included, so later numbers still agree", () => {
     // Seed 405, n 10: nine swaps and one rejected draw leave numpy at position 10.
     const random = new NumpyRandomState(405);
     random.shuffle(Array.from({ length: 10 }, (_, index) => index));
@@ -202,9 +191,7 @@ describe("the study's explanation subsampling (seed 100, one random() per explai
   }
 
   test('rate 0.33 over 50 rows drops the rows numpy drops', () => {
-    expect(droppedRows(50, 0.33)).toEqual([
-      0, 2, 3, 6, 7, 9, 10, 15, 16, 18, 20, 21, 22, 23, 25, 28, 30, 31, 33, 35, 36, 38, 39, 40, 41, 42, 45, 46, 49,
-    ]);
+    expect(droppedRows(50, 0.33)).toEqual([0, 2, 3, 6, 7, 9, 10, 15, 16, 18, 20, 21, 22, 23, 25, 28, 30, 31, 33, 35, 36, 38, 39, 40, 41, 42, 45, 46, 49]);
   });
 
   test('rate 0.85 over 50 rows drops the rows numpy drops', () => {

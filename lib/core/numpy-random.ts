@@ -39,10 +39,7 @@ export class NumpyRandomState {
   /** Same state as `np.random.seed(seed)` / `np.random.RandomState(seed)` for an integer seed. */
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-      throw new ZsdError(
-        'usage',
-        `numpy seed must be an integer between 0 and 2**32 - 1, got ${String(seed)}`,
-      );
+      throw new ZsdError('usage', `numpy seed must be an integer between 0 and 2**32 - 1, got ${String(seed)}`);
     }
     const key = this.key;
     key[0] = seed >>> 0;
@@ -83,10 +80,7 @@ export class NumpyRandomState {
    */
   randomInterval(max: number): number {
     if (!Number.isInteger(max) || max < 0 || max > Number.MAX_SAFE_INTEGER) {
-      throw new ZsdError(
-        'usage',
-        `randomInterval needs an integer between 0 and ${Number.MAX_SAFE_INTEGER}, got ${String(max)}`,
-      );
+      throw new ZsdError('usage', `randomInterval needs an integer between 0 and ${Number.MAX_SAFE_INTEGER}, got ${String(max)}`);
     }
     if (max === 0) return 0; // numpy returns without drawing
     if (max <= 0xffffffff) return randomInterval32(max, () => this.nextUint32());

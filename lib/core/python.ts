@@ -91,7 +91,8 @@ export function pythonRstrip(text: string): string {
  */
 export function pythonJsonDumps(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'string') return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (typeof value === 'string')
+    return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw new TypeError(`pythonJsonDumps: ${value} is not an integer; Python would print it differently`);
@@ -99,7 +100,9 @@ export function pythonJsonDumps(value: unknown): string {
   }
   if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`;
   if (typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>).map(([key, field]) => `${pythonJsonDumps(key)}: ${pythonJsonDumps(field)}`).join(', ')}}`;
+    return `{${Object.entries(value as Record<string, unknown>)
+      .map(([key, field]) => `${pythonJsonDumps(key)}: ${pythonJsonDumps(field)}`)
+      .join(', ')}}`;
   }
   throw new TypeError(`pythonJsonDumps: cannot write a ${typeof value}`);
 }

@@ -6,9 +6,8 @@ import { resolveDataRoot } from './paths';
 import { indentQuotedContinuationLines, parseYamlText, readYamlFile } from './yaml';
 import { thrownBy } from '../test-support/fixtures';
 
-
 // A template like the study's cqa.yaml: the single-quoted value continues at column 0, left of its key.
-const UNDER_INDENTED_TEMPLATE = ["templates:", "  1:", "    id: 1", "    user_message: 'a", 'b) {x}', "c'", '    swap: True', ''].join('\n');
+const UNDER_INDENTED_TEMPLATE = ['templates:', '  1:', '    id: 1', "    user_message: 'a", 'b) {x}', "c'", '    swap: True', ''].join('\n');
 
 describe('parseYamlText, lenient quoted scalars', () => {
   test('a single-quoted scalar continued left of its key folds its lines with single spaces, as PyYAML', () => {
@@ -87,7 +86,7 @@ describe('readYamlFile', () => {
 describe('indentQuotedContinuationLines', () => {
   test('indents continuation lines of a quoted scalar to the key line indent plus two', () => {
     expect(indentQuotedContinuationLines(UNDER_INDENTED_TEMPLATE)).toBe(
-      ["templates:", "  1:", "    id: 1", "    user_message: 'a", '      b) {x}', "      c'", '    swap: True', ''].join('\n'),
+      ['templates:', '  1:', '    id: 1', "    user_message: 'a", '      b) {x}', "      c'", '    swap: True', ''].join('\n'),
     );
   });
 

@@ -49,7 +49,10 @@ describe('the four tasks load with the prompt values the study’s templates exp
 
 describe('a generic JSON Lines task of the user’s own', () => {
   const root = temporaryDirectory();
-  writeFile(path.join(root, 'datasets', 'sentiment', 'sentiment_train.jsonl'), '{"input": "great film", "label": "Positive", "rationale": "praise"}\n{"input": "dull", "label": 0}\n');
+  writeFile(
+    path.join(root, 'datasets', 'sentiment', 'sentiment_train.jsonl'),
+    '{"input": "great film", "label": "Positive", "rationale": "praise"}\n{"input": "dull", "label": 0}\n',
+  );
 
   test('is found by name, with its splits', () => {
     expect(getTask('sentiment', [root])).toMatchObject({ name: 'sentiment', kind: 'generic', splits: ['train'] });
@@ -62,7 +65,9 @@ describe('a generic JSON Lines task of the user’s own', () => {
   });
 
   test('an unknown task name explains both options', () => {
-    expect(() => getTask('nosuch', [root])).toThrow(/unknown task "nosuch"; expected one of cqa, svamp, anli1, esnli, or a task of your own as datasets\/nosuch\/nosuch_<split>\.jsonl/);
+    expect(() => getTask('nosuch', [root])).toThrow(
+      /unknown task "nosuch"; expected one of cqa, svamp, anli1, esnli, or a task of your own as datasets\/nosuch\/nosuch_<split>\.jsonl/,
+    );
   });
 });
 
@@ -107,6 +112,8 @@ describe('bad dataset lines name the file, line and field', () => {
   test('an NLI label out of range', () => {
     const nliRoot = temporaryDirectory();
     writeFile(path.join(nliRoot, 'datasets', 'anli1', 'anli1_valid.json'), '{"premise": "p", "hypothesis": "h", "label": 3}\n');
-    expect(() => loadSplit(getTask('anli1'), 'valid', [nliRoot])).toThrow(/anli1_valid\.json:1, key label: expected "label" to be 0 \(entailment\), 1 \(neutral\) or 2 \(contradiction\), got 3/);
+    expect(() => loadSplit(getTask('anli1'), 'valid', [nliRoot])).toThrow(
+      /anli1_valid\.json:1, key label: expected "label" to be 0 \(entailment\), 1 \(neutral\) or 2 \(contradiction\), got 3/,
+    );
   });
 });

@@ -55,7 +55,8 @@ export function loadSplit(task: TaskDefinition, split: string, roots: readonly s
   }
   const rows = content.lines.map(({ line, value }, index) => toExampleRow(task, value, index, { file, line }));
   // An empty split would "succeed" with nothing asked, trained or scored: almost always a failed download or export.
-  if (rows.length === 0) throw new ZsdError('invalid-file', `the "${split}" split of task "${task.name}" has no rows; expected one JSON object per line`, { file });
+  if (rows.length === 0)
+    throw new ZsdError('invalid-file', `the "${split}" split of task "${task.name}" has no rows; expected one JSON object per line`, { file });
   return { task: task.name, split, file, rows };
 }
 
@@ -136,6 +137,7 @@ function text(row: Record<string, unknown>, key: string, where: RowLocation): st
 function optionalText(row: Record<string, unknown>, key: string, where: RowLocation): string | null {
   const value = row[key];
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw new ZsdError('invalid-file', `expected "${key}" to be a string or null, got ${JSON.stringify(value)}`, { ...where, key });
+  if (typeof value !== 'string')
+    throw new ZsdError('invalid-file', `expected "${key}" to be a string or null, got ${JSON.stringify(value)}`, { ...where, key });
   return value;
 }

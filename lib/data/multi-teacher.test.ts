@@ -13,6 +13,12 @@ test('rows read as multiple choice with as many choices as they have; a bad row 
   const rows = readMultiTeacherRows(multiTeacherSplitFile(DATA_ROOT, 'obqa', 'train'));
   expect(rows).toHaveLength(4957);
   expect(Object.keys(rows[0].promptValues)).toEqual(['question', 'choice_a', 'choice_b', 'choice_c', 'choice_d']);
-  const file = writeFile(path.join(temporaryDirectory(), 'toy_train.json'), JSON.stringify([{ id: 1, question: 'q', choices: ['a'], answer: 'a' }, { id: 2, question: 'q', choices: [], answer: 'a' }]));
+  const file = writeFile(
+    path.join(temporaryDirectory(), 'toy_train.json'),
+    JSON.stringify([
+      { id: 1, question: 'q', choices: ['a'], answer: 'a' },
+      { id: 2, question: 'q', choices: [], answer: 'a' },
+    ]),
+  );
   expect(() => readMultiTeacherRows(file)).toThrow(/toy_train\.json, key 1\.choices: expected "choices" to be an array of 1 to 26 strings/);
 });

@@ -63,9 +63,11 @@ export function readMultiTeacherRows(file: string): ExampleRow[] {
   }
   return values.map(({ value, where }, index) => {
     const row = value as Record<string, unknown>;
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new ZsdError('invalid-file', 'expected an object {id, question, choices, answer}', where);
+    if (typeof row !== 'object' || row === null || Array.isArray(row))
+      throw new ZsdError('invalid-file', 'expected an object {id, question, choices, answer}', where);
     const { question, choices, answer } = row;
-    if (typeof question !== 'string') throw new ZsdError('invalid-file', 'expected "question" to be a string', { ...where, key: joinKey(where.key, 'question') });
+    if (typeof question !== 'string')
+      throw new ZsdError('invalid-file', 'expected "question" to be a string', { ...where, key: joinKey(where.key, 'question') });
     if (!Array.isArray(choices) || choices.length < 1 || choices.length > CHOICE_LETTERS.length || !choices.every((choice) => typeof choice === 'string')) {
       throw new ZsdError('invalid-file', 'expected "choices" to be an array of 1 to 26 strings', { ...where, key: joinKey(where.key, 'choices') });
     }

@@ -131,7 +131,13 @@ export function oracleSolves(row: ExampleRow): boolean {
   return false;
 }
 
-function score(name: string, rule: string, referenceAccuracy: number | null, rows: readonly ExampleRow[], isCorrect: (row: ExampleRow) => boolean): BaselineScore {
+function score(
+  name: string,
+  rule: string,
+  referenceAccuracy: number | null,
+  rows: readonly ExampleRow[],
+  isCorrect: (row: ExampleRow) => boolean,
+): BaselineScore {
   const correct = rows.filter(isCorrect).length;
   return { name, rule, referenceAccuracy, accuracy: rows.length === 0 ? 0 : correct / rows.length, correct, rows: rows.length };
 }
@@ -160,7 +166,9 @@ export function computeBaselines(
     }
     const chosen = best!;
     baselines.push(
-      score('best single rule', chosen.rule.text, chosen.accuracy, scored.rows, (row) => sameValue(chosen.rule.answer(problemNumbers(questionOf(row))), goldValue(row))),
+      score('best single rule', chosen.rule.text, chosen.accuracy, scored.rows, (row) =>
+        sameValue(chosen.rule.answer(problemNumbers(questionOf(row))), goldValue(row)),
+      ),
     );
     baselines.push(score('oracle operation', 'the right + - * / on two of the numbers', null, scored.rows, oracleSolves));
   } else {
@@ -176,7 +184,11 @@ export function computeBaselines(
 export function referenceSplitFor(task: TaskDefinition, scoredSplit: string, available: (split: string) => boolean): string {
   if (available('train')) return 'train';
   const other = task.splits.find((split) => split !== scoredSplit && available(split));
-  if (other === undefined) throw new ZsdError('not-found', `task ${task.name}: no split other than ${scoredSplit} to choose a baseline on (looked for train, ${task.splits.join(', ')})`);
+  if (other === undefined)
+    throw new ZsdError(
+      'not-found',
+      `task ${task.name}: no split other than ${scoredSplit} to choose a baseline on (looked for train, ${task.splits.join(', ')})`,
+    );
   return other;
 }
 

@@ -150,7 +150,16 @@ describe('every recorded (task, split, template) agrees with the study’s evalu
     const expected = keys.filter((key) => key.startsWith(`${taskSplit}/`));
     expect(reports.map((r) => `${taskSplit}/${r.id}`).sort()).toEqual([...expected].sort());
     for (const { id, evaluation: e } of reports) {
-      const actual = [e.n_responses, e.n_parse_errors, e.n_none_responses, e.total_responses, e.total_length_of_explanations, e.total_number_of_words, e.total_number_of_sentences, e.n_correct];
+      const actual = [
+        e.n_responses,
+        e.n_parse_errors,
+        e.n_none_responses,
+        e.total_responses,
+        e.total_length_of_explanations,
+        e.total_number_of_words,
+        e.total_number_of_sentences,
+        e.n_correct,
+      ];
       expect([`${taskSplit}/${id}`, ...actual]).toEqual([`${taskSplit}/${id}`, ...fixture.counts[`${taskSplit}/${id}`]]);
     }
   });

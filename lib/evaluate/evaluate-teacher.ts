@@ -44,10 +44,15 @@ export function evaluateTeacher(request: EvaluationRequest): TeacherEvaluation {
   const gold = loadGold(request);
   const base = { task: task.name, split, teacher: request.teacher, goldUnavailable: gold.unavailable };
   if (request.teacher === PALM_TEACHER) {
-    if (request.templateIds && request.templateIds.length > 0) throw new ZsdError('usage', '--templates does not apply to --teacher palm (one set of recorded rationales)');
+    if (request.templateIds && request.templateIds.length > 0)
+      throw new ZsdError('usage', '--templates does not apply to --teacher palm (one set of recorded rationales)');
     const completions = readPalmCompletions(dataRoot, task, split);
     if (gold.split && completions.length !== gold.split.rows.length) {
-      throw new ZsdError('invalid-file', `${completions.length} PaLM completions for ${gold.split.rows.length} rows of ${task.name} ${split}; expected one per row`, { file: gold.split.file });
+      throw new ZsdError(
+        'invalid-file',
+        `${completions.length} PaLM completions for ${gold.split.rows.length} rows of ${task.name} ${split}; expected one per row`,
+        { file: gold.split.file },
+      );
     }
     const scored = completions.map((completion) => ({ outcome: parsePalmCompletion(completion), gold: gold.split?.rows[completion.index].goldLabel ?? null }));
     return { ...base, reports: [{ id: PALM_TEACHER, evaluation: evaluateOutcomes(task.kind, scored) }] };
@@ -55,7 +60,11 @@ export function evaluateTeacher(request: EvaluationRequest): TeacherEvaluation {
   const templates = loadTemplates(workspace, task.name);
   const recorded = listRecordedTemplateIds(workspace, task.name, split);
   const ids = request.templateIds && request.templateIds.length > 0 ? [...request.templateIds] : recorded;
-  if (ids.length === 0) throw new ZsdError('not-found', `no recorded responses for task "${task.name}", split "${split}" (looked in query-results/${task.name}/${split}/ of the workspace and the recorded study)`);
+  if (ids.length === 0)
+    throw new ZsdError(
+      'not-found',
+      `no recorded responses for task "${task.name}", split "${split}" (looked in query-results/${task.name}/${split}/ of the workspace and the recorded study)`,
+    );
   const reports = ids.map((id) => {
     const template = getTemplate(templates, id);
     if (!recorded.includes(id)) throw new ZsdError('not-found', `template ${id} of task "${task.name}" has no recorded responses for split "${split}"`);
@@ -65,7 +74,12 @@ export function evaluateTeacher(request: EvaluationRequest): TeacherEvaluation {
       let goldLabel: string | null = null;
       if (gold.split) {
         const row = gold.split.rows[response.idx];
-        if (!row) throw new ZsdError('invalid-file', `idx ${response.idx} is beyond the ${gold.split.rows.length} rows of ${task.name} ${split}`, { file: response.file, line: response.line, key: 'idx' });
+        if (!row)
+          throw new ZsdError('invalid-file', `idx ${response.idx} is beyond the ${gold.split.rows.length} rows of ${task.name} ${split}`, {
+            file: response.file,
+            line: response.line,
+            key: 'idx',
+          });
         goldLabel = row.goldLabel;
       }
       return { outcome: parseTeacherResponse(task.kind, template, response.response, response.promptValues), gold: goldLabel };
@@ -80,7 +94,7 @@ function loadGold(request: EvaluationRequest): { split?: DatasetSplit; unavailab
   if (!splitFile(request.task, request.split, roots)) {
     return {
       unavailable: `no gold labels: datasets/${request.task.name}/${request.task.name}_${request.split}.json is not in the data root${
-        request.task.builtIn && request.split === 'train' && request.task.kind === 'nli' ? ' (the study\'s anli1/esnli train splits are not shipped)' : ''
+        request.task.builtIn && request.split === 'train' && request.task.kind === 'nli' ? " (the study's anli1/esnli train splits are not shipped)" : ''
       }`,
     };
   }

@@ -49,7 +49,8 @@ export function applyEvaluation(metadata: PromptMetadata, templateId: number, ev
     total_number_of_sentences: evaluation.total_number_of_sentences,
     total_number_of_words: evaluation.total_number_of_words,
     flesch_reading_ease: pythonRound(evaluation.flesch_reading_ease, 1),
-    variance_length_of_explanations: evaluation.variance_length_of_explanations === null ? Number.NaN : pythonRound(evaluation.variance_length_of_explanations, 3),
+    variance_length_of_explanations:
+      evaluation.variance_length_of_explanations === null ? Number.NaN : pythonRound(evaluation.variance_length_of_explanations, 3),
     avg_len_of_explanations: pythonRound(evaluation.avg_len_of_explanations, 2),
     avg_nr_of_sentences: pythonRound(evaluation.avg_nr_of_sentences, 2),
     avg_nr_of_words: pythonRound(evaluation.avg_nr_of_words, 2),
@@ -94,7 +95,10 @@ export interface QueryCosts {
 }
 
 /** A run's paid (fresh) queries per template, leaving out the outcomes `include` rejects. */
-export function paidQueryCosts(outcomes: readonly (QueryOutcome | undefined)[], include: (outcome: QueryOutcome) => boolean = () => true): Map<number, QueryCosts> {
+export function paidQueryCosts(
+  outcomes: readonly (QueryOutcome | undefined)[],
+  include: (outcome: QueryOutcome) => boolean = () => true,
+): Map<number, QueryCosts> {
   const costs = new Map<number, QueryCosts>();
   for (const outcome of outcomes) {
     if (outcome?.kind !== 'fresh' || !include(outcome)) continue;

@@ -15,13 +15,19 @@ const parse: ParsePatterns = {
   escape_values: false,
 };
 
-test('new templates get ids above every layer\'s largest, in candidate order, appended to a copy of the study\'s file that keeps its bytes', () => {
+test("new templates get ids above every layer's largest, in candidate order, appended to a copy of the study's file that keeps its bytes", () => {
   const workspace = studyWorkspace();
   expect(largestTemplateId(workspace, 'cqa')).toBe(93);
-  const made = templatesForCandidates(workspace, 'cqa', 'run-a', [
-    { instruction: `It's {question}, yes? ${CHOICES}`, round: 1, candidate: 0 },
-    { instruction: `Line one {question}\nline two ${CHOICES}`, round: 1, candidate: 2 },
-  ], parse);
+  const made = templatesForCandidates(
+    workspace,
+    'cqa',
+    'run-a',
+    [
+      { instruction: `It's {question}, yes? ${CHOICES}`, round: 1, candidate: 0 },
+      { instruction: `Line one {question}\nline two ${CHOICES}`, round: 1, candidate: 2 },
+    ],
+    parse,
+  );
   expect(made.map((entry) => [entry.template.id, entry.created])).toEqual([
     [94, true],
     [95, true],
@@ -55,7 +61,13 @@ test('a template with the same content keeps its id: a resumed round gets the id
   expect(templatesForCandidates(workspace, 'cqa', 'run-b', specs, parse).map((entry) => [entry.template.id, entry.created])).toEqual(first);
   expect(fs.readFileSync(path.join(workspace.root, 'prompt-templates', 'cqa.yaml'), 'utf8')).toBe(before);
   // Another run finding the same instruction reuses the template but did not create it; an existing study template too.
-  const other = templatesForCandidates(workspace, 'cqa', 'run-c', [specs[1], { instruction: getTemplate(study, 6).userMessage, round: 1, candidate: 0 }], parse);
+  const other = templatesForCandidates(
+    workspace,
+    'cqa',
+    'run-c',
+    [specs[1], { instruction: getTemplate(study, 6).userMessage, round: 1, candidate: 0 }],
+    parse,
+  );
   expect(other.map((entry) => [entry.template.id, entry.created])).toEqual([
     [95, false],
     [6, false],
@@ -69,7 +81,12 @@ test('a workspace file of its own (no study copy) gets entries appended below it
     path.join(root, 'prompt-templates', 'mine.yaml'),
     "# my task\ndataset: mine\ntemplates:\n  3:\n    id: 3\n    system_message: ''\n    user_message: 'Classify {input}'\n    label_parse: '(yes|no)'\n    explanation_parse: '.?(.*)'\n",
   );
-  const made = templatesForCandidates(workspace, 'mine', 'r', [{ instruction: 'Decide: {input}', round: 1, candidate: 0 }], { label_parse: '(yes|no)', explanation_parse: '.?(.*)', swap: false, escape_values: false });
+  const made = templatesForCandidates(workspace, 'mine', 'r', [{ instruction: 'Decide: {input}', round: 1, candidate: 0 }], {
+    label_parse: '(yes|no)',
+    explanation_parse: '.?(.*)',
+    swap: false,
+    escape_values: false,
+  });
   expect(made[0].template.id).toBe(4);
   const text = fs.readFileSync(file, 'utf8');
   expect(text.startsWith('# my task\ndataset: mine\ntemplates:\n  3:\n')).toBe(true);
@@ -83,13 +100,18 @@ test('a file whose templates are not its last key is edited as a document instea
     path.join(root, 'prompt-templates', 'mine.yaml'),
     "templates:\n  3:\n    id: 3\n    system_message: ''\n    user_message: 'Classify {input}'\n    label_parse: '(yes|no)'\n    explanation_parse: '.?(.*)'\ndataset: mine\n",
   );
-  const made = templatesForCandidates(workspace, 'mine', 'r', [{ instruction: 'Decide: {input}', round: 1, candidate: 0 }], { label_parse: '(yes|no)', explanation_parse: '.?(.*)', swap: false, escape_values: false });
+  const made = templatesForCandidates(workspace, 'mine', 'r', [{ instruction: 'Decide: {input}', round: 1, candidate: 0 }], {
+    label_parse: '(yes|no)',
+    explanation_parse: '.?(.*)',
+    swap: false,
+    escape_values: false,
+  });
   expect(made[0]).toMatchObject({ created: true, template: { id: 4, userMessage: 'Decide: {input}' } });
   expect(fs.readFileSync(file, 'utf8')).toMatch(/dataset: mine/);
   expect(getTemplate(loadTemplates(workspace, 'mine'), 3).userMessage).toBe('Classify {input}');
 });
 
-test.each([['anli1'], ['esnli'], ['svamp']])('appending to a copy of the study\'s %s file keeps every template it had', (task) => {
+test.each([['anli1'], ['esnli'], ['svamp']])("appending to a copy of the study's %s file keeps every template it had", (task) => {
   const workspace = studyWorkspace();
   const before = loadTemplates(workspace, task);
   const fields = task === 'svamp' ? '{question}' : '{premise} {hypothesis}';

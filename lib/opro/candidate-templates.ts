@@ -59,7 +59,13 @@ export function largestTemplateId(workspace: Workspace, task: string): number {
   return largest;
 }
 
-export function templatesForCandidates(workspace: Workspace, task: string, run: string, specs: readonly CandidateSpec[], parse: ParsePatterns): CandidateTemplate[] {
+export function templatesForCandidates(
+  workspace: Workspace,
+  task: string,
+  run: string,
+  specs: readonly CandidateSpec[],
+  parse: ParsePatterns,
+): CandidateTemplate[] {
   if (specs.length === 0) return [];
   const current = [...loadTemplates(workspace, task).templates.values()].sort((a, b) => a.id - b.id);
   let nextId = largestTemplateId(workspace, task) + 1;

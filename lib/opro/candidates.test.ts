@@ -22,7 +22,9 @@ describe('invalidReason', () => {
     expect(invalidReason(`Answer {question} from ${CHOICES}.`, cqa)).toBeUndefined();
     expect(invalidReason('', cqa)).toBe('empty');
     expect(invalidReason('Answer {question}.', cqa)).toBe('lacks {choice_a}, {choice_b}, {choice_c}, {choice_d}, {choice_e}');
-    expect(invalidReason(`Answer {question} ${CHOICES} as {"answer": ...}`, cqa)).toMatch(/^not a template: placeholder "\{"answer": ...\}" is not a plain name/);
+    expect(invalidReason(`Answer {question} ${CHOICES} as {"answer": ...}`, cqa)).toMatch(
+      /^not a template: placeholder "\{"answer": ...\}" is not a plain name/,
+    );
     expect(invalidReason(`Answer {question} ${CHOICES} {hint}`, cqa)).toMatch(/^unknown placeholder \{hint\}/);
     expect(invalidReason('{premise} {hypothesis} The answer is {label}.', anli1)).toBe('uses {label}, the gold answer');
     expect(invalidReason('Premise: {premise} Hypothesis: {hypothesis} True, false or inconclusive? {{brief}}', anli1)).toBeUndefined();

@@ -51,7 +51,8 @@ export function invalidReason(text: string, task: TaskDefinition): string | unde
   const used = placeholdersOf(text);
   if (used.includes('label') && task.promptFields.includes('label')) return 'uses {label}, the gold answer';
   const unknown = used.filter((name) => !required.includes(name));
-  if (unknown.length > 0) return `unknown placeholder ${unknown.map((name) => `{${name}}`).join(', ')}; the task's are ${required.map((name) => `{${name}}`).join(', ')}`;
+  if (unknown.length > 0)
+    return `unknown placeholder ${unknown.map((name) => `{${name}}`).join(', ')}; the task's are ${required.map((name) => `{${name}}`).join(', ')}`;
   const missing = required.filter((name) => !used.includes(name));
   if (missing.length > 0) return `lacks ${missing.map((name) => `{${name}}`).join(', ')}`;
   return undefined;

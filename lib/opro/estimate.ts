@@ -53,7 +53,9 @@ export function estimateOproRun(plan: OproPlan, services: EstimateServices, stri
   const log: OproLog = readOproLog(logFileOf(plan.directory));
   const phases: PhaseEstimate[] = [];
   const { identity } = plan;
-  const startJobs = plan.startTemplates.flatMap((template) => buildQueryJobs(plan.task.name, identity.split, template, plan.rows, plan.scorer, services.stores));
+  const startJobs = plan.startTemplates.flatMap((template) =>
+    buildQueryJobs(plan.task.name, identity.split, template, plan.rows, plan.scorer, services.stores),
+  );
   const promptPerQuery = startJobs.length > 0 ? startJobs.reduce((sum, job) => sum + promptTokensOf(job.request), 0) / startJobs.length : 0;
 
   let completionPerAnswer = services.completionTokens ?? scorerCompletionMean(log);
@@ -64,13 +66,26 @@ export function estimateOproRun(plan: OproPlan, services: EstimateServices, stri
       metadataCompletionTokens: services.metadataCompletionTokens,
       requireCompletionEstimate: strict,
     });
-    phases.push({ phase: 'round 0: start templates', queries: start.queries, cached: start.cached, promptTokens: start.promptTokens, completionTokens: start.completionTokens, costUsd: start.costUsd, exact: true });
+    phases.push({
+      phase: 'round 0: start templates',
+      queries: start.queries,
+      cached: start.cached,
+      promptTokens: start.promptTokens,
+      completionTokens: start.completionTokens,
+      costUsd: start.costUsd,
+      exact: true,
+    });
     const known = start.templates.filter((template) => template.completionSource !== 'unknown');
-    if (completionPerAnswer === undefined && known.length > 0) completionPerAnswer = known.reduce((sum, template) => sum + template.completionTokensPerAnswer, 0) / known.length;
+    if (completionPerAnswer === undefined && known.length > 0)
+      completionPerAnswer = known.reduce((sum, template) => sum + template.completionTokensPerAnswer, 0) / known.length;
   }
   const completionKnown = completionPerAnswer !== undefined;
   if (completionPerAnswer === undefined) {
-    if (strict) throw new ZsdError('usage', 'no stored answers of the start templates to estimate completion tokens from; pass --completion-tokens N (expected tokens per answer)');
+    if (strict)
+      throw new ZsdError(
+        'usage',
+        'no stored answers of the start templates to estimate completion tokens from; pass --completion-tokens N (expected tokens per answer)',
+      );
     completionPerAnswer = 0;
   }
 
@@ -108,28 +123,84 @@ export function estimateOproRun(plan: OproPlan, services: EstimateServices, stri
       optimizerPrompt += baseTokens + Math.max(0, entries - baseEntries) * entryTokens;
       optimizerCompletion += perCompletion;
     }
-    phases.push(phase(`optimiser: rounds ${remaining[0]}-${remaining[remaining.length - 1]}`, optimizerQueries, optimizerCached, optimizerPrompt, optimizerCompletion, services.optimizerPrice, false));
+    phases.push(
+      phase(
+        `optimiser: rounds ${remaining[0]}-${remaining[remaining.length - 1]}`,
+        optimizerQueries,
+        optimizerCached,
+        optimizerPrompt,
+        optimizerCompletion,
+        services.optimizerPrice,
+        false,
+      ),
+    );
     const scoringQueries = remaining.length * identity.candidates * plan.rows.length;
-    phases.push(phase(`scoring: ${remaining.length} rounds x ${identity.candidates} candidates x ${plan.rows.length} rows (at most)`, scoringQueries, 0, scoringQueries * promptPerQuery, scoringQueries * completionPerAnswer, services.scorerPrice, false));
+    phases.push(
+      phase(
+        `scoring: ${remaining.length} rounds x ${identity.candidates} candidates x ${plan.rows.length} rows (at most)`,
+        scoringQueries,
+        0,
+        scoringQueries * promptPerQuery,
+        scoringQueries * completionPerAnswer,
+        services.scorerPrice,
+        false,
+      ),
+    );
   }
   if (plan.final && !log.finals.some((line) => line.after_round === plan.rounds && line.n_rows === plan.final!.rows.length)) {
     const more = Math.max(0, plan.final.rows.length - plan.rows.length);
     const queries = plan.final.top * more;
-    phases.push(phase(`final: top ${plan.final.top} on ${plan.final.rows.length} rows`, queries, 0, queries * promptPerQuery, queries * completionPerAnswer, services.scorerPrice, false));
+    phases.push(
+      phase(
+        `final: top ${plan.final.top} on ${plan.final.rows.length} rows`,
+        queries,
+        0,
+        queries * promptPerQuery,
+        queries * completionPerAnswer,
+        services.scorerPrice,
+        false,
+      ),
+    );
   }
   const validation = plan.final?.validation;
   if (validation && !('skipped' in validation) && !log.validations.some((line) => line.after_round === plan.rounds && line.split === validation.split)) {
     const queries = validation.rows.length;
-    phases.push(phase(`validation: winner on ${validation.split}`, queries, 0, queries * promptPerQuery, queries * completionPerAnswer, services.scorerPrice, false));
+    phases.push(
+      phase(`validation: winner on ${validation.split}`, queries, 0, queries * promptPerQuery, queries * completionPerAnswer, services.scorerPrice, false),
+    );
   }
   const total = (field: 'queries' | 'promptTokens' | 'completionTokens' | 'costUsd') => phases.reduce((sum, entry) => sum + entry[field], 0);
-  return { phases, queries: total('queries'), promptTokens: total('promptTokens'), completionTokens: total('completionTokens'), costUsd: total('costUsd'), loggedRounds: log.rounds.size, completionKnown };
+  return {
+    phases,
+    queries: total('queries'),
+    promptTokens: total('promptTokens'),
+    completionTokens: total('completionTokens'),
+    costUsd: total('costUsd'),
+    loggedRounds: log.rounds.size,
+    completionKnown,
+  };
 }
 
-function phase(name: string, queries: number, cached: number, promptTokens: number, completionTokens: number, price: ModelPrice, exact: boolean): PhaseEstimate {
+function phase(
+  name: string,
+  queries: number,
+  cached: number,
+  promptTokens: number,
+  completionTokens: number,
+  price: ModelPrice,
+  exact: boolean,
+): PhaseEstimate {
   const prompt = Math.round(promptTokens);
   const completion = Math.round(completionTokens);
-  return { phase: name, queries, cached, promptTokens: prompt, completionTokens: completion, costUsd: costOf({ prompt_tokens: prompt, completion_tokens: completion }, price), exact };
+  return {
+    phase: name,
+    queries,
+    cached,
+    promptTokens: prompt,
+    completionTokens: completion,
+    costUsd: costOf({ prompt_tokens: prompt, completion_tokens: completion }, price),
+    exact,
+  };
 }
 
 /** Tokens of one "template: <PRT>...</PRT> score: NN" entry of the meta-prompt, on average. */
@@ -137,7 +208,10 @@ function meanEntryTokens(plan: OproPlan, log: OproLog): number {
   const instructions = [...scoredInstructions(log).map((entry) => entry.instruction), ...plan.startTemplates.map(instructionOf)];
   if (instructions.length === 0) return 60;
   const total = instructions.reduce(
-    (sum, instruction) => sum + countTextTokens(renderPreviousBest([{ round: 0, candidate: 0, templateId: 0, instruction, accuracy: 0.5, explanationRate: 1 }]), plan.optimizer.model) + 2,
+    (sum, instruction) =>
+      sum +
+      countTextTokens(renderPreviousBest([{ round: 0, candidate: 0, templateId: 0, instruction, accuracy: 0.5, explanationRate: 1 }]), plan.optimizer.model) +
+      2,
     0,
   );
   return total / instructions.length;

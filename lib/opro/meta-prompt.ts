@@ -55,9 +55,10 @@ export function workspaceMetaPromptFile(workspaceRoot: string, task: string): st
 }
 
 export function loadMetaPromptTemplate(workspace: Workspace, task: string, override?: string): MetaPromptTemplate {
-  const candidates = override !== undefined
-    ? [path.resolve(override)]
-    : [workspaceMetaPromptFile(workspace.root, task), ...workspace.readLayers.map((layer) => path.join(layer, 'opro', 'meta-prompts', `${task}.txt`))];
+  const candidates =
+    override !== undefined
+      ? [path.resolve(override)]
+      : [workspaceMetaPromptFile(workspace.root, task), ...workspace.readLayers.map((layer) => path.join(layer, 'opro', 'meta-prompts', `${task}.txt`))];
   for (const file of candidates) {
     if (!fs.existsSync(file)) {
       if (override !== undefined) throw new ZsdError('not-found', `--meta-prompt ${file} does not exist`);
@@ -74,9 +75,13 @@ export function checkMetaPromptTemplate(text: string, file: string): void {
   if (!text.includes(PREVIOUS_BEST)) {
     throw new ZsdError('invalid-file', `a meta-prompt needs the placeholder ${PREVIOUS_BEST}, where the best instructions so far go`, { file });
   }
-  const unknown = [...text.matchAll(/<\[([A-Z_]+)\]>/g)].map((match) => match[0]).filter((name) => ![PREVIOUS_BEST, CANDIDATES, EXAMPLES, PLACEHOLDERS, ROUND].includes(name));
+  const unknown = [...text.matchAll(/<\[([A-Z_]+)\]>/g)]
+    .map((match) => match[0])
+    .filter((name) => ![PREVIOUS_BEST, CANDIDATES, EXAMPLES, PLACEHOLDERS, ROUND].includes(name));
   if (unknown.length > 0) {
-    throw new ZsdError('invalid-file', `unknown placeholder ${unknown[0]}; expected ${[PREVIOUS_BEST, CANDIDATES, EXAMPLES, PLACEHOLDERS, ROUND].join(', ')}`, { file });
+    throw new ZsdError('invalid-file', `unknown placeholder ${unknown[0]}; expected ${[PREVIOUS_BEST, CANDIDATES, EXAMPLES, PLACEHOLDERS, ROUND].join(', ')}`, {
+      file,
+    });
   }
 }
 

@@ -47,7 +47,10 @@ export function planOproRun(settings: OproSettings): OproPlan {
   const rows = sampleRowIndices(split.rows.length, settings.evalSamples, settings.seed).map((index) => split.rows[index]);
   const templates = loadTemplates(workspace, task.name);
   const common = commonParsePatterns([...templates.templates.values()].filter((template) => template.meta?.source !== 'opro'));
-  const parse = settings.parseTemplate === undefined ? common : { patterns: parsePatternsOf(getTemplate(templates, settings.parseTemplate)), fromTemplate: settings.parseTemplate };
+  const parse =
+    settings.parseTemplate === undefined
+      ? common
+      : { patterns: parsePatternsOf(getTemplate(templates, settings.parseTemplate)), fromTemplate: settings.parseTemplate };
   const startIds = settings.startTemplates ?? [common.fromTemplate];
   if (new Set(startIds).size !== startIds.length) throw new ZsdError('usage', `--start-templates ${startIds.join(',')} names a template twice`);
   const metaPrompt = loadMetaPromptTemplate(workspace, task.name, settings.metaPrompt);
@@ -68,12 +71,14 @@ export function planOproRun(settings: OproSettings): OproPlan {
   let final: FinalPlan | undefined;
   if (settings.finalTop > 0) {
     const samples = Math.min(split.rows.length, settings.finalSamples ?? 4 * settings.evalSamples);
-    if (samples < rows.length) throw new ZsdError('usage', `--final-samples ${samples} is fewer than --eval-samples ${rows.length}; the final step re-scores on more rows`);
+    if (samples < rows.length)
+      throw new ZsdError('usage', `--final-samples ${samples} is fewer than --eval-samples ${rows.length}; the final step re-scores on more rows`);
     // The same seed: the search rows come first, so their answers are reused.
     const finalRows = sampleRowIndices(split.rows.length, samples, settings.seed).map((index) => split.rows[index]);
     final = { top: settings.finalTop, rows: finalRows };
     if (settings.validationSplit !== 'none') {
-      if (settings.validationSplit === split.split) throw new ZsdError('usage', `--validation-split ${settings.validationSplit} is the search split; pick another split or "none"`);
+      if (settings.validationSplit === split.split)
+        throw new ZsdError('usage', `--validation-split ${settings.validationSplit} is the search split; pick another split or "none"`);
       if (!splitFile(task, settings.validationSplit, roots)) {
         final.validation = { split: settings.validationSplit, skipped: `task ${task.name} has no ${settings.validationSplit} split` };
       } else {

@@ -104,7 +104,17 @@ test('the log holds whole rounds: an unfinished group is ignored by readers and 
   ]);
   expect(oproProgression(log)).toEqual([
     { round: 0, scored: 2, duplicates: 0, invalid: 0, best_this_round: 0.5, best_so_far: 0.5, best_template_id: 2, round_cost_usd: 0.002, run_cost_usd: 0.002 },
-    { round: 1, scored: 2, duplicates: 0, invalid: 0, best_this_round: 0.75, best_so_far: 0.75, best_template_id: 94, round_cost_usd: 0.002, run_cost_usd: 0.004 },
+    {
+      round: 1,
+      scored: 2,
+      duplicates: 0,
+      invalid: 0,
+      best_this_round: 0.75,
+      best_so_far: 0.75,
+      best_template_id: 94,
+      round_cost_usd: 0.002,
+      run_cost_usd: 0.004,
+    },
   ]);
   expect(() => appendLogGroup(file, [candidate(2, 0, 96, 1)])).toThrow(/must end with a round/);
 });

@@ -224,7 +224,13 @@ export function readRunFile(directory: string): OproRunFile | undefined {
  * Begins a run (writes run.json) or checks that an existing one has the same identity. A resumed run with other
  * settings would ask other questions and mix two searches in one log, so it is refused, naming what differs.
  */
-export function openRun(directory: string, name: string, identity: OproRunIdentity, metaPromptSource: string, now = new Date()): { created: boolean; run: OproRunFile } {
+export function openRun(
+  directory: string,
+  name: string,
+  identity: OproRunIdentity,
+  metaPromptSource: string,
+  now = new Date(),
+): { created: boolean; run: OproRunFile } {
   const existing = readRunFile(directory);
   if (existing) {
     const differing = (Object.keys({ ...identity, ...existing.identity }) as (keyof OproRunIdentity)[]).filter(
@@ -280,7 +286,8 @@ export function readOproLog(file: string): OproLog {
  * group (a crash mid-append) is cut off and kept in `log.jsonl.torn`.
  */
 export function appendLogGroup(file: string, lines: readonly OproLogLine[]): void {
-  if (lines.length === 0 || !closesGroup(lines[lines.length - 1])) throw new ZsdError('internal', 'a log group must end with a round, final or validation line');
+  if (lines.length === 0 || !closesGroup(lines[lines.length - 1]))
+    throw new ZsdError('internal', 'a log group must end with a round, final or validation line');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   cutUnfinishedGroup(file);
   const handle = fs.openSync(file, 'a');

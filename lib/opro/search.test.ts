@@ -21,7 +21,10 @@ function toyWorkspace(): string {
   const root = path.join(temporaryDirectory(), 'workspace');
   const data = dataRootOf(root);
   const rows = (count: number, offset: number) =>
-    Array.from({ length: count }, (_, index) => `${JSON.stringify({ input: `toy question number ${offset + index}`, label: (offset + index) % 3 === 0 ? 'yes' : 'no' })}\n`).join('');
+    Array.from(
+      { length: count },
+      (_, index) => `${JSON.stringify({ input: `toy question number ${offset + index}`, label: (offset + index) % 3 === 0 ? 'yes' : 'no' })}\n`,
+    ).join('');
   writeFile(path.join(data, 'datasets', 'toy', 'toy_train.jsonl'), rows(60, 0));
   writeFile(path.join(data, 'datasets', 'toy', 'toy_valid.jsonl'), rows(20, 1000));
   writeFile(
@@ -59,7 +62,11 @@ function script(root: string): FakeScript {
   };
 }
 
-async function search(root: string, server: FakeOpenAIServer, options: { signal?: AbortSignal; afterCalls?: (calls: number) => void; final?: boolean } = {}): Promise<OproResult> {
+async function search(
+  root: string,
+  server: FakeOpenAIServer,
+  options: { signal?: AbortSignal; afterCalls?: (calls: number) => void; final?: boolean } = {},
+): Promise<OproResult> {
   const workspace = resolveWorkspace(dataRootOf(root), root);
   const settings: OproSettings = {
     workspace,

@@ -172,7 +172,13 @@ export function optimizerJob(plan: Pick<OproPlan, 'name' | 'task' | 'optimizer'>
     request,
     key: requestKey(request),
     store: stores.get(plan.task.name, OPTIMIZER_SPLIT, OPTIMIZER_TEMPLATE_ID),
-    row: { split: OPTIMIZER_SPLIT, idx: round, templateId: OPTIMIZER_TEMPLATE_ID, promptValues: { opro_run: plan.name, round: String(round) }, completePrompt: studyCompletePrompt(request) },
+    row: {
+      split: OPTIMIZER_SPLIT,
+      idx: round,
+      templateId: OPTIMIZER_TEMPLATE_ID,
+      promptValues: { opro_run: plan.name, round: String(round) },
+      completePrompt: studyCompletePrompt(request),
+    },
   };
 }
 
@@ -190,7 +196,8 @@ export function metaPromptFor(plan: Pick<OproPlan, 'identity' | 'examples' | 'ta
 
 /** Tokens and dollars of a stored answer, whoever paid for it: recorded usage and cost, else counted. */
 export function tokenCostOf(outcome: QueryOutcome, price: ModelPrice): TokenCost {
-  if (outcome.kind === 'fresh') return { prompt_tokens: outcome.usage.prompt_tokens, completion_tokens: outcome.usage.completion_tokens, cost_usd: outcome.costUsd };
+  if (outcome.kind === 'fresh')
+    return { prompt_tokens: outcome.usage.prompt_tokens, completion_tokens: outcome.usage.completion_tokens, cost_usd: outcome.costUsd };
   if (outcome.kind !== 'cached') return { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 };
   const { record, job } = outcome;
   const usage = record.usage ?? { prompt_tokens: promptTokensOf(job.request), completion_tokens: countTextTokens(record.response, job.request.model) };
@@ -198,7 +205,11 @@ export function tokenCostOf(outcome: QueryOutcome, price: ModelPrice): TokenCost
 }
 
 function addCosts(total: TokenCost, more: TokenCost): TokenCost {
-  return { prompt_tokens: total.prompt_tokens + more.prompt_tokens, completion_tokens: total.completion_tokens + more.completion_tokens, cost_usd: total.cost_usd + more.cost_usd };
+  return {
+    prompt_tokens: total.prompt_tokens + more.prompt_tokens,
+    completion_tokens: total.completion_tokens + more.completion_tokens,
+    cost_usd: total.cost_usd + more.cost_usd,
+  };
 }
 
 const ZERO_COST: TokenCost = { prompt_tokens: 0, completion_tokens: 0, cost_usd: 0 };
@@ -241,7 +252,13 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
   syncPromptMetadata();
 
   /** Runs a batch of jobs under what is left of the budget; complete when every job has a stored answer. */
-  async function run(jobs: QueryJob[], price: ModelPrice, label: string, part: SpendPart, completionTokens: number | undefined): Promise<{ run: QueryRun; complete: boolean }> {
+  async function run(
+    jobs: QueryJob[],
+    price: ModelPrice,
+    label: string,
+    part: SpendPart,
+    completionTokens: number | undefined,
+  ): Promise<{ run: QueryRun; complete: boolean }> {
     const remaining = services.maxCostUsd === undefined ? undefined : Math.max(0, services.maxCostUsd - spend.optimizer.costUsd - spend.scoring.costUsd);
     const estimate = estimateRun(jobs, {
       price,
@@ -275,7 +292,12 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
     spend.cached += progress.cached;
     spend.retries += progress.retries;
     for (const outcome of queryRun.outcomes) if (outcome?.kind === 'cached') spend.savedUsd += tokenCostOf(outcome, price).cost_usd;
-    if (!workspace.readOnly) accumulateQueryCosts(workspace.root, task.name, paidQueryCosts(queryRun.outcomes, (outcome) => outcome.job.row.split !== OPTIMIZER_SPLIT));
+    if (!workspace.readOnly)
+      accumulateQueryCosts(
+        workspace.root,
+        task.name,
+        paidQueryCosts(queryRun.outcomes, (outcome) => outcome.job.row.split !== OPTIMIZER_SPLIT),
+      );
     const complete = queryRun.outcomes.every((outcome) => outcome?.kind === 'fresh' || outcome?.kind === 'cached');
     return { run: queryRun, complete };
   }
@@ -293,7 +315,12 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
   }
 
   /** Scores templates on rows: evaluations and what their answers cost, or undefined when some row has no answer. */
-  async function score(templates: readonly PromptTemplate[], rows: readonly ExampleRow[], split: string, label: string): Promise<{ scored?: ScoredTemplate[]; stopped?: string }> {
+  async function score(
+    templates: readonly PromptTemplate[],
+    rows: readonly ExampleRow[],
+    split: string,
+    label: string,
+  ): Promise<{ scored?: ScoredTemplate[]; stopped?: string }> {
     const jobs = templates.flatMap((template) => buildQueryJobs(task.name, split, template, rows, plan.scorer, stores));
     const { run: queryRun, complete } = await run(jobs, services.scorerPrice, label, spend.scoring, services.completionTokens ?? scorerCompletionMean(log));
     if (!complete) return { stopped: stopReason(queryRun) };
@@ -331,10 +358,21 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
   }
 
   function toScored(line: CandidateLogLine): ScoredInstruction {
-    return { round: line.round, candidate: line.candidate, templateId: line.template_id, instruction: line.instruction, accuracy: line.accuracy, explanationRate: line.explanation_rate };
+    return {
+      round: line.round,
+      candidate: line.candidate,
+      templateId: line.template_id,
+      instruction: line.instruction,
+      accuracy: line.accuracy,
+      explanationRate: line.explanation_rate,
+    };
   }
 
-  function finishRound(round: number, candidates: CandidateLogLine[], summary: Omit<RoundLogLine, 'type' | 'round' | 'best_this_round' | 'best_so_far' | 'round_cost_usd' | 'run_cost_usd'>): void {
+  function finishRound(
+    round: number,
+    candidates: CandidateLogLine[],
+    summary: Omit<RoundLogLine, 'type' | 'round' | 'best_this_round' | 'best_so_far' | 'round_cost_usd' | 'run_cost_usd'>,
+  ): void {
     const before = scoredInstructions(log).filter((entry) => entry.round < round);
     const mine = candidates.map(toScored);
     const roundCost = candidates.reduce((sum, line) => sum + line.cost_usd, summary.optimizer?.cost_usd ?? 0);
@@ -369,7 +407,15 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
     const { scored, stopped } = await score(plan.startTemplates, plan.rows, identity.split, `opro ${task.name} round 0: start templates`);
     if (!scored) return stopped;
     const candidates = scored.map((entry, index) => candidateLine(0, index, entry, instructionOf(entry.template), false));
-    finishRound(0, candidates, { optimizer: null, proposed: plan.startTemplates.length, scored: candidates.length, duplicates: 0, invalid: 0, extra: 0, rejected: [] });
+    finishRound(0, candidates, {
+      optimizer: null,
+      proposed: plan.startTemplates.length,
+      scored: candidates.length,
+      duplicates: 0,
+      invalid: 0,
+      extra: 0,
+      rejected: [],
+    });
     return undefined;
   }
 
@@ -388,10 +434,19 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
     for (const entry of scoredInstructions(log).filter((scored) => scored.round < round)) known.set(normalizeInstruction(entry.instruction), entry.templateId);
     const verdicts = judgeCandidates(answer.texts, task, known);
     const rejected: RejectedCandidate[] = [];
-    for (const verdict of verdicts) if (verdict.kind !== 'accepted') rejected.push({ candidate: verdict.candidate, reason: verdict.kind, detail: verdict.detail, instruction: verdict.instruction });
-    answer.extra.forEach((instruction, index) => rejected.push({ candidate: identity.candidates + index, reason: 'extra', detail: `past --candidates ${identity.candidates}`, instruction }));
+    for (const verdict of verdicts)
+      if (verdict.kind !== 'accepted')
+        rejected.push({ candidate: verdict.candidate, reason: verdict.kind, detail: verdict.detail, instruction: verdict.instruction });
+    answer.extra.forEach((instruction, index) =>
+      rejected.push({ candidate: identity.candidates + index, reason: 'extra', detail: `past --candidates ${identity.candidates}`, instruction }),
+    );
     if (answer.unterminated !== undefined) {
-      rejected.push({ candidate: answer.texts.length + answer.extra.length, reason: 'invalid', detail: 'a <PRT> without </PRT> (cut-off answer?)', instruction: answer.unterminated });
+      rejected.push({
+        candidate: answer.texts.length + answer.extra.length,
+        reason: 'invalid',
+        detail: 'a <PRT> without </PRT> (cut-off answer?)',
+        instruction: answer.unterminated,
+      });
     }
     const accepted = verdicts.flatMap((verdict) => (verdict.kind === 'accepted' ? [verdict] : []));
     const made = templatesForCandidates(
@@ -403,7 +458,12 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
     );
     let candidates: CandidateLogLine[] = [];
     if (made.length > 0) {
-      const { scored, stopped } = await score(made.map((entry) => entry.template), plan.rows, identity.split, `opro ${task.name} round ${round}: scoring`);
+      const { scored, stopped } = await score(
+        made.map((entry) => entry.template),
+        plan.rows,
+        identity.split,
+        `opro ${task.name} round ${round}: scoring`,
+      );
       if (!scored) return stopped;
       candidates = scored.map((entry, index) => candidateLine(round, accepted[index].candidate, entry, accepted[index].instruction, made[index].created));
     }
@@ -449,14 +509,20 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
       };
       appendLogGroup(logFile, [line]);
       log.finals.push(line);
-      say(`final: ${top.length} best re-scored on ${final.rows.length} rows; winner template ${winner.templateId} (accuracy ${line.winner.accuracy.toFixed(3)}, ${winner.accuracy.toFixed(3)} in the search)`);
+      say(
+        `final: ${top.length} best re-scored on ${final.rows.length} rows; winner template ${winner.templateId} (accuracy ${line.winner.accuracy.toFixed(3)}, ${winner.accuracy.toFixed(3)} in the search)`,
+      );
     }
     const validation = final.validation;
     if (!validation) return undefined;
     const winnerId = line.winner.template_id;
     const rowsWanted = 'skipped' in validation ? undefined : validation.rows.length;
     const done = log.validations.some(
-      (entry) => entry.after_round === plan.rounds && entry.template_id === winnerId && entry.split === validation.split && ('skipped' in entry ? undefined : entry.n_rows) === rowsWanted,
+      (entry) =>
+        entry.after_round === plan.rounds &&
+        entry.template_id === winnerId &&
+        entry.split === validation.split &&
+        ('skipped' in entry ? undefined : entry.n_rows) === rowsWanted,
     );
     if (done) return undefined;
     let validationLine: ValidationLogLine;
@@ -465,7 +531,12 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
       say(`validation skipped: ${validation.skipped}`);
     } else {
       const template = getTemplate(loadTemplates(workspace, task.name), winnerId);
-      const { scored, stopped } = await score([template], validation.rows, validation.split, `opro ${task.name} validation: template ${winnerId} on ${validation.split}`);
+      const { scored, stopped } = await score(
+        [template],
+        validation.rows,
+        validation.split,
+        `opro ${task.name} validation: template ${winnerId} on ${validation.split}`,
+      );
       if (!scored) return stopped;
       const [entry] = scored;
       validationLine = {
@@ -478,7 +549,9 @@ async function search(plan: OproPlan, services: OproServices): Promise<OproResul
         explanation_rate: entry.evaluation.explanation_rate,
         cost_usd: entry.cost.cost_usd,
       };
-      say(`validation: template ${winnerId} on ${validation.split} (${validation.rows.length} rows): accuracy ${validationLine.accuracy.toFixed(3)}, explanation rate ${validationLine.explanation_rate.toFixed(3)}`);
+      say(
+        `validation: template ${winnerId} on ${validation.split} (${validation.rows.length} rows): accuracy ${validationLine.accuracy.toFixed(3)}, explanation rate ${validationLine.explanation_rate.toFixed(3)}`,
+      );
     }
     appendLogGroup(logFile, [validationLine]);
     log.validations.push(validationLine);
@@ -517,4 +590,3 @@ export function describeRound(line: RoundLogLine, rounds: number): string {
       : `${line.proposed} proposed, ${line.scored} scored, ${line.duplicates} duplicates, ${line.invalid} invalid${line.extra > 0 ? `, ${line.extra} extra` : ''}`;
   return `round ${line.round}/${rounds}: ${what}; best this round ${best(line.best_this_round)}; best so far ${best(line.best_so_far)}; $${line.round_cost_usd.toFixed(4)} (run $${line.run_cost_usd.toFixed(4)})`;
 }
-

@@ -75,9 +75,7 @@ describe('cleanExplanation', () => {
 
     test('a command after several backslashes goes too; a bare opening brace stays', () => {
       expect(cleanExplanation('The sum is \\\\textbf{12} apples and \\boxed{6} pears.')).toBe('The sum is 12 apples and 6 pears.');
-      expect(cleanExplanation('The total is \\frac{60}{10} = \\boxed{6} flower beds in the garden.')).toBe(
-        'The total is 60{10 = 6 flower beds in the garden.',
-      );
+      expect(cleanExplanation('The total is \\frac{60}{10} = \\boxed{6} flower beds in the garden.')).toBe('The total is 60{10 = 6 flower beds in the garden.');
     });
   });
 

@@ -38,7 +38,14 @@ describe('normalizeTeacherLabel, NLI', () => {
 
 describe('normalizeTeacherLabel, multiple choice', () => {
   // cqa test row 542.
-  const values = { question: 'Why was this bad?', choice_a: 'lose money', choice_b: 'fun', choice_c: 'have no money', choice_d: 'broken law', choice_e: 'relaxation' };
+  const values = {
+    question: 'Why was this bad?',
+    choice_a: 'lose money',
+    choice_b: 'fun',
+    choice_c: 'have no money',
+    choice_d: 'broken law',
+    choice_e: 'relaxation',
+  };
 
   test.each([
     ['a)', 'lose money'],

@@ -11,12 +11,7 @@ import type { ParseOutcome } from './parse-outcome';
  * task, the explanation cleaned. The values are the ones the prompt was rendered with (they may appear in
  * the pattern, e.g. a multiple-choice task matches the choice texts).
  */
-export function parseTeacherResponse(
-  kind: TaskKind,
-  template: PromptTemplate,
-  response: string,
-  promptValues: Readonly<Record<string, string>>,
-): ParseOutcome {
+export function parseTeacherResponse(kind: TaskKind, template: PromptTemplate, response: string, promptValues: Readonly<Record<string, string>>): ParseOutcome {
   const pattern = buildParsePattern(template, promptValues);
   const match = pattern.regex.exec(response);
   if (!match) return { kind: 'parse-error', reason: 'no-match' };

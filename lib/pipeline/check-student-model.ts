@@ -33,5 +33,15 @@ export async function checkStudentModel(directory: string, options: { backend?: 
   const { model, config, files } = loadT5Checkpoint(resolved);
   const parameters = model.trainableVariables().reduce((sum, variable) => sum + variable.size, 0);
   model.dispose();
-  return { kind: 'loaded', summary: { directory: resolved, backend, loaded: true, files, parameters, config: { dModel: config.dModel, layers: [config.numLayers, config.numDecoderLayers], feedForwardProj: config.feedForwardProj } } };
+  return {
+    kind: 'loaded',
+    summary: {
+      directory: resolved,
+      backend,
+      loaded: true,
+      files,
+      parameters,
+      config: { dModel: config.dModel, layers: [config.numLayers, config.numDecoderLayers], feedForwardProj: config.feedForwardProj },
+    },
+  };
 }

@@ -1,7 +1,13 @@
 import { ZsdError } from '../core/errors';
 import { writeFileAtomic } from '../core/paths';
 import { getTask } from '../data/tasks';
-import { compareTeacherAndStudent as compareAnswers, comparisonFile, DEFAULT_MACHINE_USD_PER_HOUR, type Comparison, type StudentEndpoint } from '../serve/compare';
+import {
+  compareTeacherAndStudent as compareAnswers,
+  comparisonFile,
+  DEFAULT_MACHINE_USD_PER_HOUR,
+  type Comparison,
+  type StudentEndpoint,
+} from '../serve/compare';
 import { startStudentServer, type StudentServer } from '../serve/server';
 import { studentModelDetails, StudentAnswerer } from '../serve/student-answerer';
 import { initBackend, type BackendPreference } from '../student/backend';
@@ -51,10 +57,20 @@ export interface CompareTeacherAndStudentResult {
   file: string | null;
 }
 
-export const COMPARE_DEFAULTS = { split: 'test', teacher: STUDY_MODEL, studentName: 'zsd-student', concurrency: 8, machineCost: DEFAULT_MACHINE_USD_PER_HOUR, maxNewTokens: 64, maxInputLength: 512, backend: 'auto' } as const;
+export const COMPARE_DEFAULTS = {
+  split: 'test',
+  teacher: STUDY_MODEL,
+  studentName: 'zsd-student',
+  concurrency: 8,
+  machineCost: DEFAULT_MACHINE_USD_PER_HOUR,
+  maxNewTokens: 64,
+  maxInputLength: 512,
+  backend: 'auto',
+} as const;
 
 export async function compareTeacherAndStudent(options: CompareTeacherAndStudentOptions): Promise<CompareTeacherAndStudentResult> {
-  if ((options.model === undefined) === (options.studentUrl === undefined)) throw new ZsdError('usage', 'pass the student as --model <dir> (served here) or --student-url <url> (a running zsd serve), one of them');
+  if ((options.model === undefined) === (options.studentUrl === undefined))
+    throw new ZsdError('usage', 'pass the student as --model <dir> (served here) or --student-url <url> (a running zsd serve), one of them');
   const onEvent = options.onEvent ?? ignoreEvents;
   const info = (message: string) => onEvent({ kind: 'info', message });
   const { dataRoot, workspace } = resolveRoots(options);
@@ -83,7 +99,11 @@ export async function compareTeacherAndStudent(options: CompareTeacherAndStudent
       info(`student: ${answerer.checkpoint}, served at ${server.baseUrl}`);
       student = { baseUrl: server.baseUrl, modelId: studentName };
     } else {
-      student = { baseUrl: options.studentUrl!.replace(/\/+$/, ''), modelId: studentName, apiKey: options.studentApiKey ?? (process.env.ZSD_SERVE_API_KEY || undefined) };
+      student = {
+        baseUrl: options.studentUrl!.replace(/\/+$/, ''),
+        modelId: studentName,
+        apiKey: options.studentApiKey ?? (process.env.ZSD_SERVE_API_KEY || undefined),
+      };
     }
     const comparison = await compareAnswers({
       task,

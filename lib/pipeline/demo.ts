@@ -113,7 +113,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const live = options.baseUrl !== undefined;
   const settings = options.quick
     ? { samples: Math.min(options.samples ?? DEMO_DEFAULTS.samples, 20), subsample: 0.1, epochs: 1 }
-    : { samples: options.samples ?? DEMO_DEFAULTS.samples, subsample: options.subsample ?? DEMO_DEFAULTS.subsample, epochs: options.epochs ?? DEMO_DEFAULTS.epochs };
+    : {
+        samples: options.samples ?? DEMO_DEFAULTS.samples,
+        subsample: options.subsample ?? DEMO_DEFAULTS.subsample,
+        epochs: options.epochs ?? DEMO_DEFAULTS.epochs,
+      };
   const phase = (title: string) => onEvent({ kind: 'phase', title, elapsedSeconds: (Date.now() - started) / 1000 });
 
   const model = live ? (options.model ?? DEMO_DEFAULTS.model) : STUDY_MODEL;
@@ -147,7 +151,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     phase(`1/5 compare the prompt templates of ${taskName} on ${settings.samples} train rows`);
     // The recorded study answered every svamp train row with template 2 only (1: 222 rows, 3: 80), so the replayed
     // teacher cannot answer every sampled row: templates are compared on the rows all of them answered.
-    const experiment = await runPromptExperiment({ ...teacherStep, task: taskName, split: 'train', samples: settings.samples, seed: 42, writeMetadata: true, commonRows: !live });
+    const experiment = await runPromptExperiment({
+      ...teacherStep,
+      task: taskName,
+      split: 'train',
+      samples: settings.samples,
+      seed: 42,
+      writeMetadata: true,
+      commonRows: !live,
+    });
     reportStep({ step: 'prompt-experiment', result: experiment });
     if (experiment.kind !== 'ranked') throw new ZsdError('incomplete', 'the template comparison did not finish (see above); run the demo again to resume');
     const best = live ? experiment.reports[0] : bestRecordedForAllRows(experiment.reports, taskName, dataRoot, workspace, info);
@@ -155,7 +167,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     const halfMixId = `${mixId}-half`;
     for (const id of [mixId, halfMixId]) writeMix(workspace, id, best.id);
 
-    phase(`2/5 annotate the ${taskName} train split with template ${best.id} (mix ${mixId}; and ${HALF_EXPLANATIONS * 100}% of its explanations as mix ${halfMixId})`);
+    phase(
+      `2/5 annotate the ${taskName} train split with template ${best.id} (mix ${mixId}; and ${HALF_EXPLANATIONS * 100}% of its explanations as mix ${halfMixId})`,
+    );
     const annotate = async (generateOptions: Pick<GenerateTrainingDataOptions, 'mix' | 'explanationRate'>) => {
       const result = await generateTrainingData({ ...teacherStep, task: taskName, splits: ['train'], ...generateOptions });
       reportStep({ step: 'generate-training-data', result });
@@ -164,9 +178,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     };
     const generated = await annotate({ mix: mixId });
     const halfGenerated = await annotate({ mix: halfMixId, explanationRate: HALF_EXPLANATIONS });
-    const teacherCost = [experiment.teacherRun, generated.teacherRun].reduce((sum, { run, teacher: resolved }) => sum + run.progress.costUsd + savedByStore(run, resolved.price).costUsd, 0);
+    const teacherCost = [experiment.teacherRun, generated.teacherRun].reduce(
+      (sum, { run, teacher: resolved }) => sum + run.progress.costUsd + savedByStore(run, resolved.price).costUsd,
+      0,
+    );
 
-    phase(`3/5 train students from scratch (${DEMO_STUDENT.model}, ${settings.epochs} epoch(s), ${settings.subsample * 100}% of train${demoNumberMapping(taskName) ? ', number mapping' : ''})`);
+    phase(
+      `3/5 train students from scratch (${DEMO_STUDENT.model}, ${settings.epochs} epoch(s), ${settings.subsample * 100}% of train${demoNumberMapping(taskName) ? ', number mapping' : ''})`,
+    );
     const variants: { name: string; options: Partial<TrainStudentOptions> }[] = [
       { name: 'standard (gold labels)', options: { mode: 'standard' } },
       // standard distillation: the teacher's labels instead of the gold ones (the study's label_type llm)
@@ -193,10 +212,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
         ...variant.options,
       });
       reportStep({ step: 'train-student', name: variant.name, result });
-      if (result.kind === 'trained' && result.outcome.stopReason === 'interrupted') throw new ZsdError('incomplete', `training ${variant.name} was interrupted; run the demo again to resume`);
+      if (result.kind === 'trained' && result.outcome.stopReason === 'interrupted')
+        throw new ZsdError('incomplete', `training ${variant.name} was interrupted; run the demo again to resume`);
       students.push({ name: variant.name, run: readRun(result.directory), reused: result.kind === 'finished-already' });
     }
-    const compared = await compareWithTeacher({ task: taskName, dataRoot, workspace, model, price: options.price, templateId: best.id, students, rows: options.quick ? settings.samples * 2 : undefined, info });
+    const compared = await compareWithTeacher({
+      task: taskName,
+      dataRoot,
+      workspace,
+      model,
+      price: options.price,
+      templateId: best.id,
+      students,
+      rows: options.quick ? settings.samples * 2 : undefined,
+      info,
+    });
     if (compared) reportStep({ step: 'compare', result: compared });
 
     phase('4/5 update experiment tracking');
@@ -305,14 +335,22 @@ async function compareWithTeacher(input: {
  * With the replayed teacher, the best template whose recording answers every train row (else annotation would stop
  * at the first prompt the study never asked); says so when that is not the template ranked first.
  */
-function bestRecordedForAllRows(ranking: readonly TemplateReport[], task: string, dataRoot: string, workspace: Workspace, info: (message: string) => void): TemplateReport {
+function bestRecordedForAllRows(
+  ranking: readonly TemplateReport[],
+  task: string,
+  dataRoot: string,
+  workspace: Workspace,
+  info: (message: string) => void,
+): TemplateReport {
   const rows = loadSplit(getTask(task, [dataRoot, workspace.root]), 'train', [dataRoot, workspace.root]).rows.length;
   const study = resolveWorkspace(dataRoot, path.join(dataRoot, 'zero-shot'));
   const recorded = (id: number) => (listRecordedTemplateIds(study, task, 'train').includes(id) ? readRecordedResponses(study, task, 'train', id).length : 0);
   const usable = ranking.find((report) => recorded(report.id) >= rows);
   if (!usable) throw new ZsdError('not-found', `the recorded study answered no ${task} template for all ${rows} train rows; use a live teacher (--base-url)`);
   if (usable !== ranking[0]) {
-    info(`template ${ranking[0].id} ranks first, but the recording answers only ${recorded(ranking[0].id)} of ${rows} train rows: annotating with template ${usable.id}, the best that covers them all`);
+    info(
+      `template ${ranking[0].id} ranks first, but the recording answers only ${recorded(ranking[0].id)} of ${rows} train rows: annotating with template ${usable.id}, the best that covers them all`,
+    );
   }
   return usable;
 }
@@ -439,13 +477,24 @@ export function demoSummary(input: SummaryInput): DemoSummary {
 function demoNotes(task: string, teacherModel: string, dataRoot: string, roots: string[]): string[] {
   const notes: string[] = [];
   if (answerRuleFor(task) === 'equation') {
-    notes.push(`${teacherModel}'s labels are its final numbers ("42"), the gold labels equations: a student from scratch cannot do the arithmetic, so the standard student on the teacher's labels learns little here`);
+    notes.push(
+      `${teacherModel}'s labels are its final numbers ("42"), the gold labels equations: a student from scratch cannot do the arithmetic, so the standard student on the teacher's labels learns little here`,
+    );
   }
   const file = studyTrackingFile(dataRoot);
   if (!fs.existsSync(file)) return notes;
   const mean = (mode: string, llm: string) => {
     const accuracies = readTrackingFile(file)
-      .filter((row) => row.dataset === 'anli1' && row.model === 't5-v1_1-small' && row.subsample === 1 && row.label_type === 'gt' && row.mode === mode && row.llm === llm && row.test_acc !== null)
+      .filter(
+        (row) =>
+          row.dataset === 'anli1' &&
+          row.model === 't5-v1_1-small' &&
+          row.subsample === 1 &&
+          row.label_type === 'gt' &&
+          row.mode === mode &&
+          row.llm === llm &&
+          row.test_acc !== null,
+      )
       .map((row) => row.test_acc as number);
     return accuracies.length === 0 ? null : { value: accuracies.reduce((sum, value) => sum + value, 0) / accuracies.length, runs: accuracies.length };
   };

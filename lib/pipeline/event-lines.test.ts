@@ -3,7 +3,18 @@ import { eventLine, throttledEventLines } from './event-lines';
 import type { PipelineEvent } from './events';
 
 function trainProgress(step: number, totalSteps: number): PipelineEvent {
-  const progress: TrainProgress = { step, totalSteps, epoch: step / 10, loss: 1 / step, labelLoss: 1 / step, rationaleLoss: null, learningRate: 0.01, tokensPerSecond: 1000, elapsedSeconds: step, etaSeconds: totalSteps - step };
+  const progress: TrainProgress = {
+    step,
+    totalSteps,
+    epoch: step / 10,
+    loss: 1 / step,
+    labelLoss: 1 / step,
+    rationaleLoss: null,
+    learningRate: 0.01,
+    tokensPerSecond: 1000,
+    elapsedSeconds: step,
+    etaSeconds: totalSteps - step,
+  };
   return { kind: 'train-progress', label: 'tiny standard', progress };
 }
 

@@ -22,7 +22,9 @@ export function eventLine(event: PipelineEvent): string {
     case 'query-finished':
       return `${event.label}: done`;
     case 'query-wait':
-      return event.wait.kind === 'retry' ? `${event.label}: retrying in ${formatDuration(event.wait.delayMs / 1000)} (${event.wait.error.kind}, attempt ${event.wait.attempt} of ${event.wait.maxAttempts})` : `${event.label}: waiting (${event.wait.kind})`;
+      return event.wait.kind === 'retry'
+        ? `${event.label}: retrying in ${formatDuration(event.wait.delayMs / 1000)} (${event.wait.error.kind}, attempt ${event.wait.attempt} of ${event.wait.maxAttempts})`
+        : `${event.label}: waiting (${event.wait.kind})`;
     case 'train-progress':
       return `${event.label}: ${trainProgressLine(event.progress)}`;
     case 'train-evaluation':

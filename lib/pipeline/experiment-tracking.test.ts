@@ -13,7 +13,12 @@ test('an empty workspace gets an empty table, written once; the read-only data r
 });
 
 test('the study\'s group "Subsampling CQA GPT35", filtered, planned in a fresh workspace: every run still to do', () => {
-  const plan = planPendingRuns({ data: DATA_ROOT, workspace: temporaryDirectory(), group: 'Subsampling CQA GPT35', filters: { mode: 'task_prefix', labelType: 'gt' } });
+  const plan = planPendingRuns({
+    data: DATA_ROOT,
+    workspace: temporaryDirectory(),
+    group: 'Subsampling CQA GPT35',
+    filters: { mode: 'task_prefix', labelType: 'gt' },
+  });
   expect(plan).toMatchObject({ rows: 4, done: 0 });
   expect(plan.pending).toHaveLength(4);
   expect(plan.pending.every((run) => run.status === 'missing' && run.args.slice(0, 4).join(' ') === 'zsd train --task cqa')).toBe(true);

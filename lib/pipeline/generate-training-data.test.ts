@@ -8,7 +8,15 @@ import { generateTrainingData } from './generate-training-data';
 
 test('svamp, mix 4, the first 40 rows of train and test: two files written; subsampling applied to train only', async () => {
   const workspace = temporaryDirectory();
-  const result = await generateTrainingData({ data: DATA_ROOT, workspace, task: 'svamp', mix: '4', splits: ['train', 'test'], samples: 40, explanationRate: 0.5 });
+  const result = await generateTrainingData({
+    data: DATA_ROOT,
+    workspace,
+    task: 'svamp',
+    mix: '4',
+    splits: ['train', 'test'],
+    samples: 40,
+    explanationRate: 0.5,
+  });
   if (result.kind !== 'written') throw new Error(`expected files, got ${result.kind}`);
   expect(result.teacherRun.summary).toMatchObject({ spent: { queries: 0 }, saved: { answers: 80 }, answeredAll: true });
   const [train, test] = result.files;
@@ -24,7 +32,16 @@ test('svamp, mix 4, the first 40 rows of train and test: two files written; subs
 
 test('a dry run writes nothing', async () => {
   const workspace = temporaryDirectory();
-  const result = await generateTrainingData({ data: DATA_ROOT, workspace, recorded: false, task: 'svamp', mix: '4', splits: ['test'], samples: 10, querying: { dryRun: true, completionTokens: 50 } });
+  const result = await generateTrainingData({
+    data: DATA_ROOT,
+    workspace,
+    recorded: false,
+    task: 'svamp',
+    mix: '4',
+    splits: ['test'],
+    samples: 10,
+    querying: { dryRun: true, completionTokens: 50 },
+  });
   expect(result.kind).toBe('estimate');
   expect(result.teacherRun.estimate.queries).toBe(10);
   expect(listFiles(workspace)).toEqual([]);

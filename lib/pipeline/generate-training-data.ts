@@ -61,16 +61,22 @@ export async function generateTrainingData(options: GenerateTrainingDataOptions)
   const templates = loadTemplates(workspace, task.name);
   const mix = loadMix(workspace, options.mix, templates);
   const teacher = resolveTeacher(options.teacher ?? {}, workspace);
-  if (workspace.readOnly && !options.querying?.dryRun) throw new ZsdError('read-only', `the workspace ${workspace.root} is inside the read-only data root; pass --workspace DIR`);
+  if (workspace.readOnly && !options.querying?.dryRun)
+    throw new ZsdError('read-only', `the workspace ${workspace.root} is inside the read-only data root; pass --workspace DIR`);
 
   const stores = new StoreRegistry(workspace);
   const plans: SplitPlan[] = (options.splits ?? ['train', 'test']).map((name) => {
     const split = loadSplit(task, name, roots);
     const n = Math.min(options.samples ?? split.rows.length, split.rows.length);
-    const jobs = queriesForMix(mix, n).map(({ templateId, row }) => buildQueryJobs(task.name, name, getTemplate(templates, templateId), [split.rows[row]], teacher.settings, stores)[0]);
+    const jobs = queriesForMix(mix, n).map(
+      ({ templateId, row }) => buildQueryJobs(task.name, name, getTemplate(templates, templateId), [split.rows[row]], teacher.settings, stores)[0],
+    );
     return { split, n, jobs };
   });
-  onEvent({ kind: 'info', message: `generating ${task.name} training data with prompt mix ${mix.id} (${mix.file}): ${plans.map((plan) => `${plan.split.split} ${plan.n} rows`).join(', ')}` });
+  onEvent({
+    kind: 'info',
+    message: `generating ${task.name} training data with prompt mix ${mix.id} (${mix.file}): ${plans.map((plan) => `${plan.split.split} ${plan.n} rows`).join(', ')}`,
+  });
   const teacherRun = await runTeacherJobs(
     plans.flatMap((plan) => plan.jobs),
     teacher,
@@ -82,7 +88,8 @@ export async function generateTrainingData(options: GenerateTrainingDataOptions)
 
   const answers = new Map<string, RecordedResponse>();
   for (const outcome of teacherRun.run.outcomes) {
-    if (outcome.kind === 'fresh' || outcome.kind === 'cached') answers.set(answerKey(outcome.job.row.split, outcome.job.row.templateId, outcome.job.row.idx), outcome.record);
+    if (outcome.kind === 'fresh' || outcome.kind === 'cached')
+      answers.set(answerKey(outcome.job.row.split, outcome.job.row.templateId, outcome.job.row.idx), outcome.record);
   }
   const written: { file: TrainingDataFile; lines: TrainingLine[] }[] = [];
   for (const plan of plans) {
@@ -95,7 +102,10 @@ export async function generateTrainingData(options: GenerateTrainingDataOptions)
       subsampling = { requested: options.explanationRate, rateBefore: result.rateBefore, applied: result.applied };
     }
     const file = trainingDataFile(workspace.root, task.name, teacher.settings.model, mix.id, name);
-    written.push({ file: { split: name, file, rows: lines.length, labelRate: rate(lines, 'label'), explanationRate: rate(lines, 'explanation'), subsampling }, lines });
+    written.push({
+      file: { split: name, file, rows: lines.length, labelRate: rate(lines, 'label'), explanationRate: rate(lines, 'explanation'), subsampling },
+      lines,
+    });
   }
   // Every split is built before any file is written, so a failure leaves no partial set behind.
   for (const { file, lines } of written) writeTrainingData(file.file, lines);

@@ -57,7 +57,9 @@ export async function predictStudent(options: PredictStudentOptions): Promise<Pr
   const onEvent = options.onEvent ?? ignoreEvents;
   const batchSize = options.batchSize ?? PREDICT_STUDENT_DEFAULTS.batchSize;
   const { inputs } = options;
-  const tokenizerFile = options.tokenizer ?? (fs.existsSync(path.join(options.model, 'tokenizer.json')) ? path.join(options.model, 'tokenizer.json') : t5TokenizerFile(resolveDataRoot(options.data)));
+  const tokenizerFile =
+    options.tokenizer ??
+    (fs.existsSync(path.join(options.model, 'tokenizer.json')) ? path.join(options.model, 'tokenizer.json') : t5TokenizerFile(resolveDataRoot(options.data)));
   const tokenizer = loadT5Tokenizer(tokenizerFile);
   const backend = await initBackend({ prefer: options.backend ?? PREDICT_STUDENT_DEFAULTS.backend });
   onEvent({ kind: 'info', message: `backend: ${backend.description}` });
@@ -65,7 +67,7 @@ export async function predictStudent(options: PredictStudentOptions): Promise<Pr
   const preprocessing = readCheckpointPreprocessing(options.model);
   const prefix = options.prefix ?? preprocessing?.inputPrefix ?? 'predict: ';
   const numberMapping = options.numberMapping ?? preprocessing?.numberMapping ?? false;
-  if (numberMapping) onEvent({ kind: 'info', message: 'number mapping: on (the problem\'s numbers are n0, n1, ... for the model)' });
+  if (numberMapping) onEvent({ kind: 'info', message: "number mapping: on (the problem's numbers are n0, n1, ... for the model)" });
   const started = Date.now();
   const predictions: StudentPrediction[] = [];
   try {
@@ -85,7 +87,11 @@ export async function predictStudent(options: PredictStudentOptions): Promise<Pr
       sequences.forEach((sequence, index) => {
         const output = tokenizer.decode(sequence, { skipSpecialTokens: true, cleanUpTokenizationSpaces: true });
         const mapping = mappings[index];
-        predictions.push(mapping === null ? { input: batch[index], prediction: output } : { input: batch[index], prediction: unmapNumbers(output, mapping), modelOutput: output });
+        predictions.push(
+          mapping === null
+            ? { input: batch[index], prediction: output }
+            : { input: batch[index], prediction: unmapNumbers(output, mapping), modelOutput: output },
+        );
       });
       const done = Math.min(start + batchSize, inputs.length);
       const elapsed = (Date.now() - started) / 1000;
@@ -121,7 +127,8 @@ export function readPredictInputs(source: string): string[] {
         throw new ZsdError('invalid-file', `a line starting with "{" must be a JSON object: ${(error as Error).message}`, { file: source, line: index + 1 });
       }
       const input = (value as { input?: unknown } | null)?.input;
-      if (typeof input !== 'string') throw new ZsdError('invalid-file', 'expected a JSON object with a string "input"', { file: source, line: index + 1, key: 'input' });
+      if (typeof input !== 'string')
+        throw new ZsdError('invalid-file', 'expected a JSON object with a string "input"', { file: source, line: index + 1, key: 'input' });
       inputs.push(input);
     });
   if (inputs.length === 0) throw new ZsdError('invalid-file', 'no inputs (expected one JSON object with "input", or one text, per line)', { file: source });

@@ -8,7 +8,7 @@ import { runPromptExperiment } from './prompt-experiment';
 // The study's prompt experiment in process: its ranking from the recorded answers, and what happens when a replay
 // lacks some recordings (incomplete, or compared on the rows every template answered).
 
-test('cqa, 75 rows (numpy seed 42) x templates 1 and 2, all from the recorded study: the study\'s counts, metadata written', async () => {
+test("cqa, 75 rows (numpy seed 42) x templates 1 and 2, all from the recorded study: the study's counts, metadata written", async () => {
   const workspace = temporaryDirectory();
   const events: PipelineEvent[] = [];
   const result = await runPromptExperiment({ data: DATA_ROOT, workspace, task: 'cqa', samples: 75, templates: [1, 2], onEvent: (event) => events.push(event) });

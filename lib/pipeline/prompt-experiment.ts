@@ -94,12 +94,19 @@ export async function runPromptExperiment(options: PromptExperimentOptions): Pro
   }
   // Every template is judged on the same rows: all of them, or (commonRows) those every template answered.
   const compared = rows.map((row) => row.index).filter((idx) => selected.every((template) => answered.get(template.id)?.has(idx)));
-  if (compared.length === 0) throw new ZsdError('incomplete', `no row of the ${rows.length} sampled was answered by every template, so the templates cannot be compared`);
+  if (compared.length === 0)
+    throw new ZsdError('incomplete', `no row of the ${rows.length} sampled was answered by every template, so the templates cannot be compared`);
   const answers = new Map(selected.map((template) => [template.id, compared.map((idx) => answered.get(template.id)?.get(idx) as AnsweredRow)]));
-  const reports = rankByAccuracy(selected.map((template) => ({ id: template.id, evaluation: evaluateAnswers(task, template, answers.get(template.id) ?? []) })));
+  const reports = rankByAccuracy(
+    selected.map((template) => ({ id: template.id, evaluation: evaluateAnswers(task, template, answers.get(template.id) ?? []) })),
+  );
   const metadataFile =
     options.writeMetadata !== false && split.split === 'train'
-      ? updatePromptMetadata(workspace.root, task.name, reports.map((report) => ({ id: String(report.id), evaluation: report.evaluation })))
+      ? updatePromptMetadata(
+          workspace.root,
+          task.name,
+          reports.map((report) => ({ id: String(report.id), evaluation: report.evaluation })),
+        )
       : undefined;
   return { kind: 'ranked', ...shape, comparedRows: compared.length, reports, best: reports[0], metadataFile, teacherRun };
 }

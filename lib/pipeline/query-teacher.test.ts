@@ -51,7 +51,14 @@ test('a tiny split: events from start to finish, counts and dollars returned; a 
   expect(run.costsFile).toBe(path.join(workspace, 'prompt-metadata', 'svamp.yaml'));
   expect(server.stats().completions).toBe(24);
 
-  expect(events[0]).toMatchObject({ kind: 'query-start', label: 'svamp test', model: 'gpt-3.5-turbo', baseUrl: server.url, batch: false, estimate: { queries: 24, cached: 0 } });
+  expect(events[0]).toMatchObject({
+    kind: 'query-start',
+    label: 'svamp test',
+    model: 'gpt-3.5-turbo',
+    baseUrl: server.url,
+    batch: false,
+    estimate: { queries: 24, cached: 0 },
+  });
   const progress = events.filter((event) => event.kind === 'query-progress');
   expect(progress.length).toBeGreaterThanOrEqual(24);
   expect(events.at(-1)).toEqual({ kind: 'query-finished', label: 'svamp test', progress: run.run.progress });

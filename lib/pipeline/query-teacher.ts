@@ -35,7 +35,10 @@ export async function queryTeacher(options: QueryTeacherOptions): Promise<QueryT
   const split = loadSplit(task, options.split, [dataRoot, workspace.root]);
   const templates = loadTemplates(workspace, task.name);
   const selected = options.templates.map((id) => getTemplate(templates, id));
-  const rows = options.samples === undefined ? split.rows : sampleRowIndices(split.rows.length, options.samples, options.seed ?? STUDY_EXPERIMENT_SEED).map((index) => split.rows[index]);
+  const rows =
+    options.samples === undefined
+      ? split.rows
+      : sampleRowIndices(split.rows.length, options.samples, options.seed ?? STUDY_EXPERIMENT_SEED).map((index) => split.rows[index]);
   const teacher = resolveTeacher(options.teacher ?? {}, workspace);
   const stores = new StoreRegistry(workspace);
   const jobs = selected.flatMap((template) => buildQueryJobs(task.name, split.split, template, rows, teacher.settings, stores));

@@ -37,10 +37,16 @@ export async function renderFigureFiles(options: RenderFigureFilesOptions): Prom
     const known = new Set(all.map((figure) => figure.name));
     const unknown = only.filter((name) => !known.has(name));
     if (unknown.length > 0) {
-      throw new ZsdError('usage', `--only: no figure named ${unknown.map((name) => `"${name}"`).join(', ')}; the figures are: ${[...known].join(', ') || 'none'}`);
+      throw new ZsdError(
+        'usage',
+        `--only: no figure named ${unknown.map((name) => `"${name}"`).join(', ')}; the figures are: ${[...known].join(', ') || 'none'}`,
+      );
     }
     figures = all.filter((figure) => only.includes(figure.name));
   }
-  const rendered = figures.length === 0 ? [] : await renderFigures(figures, outDir, { formats: options.formats ?? ['png', 'svg'], log: (message) => onEvent({ kind: 'info', message }) });
+  const rendered =
+    figures.length === 0
+      ? []
+      : await renderFigures(figures, outDir, { formats: options.formats ?? ['png', 'svg'], log: (message) => onEvent({ kind: 'info', message }) });
   return { outDir, rendered, seconds: (Date.now() - started) / 1000 };
 }

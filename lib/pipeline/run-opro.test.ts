@@ -22,7 +22,10 @@ test('a dry run: the plan line as an event, the estimate per phase, nothing writ
   });
   if (result.kind !== 'estimate') throw new Error(`expected an estimate, got ${result.kind}`);
   expect(events).toHaveLength(1);
-  expect(events[0]).toMatchObject({ kind: 'info', message: expect.stringMatching(/^opro on svamp train: run svamp-\w+; 10 rows \(seed 42\), 2 rounds x 3 candidates/) });
+  expect(events[0]).toMatchObject({
+    kind: 'info',
+    message: expect.stringMatching(/^opro on svamp train: run svamp-\w+; 10 rows \(seed 42\), 2 rounds x 3 candidates/),
+  });
   expect(result.plan.rows).toHaveLength(10);
   // Round 0 scores the start template on the 10 rows; each round asks the optimiser once and scores at most 3 x 10.
   expect(result.estimate.queries).toBe(10 + 2 * (1 + 3 * 10));
@@ -30,5 +33,7 @@ test('a dry run: the plan line as an event, the estimate per phase, nothing writ
 });
 
 test('the Batch API is refused: each round needs the answers of the one before', async () => {
-  await expect(runOpro({ data: DATA_ROOT, workspace: temporaryDirectory(), task: 'svamp', querying: { batch: true } })).rejects.toThrow(/--batch is not supported by opro/);
+  await expect(runOpro({ data: DATA_ROOT, workspace: temporaryDirectory(), task: 'svamp', querying: { batch: true } })).rejects.toThrow(
+    /--batch is not supported by opro/,
+  );
 });

@@ -67,7 +67,14 @@ export async function runOpro(options: RunOproOptions): Promise<RunOproResult> {
   const teacherOptions = options.teacher ?? {};
   const scorer = resolveTeacher({ ...teacherOptions, model: options.scorerModel ?? teacherOptions.model }, workspace);
   const optimizer = resolveTeacher(
-    { ...teacherOptions, model: options.optimizerModel ?? teacherOptions.model, temperature: options.optimizerTemperature ?? 1, topP: undefined, maxTokens: undefined, requestSeed: undefined },
+    {
+      ...teacherOptions,
+      model: options.optimizerModel ?? teacherOptions.model,
+      temperature: options.optimizerTemperature ?? 1,
+      topP: undefined,
+      maxTokens: undefined,
+      requestSeed: undefined,
+    },
     workspace,
   );
   const settings = {
@@ -97,7 +104,13 @@ export async function runOpro(options: RunOproOptions): Promise<RunOproResult> {
   const { task, name } = plan;
   const stores = new StoreRegistry(workspace);
   const metadataCompletionTokens = recordedCompletionAverages(workspace.root, task.name);
-  const estimateServices = { stores, scorerPrice: scorer.price, optimizerPrice: optimizer.price, completionTokens: querying.completionTokens, metadataCompletionTokens };
+  const estimateServices = {
+    stores,
+    scorerPrice: scorer.price,
+    optimizerPrice: optimizer.price,
+    completionTokens: querying.completionTokens,
+    metadataCompletionTokens,
+  };
 
   onEvent({
     kind: 'info',
@@ -116,7 +129,11 @@ export async function runOpro(options: RunOproOptions): Promise<RunOproResult> {
     complete: (request: TeacherRequest) => {
       if (!connection.apiKey && !connection.baseURL) {
         return Promise.reject(
-          new TeacherError('auth', `queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(workspace.root)}), or pass --base-url for a local server`, false),
+          new TeacherError(
+            'auth',
+            `queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(workspace.root)}), or pass --base-url for a local server`,
+            false,
+          ),
         );
       }
       teacher ??= new TeacherClient({ baseURL: connection.baseURL, apiKey: connection.apiKey, timeoutMs: (querying.timeoutSeconds ?? 60) * 1000 });

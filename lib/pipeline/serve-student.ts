@@ -49,7 +49,18 @@ export interface ServeStudentOptions {
   onEvent?: OnPipelineEvent;
 }
 
-export const SERVE_STUDENT_DEFAULTS = { name: 'zsd-student', host: DEFAULT_HOST, port: 8000, maxBatchSize: 16, batchWaitMs: 5, maxQueue: 256, maxInputLength: 512, maxNewTokens: 64, numBeams: 1, backend: 'auto' } as const;
+export const SERVE_STUDENT_DEFAULTS = {
+  name: 'zsd-student',
+  host: DEFAULT_HOST,
+  port: 8000,
+  maxBatchSize: 16,
+  batchWaitMs: 5,
+  maxQueue: 256,
+  maxInputLength: 512,
+  maxNewTokens: 64,
+  numBeams: 1,
+  backend: 'auto',
+} as const;
 
 export interface ServedStudent {
   server: StudentServer;
@@ -60,12 +71,20 @@ export interface ServedStudent {
 }
 
 export async function serveStudent(options: ServeStudentOptions): Promise<ServedStudent> {
-  const settings = { ...SERVE_STUDENT_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) } as ServeStudentOptions & typeof SERVE_STUDENT_DEFAULTS;
+  const settings = {
+    ...SERVE_STUDENT_DEFAULTS,
+    ...Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)),
+  } as ServeStudentOptions & typeof SERVE_STUDENT_DEFAULTS;
   const onEvent = options.onEvent ?? ignoreEvents;
   const info = (message: string) => onEvent({ kind: 'info', message });
   const backend = await initBackend({ prefer: settings.backend });
   const dataRoot = resolveDataRoot(options.data);
-  const answerer = StudentAnswerer.load(options.model, { maxInputTokens: settings.maxInputLength, numBeams: settings.numBeams, tokenizerFile: options.tokenizer, dataRoot });
+  const answerer = StudentAnswerer.load(options.model, {
+    maxInputTokens: settings.maxInputLength,
+    numBeams: settings.numBeams,
+    tokenizerFile: options.tokenizer,
+    dataRoot,
+  });
   let server: StudentServer;
   let templates: ReturnType<typeof taskTemplates> = null;
   try {
@@ -88,13 +107,16 @@ export async function serveStudent(options: ServeStudentOptions): Promise<Served
   } catch (error) {
     answerer.dispose();
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES') throw new ZsdError('usage', `cannot listen on ${settings.host}:${settings.port} (${code}); pick another --port`);
+    if (code === 'EADDRINUSE' || code === 'EACCES')
+      throw new ZsdError('usage', `cannot listen on ${settings.host}:${settings.port} (${code}); pick another --port`);
     throw error;
   }
   info(`backend: ${backend.description}`);
   info(`student: ${answerer.checkpoint} (${answerer.parameterCount().toLocaleString('en-US')} parameters; ${describePreprocessing(answerer)})`);
-  if (!isLoopback(settings.host) && options.apiKey === undefined) onEvent({ kind: 'warning', message: `listening on ${settings.host} without --api-key: anyone who can reach it can use the student` });
-  if (templates) info(`prompt templates: a user message that one of ${templates.file}'s ${templates.count} templates rendered is read back into the task input`);
+  if (!isLoopback(settings.host) && options.apiKey === undefined)
+    onEvent({ kind: 'warning', message: `listening on ${settings.host} without --api-key: anyone who can reach it can use the student` });
+  if (templates)
+    info(`prompt templates: a user message that one of ${templates.file}'s ${templates.count} templates rendered is read back into the task input`);
   info(`batching: up to ${settings.maxBatchSize} requests per generation call, ${settings.batchWaitMs} ms wait; queue of ${settings.maxQueue}`);
   if (options.ui) info(`page: ${server.baseUrl.replace(/\/v1$/, '/')} (the student runs in the browser)`);
   const running = server;
@@ -110,7 +132,11 @@ export async function serveStudent(options: ServeStudentOptions): Promise<Served
 }
 
 /** The prompt templates of the checkpoint's task (preprocessing.json), where it names one and they can be found. */
-function taskTemplates(answerer: StudentAnswerer, dataRoot: string, workspaceFlag: string | undefined): { reader: TemplateInputReader; file: string; count: number } | null {
+function taskTemplates(
+  answerer: StudentAnswerer,
+  dataRoot: string,
+  workspaceFlag: string | undefined,
+): { reader: TemplateInputReader; file: string; count: number } | null {
   const name = answerer.preprocessing?.task;
   if (name === undefined) return null;
   const workspace = resolveWorkspace(dataRoot, workspaceFlag);
@@ -127,10 +153,17 @@ function taskTemplates(answerer: StudentAnswerer, dataRoot: string, workspaceFla
 /** The files the page's student fetches; a sharded checkpoint cannot go to the browser. */
 function studentPage(answerer: StudentAnswerer, maxInputTokens: number): StudentPage {
   const file = (name: string) => path.join(answerer.checkpoint, name);
-  if (!fs.existsSync(file(WEIGHTS_FILE))) throw new ZsdError('usage', `--ui needs the checkpoint's weights in one ${WEIGHTS_FILE}; ${answerer.checkpoint} has none (sharded?)`);
+  if (!fs.existsSync(file(WEIGHTS_FILE)))
+    throw new ZsdError('usage', `--ui needs the checkpoint's weights in one ${WEIGHTS_FILE}; ${answerer.checkpoint} has none (sharded?)`);
   const files: Record<string, string> = { 'config.json': file(CONFIG_FILE), 'model.safetensors': file(WEIGHTS_FILE), 'tokenizer.json': answerer.tokenizerFile };
   if (fs.existsSync(file(PREPROCESSING_FILE))) files['preprocessing.json'] = file(PREPROCESSING_FILE);
-  return { files, bundle: () => bundleForBrowser(browserStudentEntry(), 'zsdBrowserStudent'), wasmDirectory: wasmBinariesDirectory(), maxInputTokens, explain: answerer.canExplain };
+  return {
+    files,
+    bundle: () => bundleForBrowser(browserStudentEntry(), 'zsdBrowserStudent'),
+    wasmDirectory: wasmBinariesDirectory(),
+    maxInputTokens,
+    explain: answerer.canExplain,
+  };
 }
 
 function isLoopback(host: string): boolean {

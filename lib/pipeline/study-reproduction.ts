@@ -78,7 +78,10 @@ export function reproduceStudy(options: ReproduceStudyOptions = {}): StudyReprod
     if (options.writeMetadata !== false && !workspace.readOnly) metadataFiles.push(updatePromptMetadata(workspace.root, taskName, result.reports));
   }
 
-  const responses = [...evaluations.values()].reduce((sum, evaluation) => sum + evaluation.reports.reduce((inner, report) => inner + report.evaluation.n_responses, 0), 0);
+  const responses = [...evaluations.values()].reduce(
+    (sum, evaluation) => sum + evaluation.reports.reduce((inner, report) => inner + report.evaluation.n_responses, 0),
+    0,
+  );
   return {
     comparisons,
     bestTemplates,

@@ -20,5 +20,7 @@ test('a train split writes prompt metadata into the workspace, and is refused fo
 });
 
 test('a split the task does not have is a usage error naming the splits', () => {
-  expect(() => evaluateTeacher({ data: DATA_ROOT, workspace: temporaryDirectory(), task: 'svamp', split: 'dev' })).toThrow(/--split dev is not a split of svamp; expected one of/);
+  expect(() => evaluateTeacher({ data: DATA_ROOT, workspace: temporaryDirectory(), task: 'svamp', split: 'dev' })).toThrow(
+    /--split dev is not a split of svamp; expected one of/,
+  );
 });

@@ -43,7 +43,9 @@ export function evaluateTeacher(options: EvaluateTeacherOptions): EvaluateTeache
   const ranked = rankByAccuracy(evaluation.reports);
   let metadata: MetadataOutcome = { kind: 'not-written' };
   if (options.split === 'train' && options.writeMetadata !== false && teacher !== PALM_TEACHER) {
-    metadata = workspace.readOnly ? { kind: 'read-only', workspace: workspace.root } : { kind: 'written', file: updatePromptMetadata(workspace.root, task.name, ranked) };
+    metadata = workspace.readOnly
+      ? { kind: 'read-only', workspace: workspace.root }
+      : { kind: 'written', file: updatePromptMetadata(workspace.root, task.name, ranked) };
   }
   return { evaluation, ranked, metadata };
 }

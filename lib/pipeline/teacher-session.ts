@@ -85,7 +85,12 @@ export interface ResolvedTeacher {
 export function resolveTeacher(options: TeacherOptions, workspace: Workspace): ResolvedTeacher {
   const model = options.model ?? STUDY_MODEL;
   const endpoint = options.endpoint ?? defaultEndpoint(model);
-  const parameters: SamplingParameters = { temperature: options.temperature ?? STUDY_TEMPERATURE, top_p: options.topP, max_tokens: options.maxTokens, seed: options.requestSeed };
+  const parameters: SamplingParameters = {
+    temperature: options.temperature ?? STUDY_TEMPERATURE,
+    top_p: options.topP,
+    max_tokens: options.maxTokens,
+    seed: options.requestSeed,
+  };
   const price = priceFor(model, loadPriceTable(workspace.root), options.price);
   const connection = resolveConnection({ baseUrl: options.baseUrl, apiKey: options.apiKey }, process.env, dotEnvFileOf(workspace.root));
   return { settings: { model, endpoint, parameters }, price, connection };
@@ -140,9 +145,13 @@ export async function runTeacherJobs(jobs: readonly QueryJob[], teacher: Resolve
   });
   if (querying.dryRun) return { kind: 'estimate', teacher, estimate };
   if (estimate.queries > 0) {
-    if (options.workspace.readOnly) throw new ZsdError('read-only', `the workspace ${options.workspace.root} is inside the read-only data root; pass --workspace DIR`);
+    if (options.workspace.readOnly)
+      throw new ZsdError('read-only', `the workspace ${options.workspace.root} is inside the read-only data root; pass --workspace DIR`);
     if (!teacher.connection.apiKey && !teacher.connection.baseURL) {
-      throw new ZsdError('usage', `${estimate.queries} queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(options.workspace.root)}), or pass --base-url for a local server`);
+      throw new ZsdError(
+        'usage',
+        `${estimate.queries} queries to send but no API key: set OPENAI_API_KEY (or put it in ${dotEnvFileOf(options.workspace.root)}), or pass --base-url for a local server`,
+      );
     }
     if (querying.batch && querying.maxCostUsd !== undefined && estimate.costUsd > querying.maxCostUsd) {
       throw new ZsdError(
@@ -211,7 +220,13 @@ export function summarizeRun(run: QueryRun, price: ModelPrice): TeacherRunSummar
     failures.set(outcome.error.kind, entry);
   }
   return {
-    spent: { queries: progress.fresh, promptTokens: progress.promptTokens, completionTokens: progress.completionTokens, costUsd: progress.costUsd, retries: progress.retries },
+    spent: {
+      queries: progress.fresh,
+      promptTokens: progress.promptTokens,
+      completionTokens: progress.completionTokens,
+      costUsd: progress.costUsd,
+      retries: progress.retries,
+    },
     saved: savedByStore(run, price),
     failures: [...failures.values()],
     notSent: progress.skipped,

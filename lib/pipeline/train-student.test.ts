@@ -16,7 +16,17 @@ function tinyConfig(): string {
   return writeFile(path.join(temporaryDirectory(), 'tiny', 'config.json'), JSON.stringify(t5ConfigToJson(config)));
 }
 
-const TINY = { task: 'svamp', data: DATA_ROOT, subsample: 0.05, batchSize: 6, maxInputLength: 64, maxTargetLength: 32, evalMaxNewTokens: 6, lr: 0.02, schedule: 'constant' } as const;
+const TINY = {
+  task: 'svamp',
+  data: DATA_ROOT,
+  subsample: 0.05,
+  batchSize: 6,
+  maxInputLength: 64,
+  maxTargetLength: 32,
+  evalMaxNewTokens: 6,
+  lr: 0.02,
+  schedule: 'constant',
+} as const;
 
 test('trainStudent reports each update and evaluation as events, prints nothing, writes the run; predictStudent on its checkpoint gives its test predictions; compareTeacherAndStudent serves it', async () => {
   const workspace = temporaryDirectory();
@@ -32,7 +42,22 @@ test('trainStudent reports each update and evaluation as events, prints nothing,
   expect(result.kind).toBe('trained');
   if (result.kind !== 'trained') return;
   // the study's layout: task/model/mode/llm/subsample/mix/label/alpha/max_input/batch/optimizer/lr/run
-  expect(path.relative(workspace, result.directory).split(path.sep)).toEqual(['results', 'svamp', 'tiny', 'task_prefix', 'palm', '0.05', '0', 'gt', '0.5', '64', '6', 'AdamW', '0.02', '0']);
+  expect(path.relative(workspace, result.directory).split(path.sep)).toEqual([
+    'results',
+    'svamp',
+    'tiny',
+    'task_prefix',
+    'palm',
+    '0.05',
+    '0',
+    'gt',
+    '0.5',
+    '64',
+    '6',
+    'AdamW',
+    '0.02',
+    '0',
+  ]);
   expect(result.outcome.steps).toBe(3);
   const progress = events.flatMap((event) => (event.kind === 'train-progress' ? [event.progress.step] : []));
   expect(progress).toEqual([1, 2, 3]);
@@ -55,7 +80,15 @@ test('trainStudent reports each update and evaluation as events, prints nothing,
   expect(predicted.predictions.map((line) => line.prediction)).toEqual(tested.slice(0, 4).map((line) => line.prediction));
 
   // the same student beside the teacher's recorded test answers (template 2), served in this process
-  const compared = await compareTeacherAndStudent({ task: 'svamp', data: DATA_ROOT, workspace, template: 2, model: result.directory, rows: 4, maxNewTokens: 6 });
+  const compared = await compareTeacherAndStudent({
+    task: 'svamp',
+    data: DATA_ROOT,
+    workspace,
+    template: 2,
+    model: result.directory,
+    rows: 4,
+    maxNewTokens: 6,
+  });
   expect(compared.comparison.rows).toHaveLength(4);
   expect(compared.comparison.student.answers).toBe(4);
   expect(compared.file).toBe(path.join(workspace, 'analytics', 'teacher-vs-student', 'svamp-test-2.json'));

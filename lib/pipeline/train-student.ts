@@ -128,7 +128,8 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainS
   const initChoices = [options.model, options.config, options.initFrom].filter((choice) => choice !== undefined);
   if (initChoices.length > 1) throw new ZsdError('usage', 'give one of --model, --config and --init-from');
   if (options.maxSteps !== undefined && options.epochs !== undefined) throw new ZsdError('usage', 'give --max-steps or --epochs, not both');
-  if (settings.vocabulary === 'task' && options.initFrom) throw new ZsdError('usage', '--vocabulary task needs a random init (--model or --config): a checkpoint keeps its own vocabulary');
+  if (settings.vocabulary === 'task' && options.initFrom)
+    throw new ZsdError('usage', '--vocabulary task needs a random init (--model or --config): a checkpoint keeps its own vocabulary');
 
   // Everything is read and checked before anything is written.
   const sets = loadTrainingSets({
@@ -181,8 +182,19 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainS
   const { model } = student;
   // a run of its own in the study's layout: the preprocessing is part of the student's name, as the vocabulary is
   const modelName = config.numberMapping ? `${student.modelName}-number-mapping` : student.modelName;
-  if (config.numberMapping) info('number mapping: on (the problem\'s numbers are n0, n1, ... for the student)');
-  const key = studentRunKey({ task, modelName, mode: settings.mode, rationaleSources: sets.rationaleSources, mix: options.mix, labelSource: settings.labelSource, subsample: settings.subsample, config, optimizer: settings.optimizer, run: options.run ?? settings.seed });
+  if (config.numberMapping) info("number mapping: on (the problem's numbers are n0, n1, ... for the student)");
+  const key = studentRunKey({
+    task,
+    modelName,
+    mode: settings.mode,
+    rationaleSources: sets.rationaleSources,
+    mix: options.mix,
+    labelSource: settings.labelSource,
+    subsample: settings.subsample,
+    config,
+    optimizer: settings.optimizer,
+    run: options.run ?? settings.seed,
+  });
   const resultsRoot = path.join(workspace.root, 'results');
   const directory = runDirectory(resultsRoot, key);
   if (workspace.readOnly) {
@@ -199,11 +211,18 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainS
       key,
       experimentGroup: null,
       category: null,
-      config: { trainer: config, model: model.config.raw, modelName, data: { ...sets.data, subsample: settings.subsample, counts: train.counts, validationRows: validation.length, testRows: test.length } },
+      config: {
+        trainer: config,
+        model: model.config.raw,
+        modelName,
+        data: { ...sets.data, subsample: settings.subsample, counts: train.counts, validationRows: validation.length, testRows: test.length },
+      },
     },
     { resume: options.resume },
   );
-  info(`training ${modelName} on ${task} (${settings.mode}): ${train.examples.length} train, ${validation.length} validation, ${test.length} test examples -> ${directory}`);
+  info(
+    `training ${modelName} on ${task} (${settings.mode}): ${train.examples.length} train, ${validation.length} validation, ${test.length} test examples -> ${directory}`,
+  );
 
   // Worker threads split each batch: on wasm one thread each; on native TensorFlow each worker's context gets its
   // share of the cores (for small students, per-kernel overhead makes that faster than one context on every core).
@@ -214,7 +233,8 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainS
   let engine: ParallelGradientEngine | undefined;
   try {
     engine = workers > 1 ? await ParallelGradientEngine.start(model, { workers, backend: backend.name === 'wasm' ? 'wasm' : 'node' }) : undefined;
-    if (engine !== undefined) info(`gradient workers: ${workers} threads on ${engine.workerBackend === 'wasm' ? 'wasm' : 'native TensorFlow'}, each with its share of the cores`);
+    if (engine !== undefined)
+      info(`gradient workers: ${workers} threads on ${engine.workerBackend === 'wasm' ? 'wasm' : 'native TensorFlow'}, each with its share of the cores`);
     const label = `${modelName} ${settings.mode}`;
     const outcome = await runTrainer({
       engine,
@@ -274,7 +294,12 @@ export function studentRunKey(input: {
 }
 
 /** The student: a checkpoint, or a random init of a config or a named size (`-task-vocab` with a task vocabulary). */
-function studentModel(options: Pick<TrainStudentOptions, 'initFrom' | 'config'>, presetName: string, seed: number, taskVocabularySize?: number): { model: T5Model; modelName: string } {
+function studentModel(
+  options: Pick<TrainStudentOptions, 'initFrom' | 'config'>,
+  presetName: string,
+  seed: number,
+  taskVocabularySize?: number,
+): { model: T5Model; modelName: string } {
   if (options.initFrom) return { model: loadT5Checkpoint(options.initFrom).model, modelName: path.basename(path.resolve(options.initFrom)) };
   const suffix = taskVocabularySize === undefined ? '' : '-task-vocab';
   if (options.config) {

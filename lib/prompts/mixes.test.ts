@@ -59,7 +59,11 @@ describe("the study's prompt mixes", () => {
     const mix = loadMix(workspace, '1');
     expect(mix).toMatchObject({
       seed: 405,
-      label: part([[1, 0.5], [2, 0.25], [3, 0.25]]),
+      label: part([
+        [1, 0.5],
+        [2, 0.25],
+        [3, 0.25],
+      ]),
       explanation: part([[1, 1]]),
     });
   });
@@ -70,8 +74,22 @@ describe("the study's prompt mixes", () => {
     expect(mix.explanation.map((entry) => entry.templateId)).toEqual([100, 32]);
     // numpy, seed 42, n = 10: idx = [8, 1, 5, 0, 7, 2, 9, 4, 3, 6]; the first half goes to 100, listed first.
     const assignment = mixAssignment(mix, 10);
-    expect(assignment.label).toEqual(new Map([[100, [8, 1, 5, 0, 7]], [32, [2, 9, 4, 3, 6]]]));
-    expect(assignRows(part([[32, 0.5], [100, 0.5]]), 10, 42).get(100)).toEqual([2, 9, 4, 3, 6]);
+    expect(assignment.label).toEqual(
+      new Map([
+        [100, [8, 1, 5, 0, 7]],
+        [32, [2, 9, 4, 3, 6]],
+      ]),
+    );
+    expect(
+      assignRows(
+        part([
+          [32, 0.5],
+          [100, 0.5],
+        ]),
+        10,
+        42,
+      ).get(100),
+    ).toEqual([2, 9, 4, 3, 6]);
   });
 
   test('mix 9 (template 1000) belongs to anli1 only', () => {
@@ -82,7 +100,11 @@ describe("the study's prompt mixes", () => {
 });
 
 describe('assignRows reproduces numpy', () => {
-  const mix1Label = part([[1, 0.5], [2, 0.25], [3, 0.25]]);
+  const mix1Label = part([
+    [1, 0.5],
+    [2, 0.25],
+    [3, 0.25],
+  ]);
 
   test.each([
     [
@@ -101,28 +123,33 @@ describe('assignRows reproduces numpy', () => {
         [3, 50, [28, 10, 61, 131, 152, 36, 178, 37, 151, 154], 128909, 4882],
       ],
     ],
-  ] as [number, [number, number, number[], number, number][]][])(
-    'mix 1 labels (seed 405, {1: 0.5, 2: 0.25, 3: 0.25}) over n = %i rows',
-    (n, expected) => {
-      const assignment = assignRows(mix1Label, n, 405);
-      expect([...assignment.keys()]).toEqual([1, 2, 3]);
-      for (const [templateId, size, firstTen, expectedChecksum, sum] of expected) {
-        const rows = assignment.get(templateId)!;
-        expect({ templateId, size: rows.length, firstTen: rows.slice(0, 10), checksum: checksum(rows), sum: rows.reduce((a, b) => a + b, 0) }).toEqual({
-          templateId,
-          size,
-          firstTen,
-          checksum: expectedChecksum,
-          sum,
-        });
-      }
-      // Every row exactly once.
-      expect([...assignment.values()].flat().sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, index) => index));
-    },
-  );
+  ] as [number, [number, number, number[], number, number][]][])('mix 1 labels (seed 405, {1: 0.5, 2: 0.25, 3: 0.25}) over n = %i rows', (n, expected) => {
+    const assignment = assignRows(mix1Label, n, 405);
+    expect([...assignment.keys()]).toEqual([1, 2, 3]);
+    for (const [templateId, size, firstTen, expectedChecksum, sum] of expected) {
+      const rows = assignment.get(templateId)!;
+      expect({ templateId, size: rows.length, firstTen: rows.slice(0, 10), checksum: checksum(rows), sum: rows.reduce((a, b) => a + b, 0) }).toEqual({
+        templateId,
+        size,
+        firstTen,
+        checksum: expectedChecksum,
+        sum,
+      });
+    }
+    // Every row exactly once.
+    expect([...assignment.values()].flat().sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, index) => index));
+  });
 
   test('flooring leaves a remainder that goes to the last block (1/3 each of 100 rows: 33, 33, 34)', () => {
-    const assignment = assignRows(part([[1, 1 / 3], [2, 1 / 3], [3, 1 / 3]]), 100, 405);
+    const assignment = assignRows(
+      part([
+        [1, 1 / 3],
+        [2, 1 / 3],
+        [3, 1 / 3],
+      ]),
+      100,
+      405,
+    );
     const expected: [number, number, number[], number][] = [
       [1, 33, [90, 11, 58, 42, 72, 20, 14, 41, 22, 50], 25761],
       [2, 33, [52, 27, 16, 57, 2, 55, 85, 91, 69, 66], 32965],
@@ -136,7 +163,14 @@ describe('assignRows reproduces numpy', () => {
 
   test('int(fraction * n) is float multiplication then truncation: int(0.29 * 100) == 28, so the last block gets 72', () => {
     expect(0.29 * 100).toBe(28.999999999999996);
-    const assignment = assignRows(part([[5, 0.29], [6, 0.71]]), 100, 7);
+    const assignment = assignRows(
+      part([
+        [5, 0.29],
+        [6, 0.71],
+      ]),
+      100,
+      7,
+    );
     expect(assignment.get(5)!.length).toBe(28);
     expect(assignment.get(5)!.slice(0, 10)).toEqual([37, 26, 78, 91, 49, 15, 93, 71, 86, 22]);
     expect(checksum(assignment.get(5)!)).toBe(17246);
@@ -149,13 +183,38 @@ describe('assignRows reproduces numpy', () => {
     const rows = assignRows(part([[1, 1]]), 800, 405).get(1)!;
     expect(rows).toHaveLength(800);
     expect(rows.slice(0, 10)).toEqual([222, 254, 561, 59, 293, 653, 428, 695, 382, 121]);
-    expect(assignRows(part([[1, 0.5], [2, 0.5]]), 0, 405)).toEqual(new Map([[1, []], [2, []]]));
+    expect(
+      assignRows(
+        part([
+          [1, 0.5],
+          [2, 0.5],
+        ]),
+        0,
+        405,
+      ),
+    ).toEqual(
+      new Map([
+        [1, []],
+        [2, []],
+      ]),
+    );
   });
 
   test('rejects a bad row count and a template listed twice', () => {
     expect(thrownBy(() => assignRows(part([[1, 1]]), -1, 405)).kind).toBe('usage');
     expect(thrownBy(() => assignRows(part([[1, 1]]), 2.5, 405)).kind).toBe('usage');
-    expect(thrownBy(() => assignRows(part([[1, 0.5], [1, 0.5]]), 10, 405)).message).toMatch(/lists a template twice/);
+    expect(
+      thrownBy(() =>
+        assignRows(
+          part([
+            [1, 0.5],
+            [1, 0.5],
+          ]),
+          10,
+          405,
+        ),
+      ).message,
+    ).toMatch(/lists a template twice/);
     expect(thrownBy(() => assignRows([], 10, 405)).message).toMatch(/at least one template/);
   });
 });
@@ -169,7 +228,11 @@ describe('mixAssignment and rowTemplates', () => {
     expect(assignment.explanation).toEqual(assignment.label);
     for (const row of rowTemplates(mix, 800)) expect(row.explanationTemplate).toBe(row.labelTemplate);
     function mixPart(): MixPart {
-      return part([[1, 0.5], [2, 0.25], [3, 0.25]]);
+      return part([
+        [1, 0.5],
+        [2, 0.25],
+        [3, 0.25],
+      ]);
     }
   });
 
@@ -252,13 +315,25 @@ describe('bad mix files', () => {
     ['above-one', 'seed: 1\nlabel:\n  1: 1.0\nexplanation:\n  1: 1.5\n', 'explanation.1', 5, 'expected a fraction greater than 0 and at most 1, got 1.5'],
     ['text-fraction', 'seed: 1\nlabel:\n  1: half\nexplanation:\n  1: 1.0\n', 'label.1', 3, 'expected a fraction greater than 0 and at most 1, got "half"'],
     ['float-seed', 'seed: 4.5\nlabel:\n  1: 1.0\nexplanation:\n  1: 1.0\n', 'seed', 1, 'seed must be a non-negative integer below 2**32 (numpy seed), got 4.5'],
-    ['float-seed-integral', 'seed: 405.0\nlabel:\n  1: 1.0\nexplanation:\n  1: 1.0\n', 'seed', 1, 'seed must be an integer (numpy rejects a float seed), got 405.0'],
+    [
+      'float-seed-integral',
+      'seed: 405.0\nlabel:\n  1: 1.0\nexplanation:\n  1: 1.0\n',
+      'seed',
+      1,
+      'seed must be an integer (numpy rejects a float seed), got 405.0',
+    ],
     ['negative-seed', 'seed: -3\nlabel:\n  1: 1.0\nexplanation:\n  1: 1.0\n', 'seed', 1, 'got -3'],
     ['big-seed', 'seed: 4294967296\nlabel:\n  1: 1.0\nexplanation:\n  1: 1.0\n', 'seed', 1, 'below 2**32'],
     ['no-seed', 'label:\n  1: 1.0\nexplanation:\n  1: 1.0\n', 'seed', undefined, 'missing key seed'],
     ['no-label', 'seed: 1\nexplanation:\n  1: 1.0\n', 'label', undefined, 'missing key label: expected a mapping of template id to fraction'],
     ['empty-part', 'seed: 1\nlabel: {}\nexplanation:\n  1: 1.0\n', 'label', 2, 'label lists no template'],
-    ['list-part', 'seed: 1\nlabel: [1, 2]\nexplanation:\n  1: 1.0\n', 'label', 2, 'expected a mapping of template id to fraction, e.g. {1: 0.5, 2: 0.5}, got a list'],
+    [
+      'list-part',
+      'seed: 1\nlabel: [1, 2]\nexplanation:\n  1: 1.0\n',
+      'label',
+      2,
+      'expected a mapping of template id to fraction, e.g. {1: 0.5, 2: 0.5}, got a list',
+    ],
     ['text-id', 'seed: 1\nlabel:\n  one: 1.0\nexplanation:\n  1: 1.0\n', 'label.one', 3, 'template ids are non-negative integers, got "one"'],
     ['negative-id', 'seed: 1\nlabel:\n  -2: 1.0\nexplanation:\n  1: 1.0\n', 'label.-2', 3, 'template ids are non-negative integers, got -2'],
     ['float-id', 'seed: 1\nlabel:\n  1.0: 1.0\nexplanation:\n  1: 1.0\n', 'label.1.0', 3, 'template ids are non-negative integers, got 1.0'],
@@ -283,7 +358,12 @@ describe('bad mix files', () => {
   test('a template id missing from the templates', () => {
     mixFile('bad-template', 'seed: 405\nlabel:\n  1: 0.5\n  7: 0.5\nexplanation:\n  1: 1.0\n');
     const templates = loadTemplates(workspace, 'svamp');
-    expect(loadMix(workspace, 'bad-template')).toMatchObject({ label: part([[1, 0.5], [7, 0.5]]) });
+    expect(loadMix(workspace, 'bad-template')).toMatchObject({
+      label: part([
+        [1, 0.5],
+        [7, 0.5],
+      ]),
+    });
     const error = thrownBy(() => loadMix(workspace, 'bad-template', templates));
     expect(error.kind).toBe('not-found');
     expect(error.detail).toContain('template 7 in prompt-mixes/bad-template.yaml (key label.7) does not exist in prompt-templates/svamp.yaml');
@@ -294,9 +374,7 @@ describe('bad mix files', () => {
   test('a mix id with no file says where it looked', () => {
     const error = thrownBy(() => loadMix(workspace, '404'));
     expect(error.kind).toBe('not-found');
-    expect(error.message).toBe(
-      `no prompt mix "404": looked for prompt-mixes/404.yaml in ${root}, ${path.join(DATA_ROOT, 'zero-shot')}`,
-    );
+    expect(error.message).toBe(`no prompt mix "404": looked for prompt-mixes/404.yaml in ${root}, ${path.join(DATA_ROOT, 'zero-shot')}`);
   });
 
   test('a mix id that is not a file name is a usage error', () => {

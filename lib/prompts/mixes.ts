@@ -134,7 +134,11 @@ export function loadMixFile(file: string, templates?: TemplateSet, id = path.bas
 
   // YAML turns 405.0 into the number 405; PyYAML keeps a float, which np.random.seed rejects.
   if (looksLikeFloat(document.get('seed', true))) {
-    throw new ZsdError('invalid-file', `seed must be an integer (numpy rejects a float seed), got ${sourceOf(document.get('seed', true))}`, location('seed', ['seed']));
+    throw new ZsdError(
+      'invalid-file',
+      `seed must be an integer (numpy rejects a float seed), got ${sourceOf(document.get('seed', true))}`,
+      location('seed', ['seed']),
+    );
   }
 
   const parts = {} as Record<MixPartName, MixPart>;
@@ -144,7 +148,11 @@ export function loadMixFile(file: string, templates?: TemplateSet, id = path.bas
     if (isMap(node)) {
       for (const pair of node.items) {
         if (looksLikeFloat(pair.key)) {
-          throw new ZsdError('invalid-file', `template ids are non-negative integers, got ${sourceOf(pair.key)}`, location(`${name}.${sourceOf(pair.key)}`, [name, sourceOf(pair.key)]));
+          throw new ZsdError(
+            'invalid-file',
+            `template ids are non-negative integers, got ${sourceOf(pair.key)}`,
+            location(`${name}.${sourceOf(pair.key)}`, [name, sourceOf(pair.key)]),
+          );
         }
       }
       if (node.items.length !== entries.size) {
@@ -265,4 +273,3 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   return String(value);
 }
-

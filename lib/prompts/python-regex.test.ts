@@ -89,7 +89,7 @@ describe('escapes', () => {
 describe('groups and anchors', () => {
   test('(?P<name>...) and (?P=name) become a named group and its back-reference', () => {
     expect(translatePythonRegex('(?P<name>x)(?P=name)')).toBe('(?<name>x)\\k<name>');
-    expect(search('(?P<q>[\'"]).*?(?P=q)', 'say \'hi" now\' ok')).toEqual(['\'hi" now\'', '\'']);
+    expect(search('(?P<q>[\'"]).*?(?P=q)', "say 'hi\" now' ok")).toEqual(["'hi\" now'", "'"]);
     expect(compilePythonRegex('(?P<name>x)(?P=name)').exec('axxb')?.groups).toEqual({ name: 'x' });
   });
 
@@ -151,7 +151,9 @@ describe('the study patterns', () => {
   const CQA_EXPLANATION = '.?(.*)';
 
   function cqaPattern(choices: string[]): string {
-    const values: Record<string, string> = Object.fromEntries(choices.map((choice, index) => [`choice_${'abcde'[index]}`, choice.replace(/\(/g, '\\(').replace(/\)/g, '\\)')]));
+    const values: Record<string, string> = Object.fromEntries(
+      choices.map((choice, index) => [`choice_${'abcde'[index]}`, choice.replace(/\(/g, '\\(').replace(/\)/g, '\\)')]),
+    );
     return (CQA_LABEL + CQA_EXPLANATION).replace(/\{(choice_[a-e])\}/g, (_, name: string) => values[name]);
   }
 
@@ -186,6 +188,9 @@ describe('the study patterns', () => {
   });
 
   test('svamp: a decimal after "$" on a later line is the label', () => {
-    expect(search('(.+[\\s{\\$€])(\\d*\\.?\\d+)', 'She spent $12.50 on lunch.\nAnswer: $12.50')?.slice(1)).toEqual(['She spent $12.50 on lunch.\nAnswer: $', '12.50']);
+    expect(search('(.+[\\s{\\$€])(\\d*\\.?\\d+)', 'She spent $12.50 on lunch.\nAnswer: $12.50')?.slice(1)).toEqual([
+      'She spent $12.50 on lunch.\nAnswer: $',
+      '12.50',
+    ]);
   });
 });

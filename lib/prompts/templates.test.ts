@@ -98,7 +98,9 @@ describe('bad template files get clear errors naming file, template and key', ()
   });
 
   test('a label pattern without a capture group', () => {
-    expect(load('nogroup', valid("    user_message: 'x'\n    label_parse: 'true|false'\n    explanation_parse: ''\n"))).toThrow(/label_parse has no capture group/);
+    expect(load('nogroup', valid("    user_message: 'x'\n    label_parse: 'true|false'\n    explanation_parse: ''\n"))).toThrow(
+      /label_parse has no capture group/,
+    );
   });
 
   test('a missing key says which and what was expected', () => {
@@ -110,9 +112,9 @@ describe('bad template files get clear errors naming file, template and key', ()
   });
 
   test('an id that disagrees with its key', () => {
-    expect(load('id', "templates:\n  1:\n    id: 2\n    system_message: ''\n    user_message: 'x'\n    label_parse: '(a)'\n    explanation_parse: ''\n")).toThrow(
-      /listed under 1 says id: 2/,
-    );
+    expect(
+      load('id', "templates:\n  1:\n    id: 2\n    system_message: ''\n    user_message: 'x'\n    label_parse: '(a)'\n    explanation_parse: ''\n"),
+    ).toThrow(/listed under 1 says id: 2/);
   });
 
   test('a malformed placeholder in a message', () => {

@@ -164,7 +164,11 @@ export function buildParsePattern(template: PromptTemplate, values: Readonly<Rec
     try {
       regex = compilePythonRegex(interpolated);
     } catch (error) {
-      throw new ZsdError('invalid-template', `parse pattern does not compile once values are filled in: ${(error as Error).message}`, templateLocation(template, 'label_parse'));
+      throw new ZsdError(
+        'invalid-template',
+        `parse pattern does not compile once values are filled in: ${(error as Error).message}`,
+        templateLocation(template, 'label_parse'),
+      );
     }
     if (patternCache.size > 50_000) patternCache.clear();
     patternCache.set(interpolated, regex);
@@ -229,7 +233,11 @@ function validateTemplate(template: PromptTemplate, document: Document, lineCoun
     }
   }
   if (countGroups(template.labelParse, template, 'label_parse') < 1) {
-    throw new ZsdError('invalid-template', 'label_parse has no capture group; expected one group around the label, e.g. (true|false)', templateLocation(template, 'label_parse'));
+    throw new ZsdError(
+      'invalid-template',
+      'label_parse has no capture group; expected one group around the label, e.g. (true|false)',
+      templateLocation(template, 'label_parse'),
+    );
   }
   // Compile the whole pattern once with placeholder stand-ins, so a combination error shows at load time.
   const neutralValues = new Proxy({}, { get: () => 'x' }) as Record<string, string>;
@@ -239,7 +247,6 @@ function validateTemplate(template: PromptTemplate, document: Document, lineCoun
 function templateLocation(template: PromptTemplate, key: string): ErrorLocation {
   return { file: template.file, key: `templates.${template.id}.${key}` };
 }
-
 
 function describeExpected(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') return ` (expected ${issue.expected})`;
@@ -285,7 +292,8 @@ export function appendTemplates(workspace: Workspace, task: string, templates: r
   const before = source === undefined ? 'templates:\n' : fs.readFileSync(source, 'utf8');
   const existing = source === undefined ? new Map<number, PromptTemplate>() : parseTemplateText(before, source, task).templates;
   for (const template of templates) {
-    if (existing.has(template.id)) throw new ZsdError('invalid-template', `template id ${template.id} is taken; expected a new id`, { file: source, key: `templates.${template.id}` });
+    if (existing.has(template.id))
+      throw new ZsdError('invalid-template', `template id ${template.id} is taken; expected a new id`, { file: source, key: `templates.${template.id}` });
   }
   if (new Set(templates.map((template) => template.id)).size !== templates.length) throw new ZsdError('internal', 'appendTemplates: the same id twice');
   if (templates.length === 0) return target;

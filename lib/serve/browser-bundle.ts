@@ -48,7 +48,8 @@ export function bundleForBrowser(entry: string, globalName: string): string {
       const resolved = resolveModule(specifier, file);
       if (resolved !== null) dependencies[specifier] = visit(resolved);
     }
-    parts[id] = `${id}: [function (require, module, exports, process, Buffer, global, __filename, __dirname) {\n${source.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n')}\n}, ${JSON.stringify(dependencies)}]`;
+    parts[id] =
+      `${id}: [function (require, module, exports, process, Buffer, global, __filename, __dirname) {\n${source.replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n')}\n}, ${JSON.stringify(dependencies)}]`;
     return id;
   };
   const entryId = visit(entry);

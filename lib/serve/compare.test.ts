@@ -40,7 +40,16 @@ class OracleStudent implements Answerer {
 
 test('both sides are scored on the same rows with the same metrics; dollars, latency and size are reported as documented', async () => {
   const student = new OracleStudent();
-  const server = await startStudentServer({ answerer: student, modelId: 'oracle', port: 0, maxBatchSize: 16, batchWaitMs: 2, maxQueue: 1024, maxNewTokens: 8, modelDetails: { parameters: 5_000_000, model_bytes: 20_000_000, explain: true } });
+  const server = await startStudentServer({
+    answerer: student,
+    modelId: 'oracle',
+    port: 0,
+    maxBatchSize: 16,
+    batchWaitMs: 2,
+    maxQueue: 1024,
+    maxNewTokens: 8,
+    modelDetails: { parameters: 5_000_000, model_bytes: 20_000_000, explain: true },
+  });
   try {
     const workspace = studyWorkspace();
     const price = { prompt: 0.0015, completion: 0.002 };
@@ -77,7 +86,19 @@ test('both sides are scored on the same rows with the same metrics; dollars, lat
     // $3.60 an hour is $0.001 a second: $ per 1,000 answers is 1 / (answers per second)
     expect(comparison.student.usd_per_1000_answers).toBeCloseTo(1 / comparison.student.answers_per_second!, 10);
 
-    const fewer = await compareTeacherAndStudent({ task, split: 'test', dataRoot: DATA_ROOT, workspace, templateId: 1, teacherModel: STUDY_MODEL, price: { prompt: 0.003, completion: 0.004 }, student: { baseUrl: server.baseUrl, modelId: 'oracle' }, rows: 30, concurrency: 1, machineUsdPerHour: 0.1 });
+    const fewer = await compareTeacherAndStudent({
+      task,
+      split: 'test',
+      dataRoot: DATA_ROOT,
+      workspace,
+      templateId: 1,
+      teacherModel: STUDY_MODEL,
+      price: { prompt: 0.003, completion: 0.004 },
+      student: { baseUrl: server.baseUrl, modelId: 'oracle' },
+      rows: 30,
+      concurrency: 1,
+      machineUsdPerHour: 0.1,
+    });
     expect(fewer.rows).toEqual(rows.slice(0, 30).map((_, index) => index));
     expect(fewer.student.answers).toBe(30);
   } finally {

@@ -96,18 +96,33 @@ export async function compareTeacherAndStudent(options: CompareOptions): Promise
   const gold = loadSplit(task, split, [options.dataRoot, workspace.root]);
   const template = getTemplate(loadTemplates(workspace, task.name), options.templateId);
   let recorded = readRecordedResponses(workspace, task.name, split, options.templateId, { model: options.teacherModel }).sort((a, b) => a.idx - b.idx);
-  if (recorded.length === 0) throw new ZsdError('not-found', `no recorded ${options.teacherModel} answers for ${task.name} ${split} template ${options.templateId}`);
+  if (recorded.length === 0)
+    throw new ZsdError('not-found', `no recorded ${options.teacherModel} answers for ${task.name} ${split} template ${options.templateId}`);
   if (options.rows !== undefined) recorded = recorded.slice(0, options.rows);
   for (const response of recorded) {
-    if (!gold.rows[response.idx]) throw new ZsdError('invalid-file', `idx ${response.idx} is beyond the ${gold.rows.length} rows of ${task.name} ${split}`, { file: response.file, line: response.line, key: 'idx' });
+    if (!gold.rows[response.idx])
+      throw new ZsdError('invalid-file', `idx ${response.idx} is beyond the ${gold.rows.length} rows of ${task.name} ${split}`, {
+        file: response.file,
+        line: response.line,
+        key: 'idx',
+      });
   }
 
   // teacher: parsed by its template, priced at list price per answer
-  const teacherOutcomes = recorded.map((response) => ({ outcome: parseTeacherResponse(task.kind, template, response.response, response.promptValues), gold: gold.rows[response.idx].goldLabel }));
+  const teacherOutcomes = recorded.map((response) => ({
+    outcome: parseTeacherResponse(task.kind, template, response.response, response.promptValues),
+    gold: gold.rows[response.idx].goldLabel,
+  }));
   const teacherDollars = recorded.reduce((sum, response) => {
     const rendered = renderTemplate(template, response.promptValues);
     const usage = response.usage ?? {
-      prompt_tokens: promptTokensOf({ model: options.teacherModel, endpoint: response.endpoint ?? 'chat', system: rendered.system, user: rendered.user, parameters: {} }),
+      prompt_tokens: promptTokensOf({
+        model: options.teacherModel,
+        endpoint: response.endpoint ?? 'chat',
+        system: rendered.system,
+        user: rendered.user,
+        parameters: {},
+      }),
       completion_tokens: countTextTokens(response.response, options.teacherModel),
     };
     return sum + costOf(usage, options.price);
@@ -176,11 +191,20 @@ export function studentOutcome(answer: StudentReply): ParseOutcome {
 
 async function studentModelInfo(student: StudentEndpoint): Promise<StudentModelInfo> {
   const response = await fetch(`${student.baseUrl}/models/${encodeURIComponent(student.modelId)}`, { headers: authorization(student) });
-  if (response.status !== 200) throw new ZsdError('not-found', `the student server at ${student.baseUrl} does not serve "${student.modelId}" (${response.status}: ${await response.text()})`);
+  if (response.status !== 200)
+    throw new ZsdError(
+      'not-found',
+      `the student server at ${student.baseUrl} does not serve "${student.modelId}" (${response.status}: ${await response.text()})`,
+    );
   return (await response.json()) as StudentModelInfo;
 }
 
-async function askStudent(student: StudentEndpoint, inputs: readonly string[], explain: boolean, concurrency: number): Promise<{ answers: StudentReply[]; latencies: number[]; seconds: number }> {
+async function askStudent(
+  student: StudentEndpoint,
+  inputs: readonly string[],
+  explain: boolean,
+  concurrency: number,
+): Promise<{ answers: StudentReply[]; latencies: number[]; seconds: number }> {
   const answers: StudentReply[] = new Array(inputs.length);
   const latencies: number[] = [];
   let next = 0;
@@ -197,7 +221,10 @@ async function askStudent(student: StudentEndpoint, inputs: readonly string[], e
       const body = (await response.json()) as { choices?: { zsd?: StudentReply }[]; error?: { message: string } };
       const reply = body.choices?.[0]?.zsd;
       if (response.status !== 200 || reply === undefined) {
-        throw new ZsdError('incomplete', `the student server answered row ${index + 1} with ${response.status}: ${body.error?.message ?? JSON.stringify(body)}`);
+        throw new ZsdError(
+          'incomplete',
+          `the student server answered row ${index + 1} with ${response.status}: ${body.error?.message ?? JSON.stringify(body)}`,
+        );
       }
       latencies.push(Number(process.hrtime.bigint() - requestStarted) / 1e6);
       answers[index] = reply;
@@ -243,9 +270,12 @@ export function readComparisons(workspaceRoot: string): Comparison[] {
       } catch (error) {
         throw new ZsdError('invalid-file', `not JSON: ${(error as Error).message}`, { file });
       }
-      const side = (candidate: unknown) => typeof candidate === 'object' && candidate !== null && typeof (candidate as ComparisonSide).usd_per_1000_answers === 'number';
+      const side = (candidate: unknown) =>
+        typeof candidate === 'object' && candidate !== null && typeof (candidate as ComparisonSide).usd_per_1000_answers === 'number';
       if (value.formatVersion !== 1 || typeof value.task !== 'string' || !side(value.teacher) || !side(value.student)) {
-        throw new ZsdError('invalid-file', 'expected a comparison written by zsd compare ({"formatVersion": 1, "task", "teacher": {...}, "student": {...}})', { file });
+        throw new ZsdError('invalid-file', 'expected a comparison written by zsd compare ({"formatVersion": 1, "task", "teacher": {...}, "student": {...}})', {
+          file,
+        });
       }
       return value as Comparison;
     });

@@ -76,7 +76,8 @@ export class MicroBatcher<Item, Result> {
   private readonly counters = { batches: 0, answered: 0, abandoned: 0, refused: 0, largestBatch: 0 };
 
   constructor(private readonly options: MicroBatcherOptions<Item, Result>) {
-    if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1) throw new RangeError(`maxBatchSize is ${options.maxBatchSize}; expected a positive integer`);
+    if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1)
+      throw new RangeError(`maxBatchSize is ${options.maxBatchSize}; expected a positive integer`);
     if (!Number.isInteger(options.maxQueue) || options.maxQueue < 0) throw new RangeError(`maxQueue is ${options.maxQueue}; expected a non-negative integer`);
     if (!(options.maxWaitMs >= 0)) throw new RangeError(`maxWaitMs is ${options.maxWaitMs}; expected a non-negative number`);
   }
@@ -186,7 +187,7 @@ export class MicroBatcher<Item, Result> {
     if (this.queue.length === 0) return [];
     const group = this.queue[0].group;
     const batch: Pending<Item, Result>[] = [];
-    for (let index = 0; index < this.queue.length && batch.length < this.options.maxBatchSize; ) {
+    for (let index = 0; index < this.queue.length && batch.length < this.options.maxBatchSize;) {
       if (this.queue[index].group === group) batch.push(...this.queue.splice(index, 1));
       else index++;
     }

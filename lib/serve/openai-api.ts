@@ -47,7 +47,10 @@ const samplingSchema = {
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
   seed: z.number().int().nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string())]).nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string())])
+    .nullable()
+    .optional(),
   user: z.string().optional(),
   input: z.string().optional(),
   explain: z.boolean().optional(),
@@ -66,7 +69,8 @@ export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const param = issue.path.map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`)).join('');
-  if (param === 'stream') return throwError(invalidRequest('streaming is not supported by the zsd student server; send stream: false', 'stream', 'unsupported_parameter'));
+  if (param === 'stream')
+    return throwError(invalidRequest('streaming is not supported by the zsd student server; send stream: false', 'stream', 'unsupported_parameter'));
   if (param === 'n') return throwError(invalidRequest('the student answers deterministically: n must be 1', 'n', 'unsupported_parameter'));
   // a value none of a union's types accept is a wrong type too (content: string or parts; prompt: string or strings)
   const wrongType = issue.code === 'invalid_type' || issue.code === 'invalid_union';
@@ -107,7 +111,8 @@ export function contentText(content: z.infer<typeof messageSchema>['content']): 
  */
 export function chatInput(request: ChatRequest): string {
   if (request.input !== undefined) return request.input;
-  if (request.messages === undefined) throw invalidRequest("you must provide a 'messages' parameter (or zsd's 'input')", 'messages', 'missing_required_parameter');
+  if (request.messages === undefined)
+    throw invalidRequest("you must provide a 'messages' parameter (or zsd's 'input')", 'messages', 'missing_required_parameter');
   for (let index = request.messages.length - 1; index >= 0; index--) {
     const message = request.messages[index];
     if (message.role === 'user') return contentText(message.content);

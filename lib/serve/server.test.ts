@@ -61,17 +61,42 @@ afterEach(async () => {
 });
 
 async function serve(student: Answerer, options: Partial<StudentServerOptions> = {}): Promise<StudentServer> {
-  const server = await startStudentServer({ answerer: student, modelId: 'tiny-student', port: 0, maxBatchSize: 8, batchWaitMs: 5, maxQueue: 16, maxNewTokens: 8, ...options });
+  const server = await startStudentServer({
+    answerer: student,
+    modelId: 'tiny-student',
+    port: 0,
+    maxBatchSize: 8,
+    batchWaitMs: 5,
+    maxQueue: 16,
+    maxNewTokens: 8,
+    ...options,
+  });
   servers.push(server);
   return server;
 }
 
-async function post(server: StudentServer, route: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const response = await fetch(`${server.baseUrl}${route}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+async function post(
+  server: StudentServer,
+  route: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(`${server.baseUrl}${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: response.status, body: await response.json(), headers: response.headers };
 }
 
-const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: 'tiny-student', messages: [{ role: 'system', content: 'ignored' }, { role: 'user', content }], ...extra });
+const chat = (content: string, extra: Record<string, unknown> = {}) => ({
+  model: 'tiny-student',
+  messages: [
+    { role: 'system', content: 'ignored' },
+    { role: 'user', content },
+  ],
+  ...extra,
+});
 
 test("zsd's teacher client gets the student's answers on both endpoints, with usage and the served model's name", async () => {
   const server = await serve(new FakeStudent());
@@ -147,7 +172,14 @@ describe('bad requests get the OpenAI error shape and a 4xx', () => {
   const cases: [string, string, unknown, number, string | null, string | null][] = [
     ['no messages', '/chat/completions', { model: 'tiny-student' }, 400, 'messages', 'missing_required_parameter'],
     ['messages of the wrong type', '/chat/completions', { model: 'tiny-student', messages: 'hello' }, 400, 'messages', 'invalid_type'],
-    ['a message content of the wrong type', '/chat/completions', { model: 'tiny-student', messages: [{ role: 'user', content: 42 }] }, 400, 'messages[0].content', 'invalid_type'],
+    [
+      'a message content of the wrong type',
+      '/chat/completions',
+      { model: 'tiny-student', messages: [{ role: 'user', content: 42 }] },
+      400,
+      'messages[0].content',
+      'invalid_type',
+    ],
     ['no user message', '/chat/completions', { model: 'tiny-student', messages: [{ role: 'system', content: 'x' }] }, 400, 'messages', 'invalid_value'],
     ['max_tokens of the wrong type', '/chat/completions', chat('x', { max_tokens: 'ten' }), 400, 'max_tokens', 'invalid_type'],
     ['no model', '/chat/completions', { messages: [{ role: 'user', content: 'x' }] }, 400, 'model', 'invalid_type'],
@@ -216,7 +248,9 @@ test('a full queue answers 429 with Retry-After at once; what was queued is stil
   expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   // the teacher machinery reads it as a retryable rate limit with the server's wait
   const client = new TeacherClient({ baseURL: server.baseUrl, timeoutMs: 10_000 });
-  const error = await client.complete({ model: 'tiny-student', endpoint: 'chat', system: '', user: 'fifth', parameters: {} }).catch((caught: unknown) => caught);
+  const error = await client
+    .complete({ model: 'tiny-student', endpoint: 'chat', system: '', user: 'fifth', parameters: {} })
+    .catch((caught: unknown) => caught);
   expect(error).toMatchObject({ kind: 'rate-limit', retryable: true, retryAfterMs: expect.any(Number) });
   student.release();
   const answers = await Promise.all([first, ...queued]);
@@ -249,7 +283,15 @@ test('a client that disconnects mid-request: its queued question is never comput
 
 test('close() answers what is queued, refuses what comes after, and resolves', async () => {
   const student = new FakeStudent();
-  const server = await startStudentServer({ answerer: student, modelId: 'tiny-student', port: 0, maxBatchSize: 1, batchWaitMs: 0, maxQueue: 8, maxNewTokens: 8 });
+  const server = await startStudentServer({
+    answerer: student,
+    modelId: 'tiny-student',
+    port: 0,
+    maxBatchSize: 1,
+    batchWaitMs: 0,
+    maxQueue: 8,
+    maxNewTokens: 8,
+  });
   student.hold();
   const started = student.batchStarted();
   const pending = ['a', 'b', 'c'].map((input) => post(server, '/chat/completions', chat(input)));
@@ -265,7 +307,10 @@ test('close() answers what is queued, refuses what comes after, and resolves', a
 
 function rawPost(server: StudentServer, body: unknown): { request: http.ClientRequest; done: Promise<string> } {
   const text = JSON.stringify(body);
-  const request = http.request(`${server.baseUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } });
+  const request = http.request(`${server.baseUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+  });
   const done = new Promise<string>((resolve) => {
     request.on('response', () => resolve('answered'));
     request.on('error', () => resolve('closed'));

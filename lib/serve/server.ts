@@ -8,7 +8,18 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { BatcherClosedError, MicroBatcher, QueueFullError, RequestAbortedError, type MicroBatcherStats } from './micro-batcher';
-import { ApiError, chatInput, chatRequestSchema, completionInputs, completionRequestSchema, invalidRequest, parseRequest, usageOf, type ChatRequest, type CompletionRequest } from './openai-api';
+import {
+  ApiError,
+  chatInput,
+  chatRequestSchema,
+  completionInputs,
+  completionRequestSchema,
+  invalidRequest,
+  parseRequest,
+  usageOf,
+  type ChatRequest,
+  type CompletionRequest,
+} from './openai-api';
 import { InputTooLongError, type Answerer, type StudentAnswer, type StudentQuestion } from './student-answerer';
 import type { TemplateInputReader } from './template-input';
 import { UI_PAGE } from './ui-page';
@@ -103,13 +114,23 @@ export async function startStudentServer(options: StudentServerOptions): Promise
         input = input.slice(answerer.prefixes.predict.length);
       }
       if (fromTemplate && options.templates) input = options.templates.read(input).input;
-      if (input.trim() === '') throw invalidRequest('the input is empty: the student needs the task input (the last user message, the prompt or zsd\'s "input")', param, 'invalid_value');
-      if (explain && !answerer.canExplain) throw invalidRequest('this student was trained without rationales (standard mode): it cannot explain', 'explain', 'unsupported_parameter');
+      if (input.trim() === '')
+        throw invalidRequest(
+          'the input is empty: the student needs the task input (the last user message, the prompt or zsd\'s "input")',
+          param,
+          'invalid_value',
+        );
+      if (explain && !answerer.canExplain)
+        throw invalidRequest('this student was trained without rationales (standard mode): it cannot explain', 'explain', 'unsupported_parameter');
       try {
         answerer.countInputTokens(input, explain);
       } catch (error) {
         if (error instanceof InputTooLongError) {
-          throw invalidRequest(`This model's maximum context length is ${error.maxTokens} tokens. However, your input resulted in ${error.tokens} tokens.`, param, 'context_length_exceeded');
+          throw invalidRequest(
+            `This model's maximum context length is ${error.maxTokens} tokens. However, your input resulted in ${error.tokens} tokens.`,
+            param,
+            'context_length_exceeded',
+          );
         }
         throw error;
       }
@@ -122,7 +143,9 @@ export async function startStudentServer(options: StudentServerOptions): Promise
       return await Promise.all(questions.map((question) => batcher.submit(question, signal)));
     } catch (error) {
       if (error instanceof QueueFullError) {
-        throw new ApiError(429, 'requests', 'rate_limit_exceeded', `${error.message} (zsd serve --max-queue)`, null, { 'retry-after': String(error.retryAfterSeconds) });
+        throw new ApiError(429, 'requests', 'rate_limit_exceeded', `${error.message} (zsd serve --max-queue)`, null, {
+          'retry-after': String(error.retryAfterSeconds),
+        });
       }
       if (error instanceof BatcherClosedError) throw shuttingDown();
       throw error;
@@ -130,7 +153,8 @@ export async function startStudentServer(options: StudentServerOptions): Promise
   };
 
   const checkModel = (model: string) => {
-    if (model !== modelId) throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model \`${model}\` does not exist; this server serves \`${modelId}\``, 'model');
+    if (model !== modelId)
+      throw new ApiError(404, 'invalid_request_error', 'model_not_found', `The model \`${model}\` does not exist; this server serves \`${modelId}\``, 'model');
   };
 
   const chatCompletion = async (body: unknown, signal: AbortSignal) => {
@@ -144,7 +168,15 @@ export async function startStudentServer(options: StudentServerOptions): Promise
       created: Math.floor(Date.now() / 1000),
       model: modelId,
       system_fingerprint: fingerprint,
-      choices: [{ index: 0, message: { role: 'assistant', content: answerText(answer), refusal: null }, logprobs: null, finish_reason: answer.finishReason, zsd: zsdFields(answer) }],
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: answerText(answer), refusal: null },
+          logprobs: null,
+          finish_reason: answer.finishReason,
+          zsd: zsdFields(answer),
+        },
+      ],
       usage: usageOf([answer]),
     };
   };
@@ -160,7 +192,13 @@ export async function startStudentServer(options: StudentServerOptions): Promise
       created: Math.floor(Date.now() / 1000),
       model: modelId,
       system_fingerprint: fingerprint,
-      choices: answers.map((answer, index) => ({ index, text: answerText(answer), logprobs: null, finish_reason: answer.finishReason, zsd: zsdFields(answer) })),
+      choices: answers.map((answer, index) => ({
+        index,
+        text: answerText(answer),
+        logprobs: null,
+        finish_reason: answer.finishReason,
+        zsd: zsdFields(answer),
+      })),
       usage: usageOf(answers),
     };
   };
@@ -174,7 +212,8 @@ export async function startStudentServer(options: StudentServerOptions): Promise
     authorize(request, options.apiKey);
     const method = request.method ?? 'GET';
     const expect = (wanted: string) => {
-      if (method !== wanted) throw new ApiError(405, 'invalid_request_error', 'method_not_allowed', `${method} ${pathname}: use ${wanted}`, null, { allow: wanted });
+      if (method !== wanted)
+        throw new ApiError(405, 'invalid_request_error', 'method_not_allowed', `${method} ${pathname}: use ${wanted}`, null, { allow: wanted });
     };
     if (pathname === '/v1/models') {
       expect('GET');
@@ -193,7 +232,12 @@ export async function startStudentServer(options: StudentServerOptions): Promise
       expect('POST');
       return textCompletion(await readJson(request, maxBodyBytes), signal);
     }
-    throw new ApiError(404, 'invalid_request_error', 'unknown_url', `Unknown request URL: ${method} ${url.pathname}. The zsd student server answers /v1/chat/completions, /v1/completions and /v1/models.`);
+    throw new ApiError(
+      404,
+      'invalid_request_error',
+      'unknown_url',
+      `Unknown request URL: ${method} ${url.pathname}. The zsd student server answers /v1/chat/completions, /v1/completions and /v1/models.`,
+    );
   };
 
   let bundle: string | undefined;
@@ -201,13 +245,24 @@ export async function startStudentServer(options: StudentServerOptions): Promise
   const pageAsset = (ui: StudentPage, pathname: string): RawBody => {
     if (pathname === '') return { raw: UI_PAGE, contentType: 'text/html; charset=utf-8' };
     if (pathname === '/ui/settings.json') {
-      return { raw: JSON.stringify({ model: modelId, maxNewTokens: options.maxNewTokens, maxInputTokens: ui.maxInputTokens, explain: ui.explain, apiKeyRequired: options.apiKey !== undefined }), contentType: 'application/json' };
+      return {
+        raw: JSON.stringify({
+          model: modelId,
+          maxNewTokens: options.maxNewTokens,
+          maxInputTokens: ui.maxInputTokens,
+          explain: ui.explain,
+          apiKeyRequired: options.apiKey !== undefined,
+        }),
+        contentType: 'application/json',
+      };
     }
     if (pathname === '/ui/student.js') return { raw: (bundle ??= ui.bundle()), contentType: 'text/javascript; charset=utf-8' };
     const model = /^\/ui\/model\/([^/]+)$/.exec(pathname);
-    if (model && Object.hasOwn(ui.files, model[1])) return { raw: fs.readFileSync(ui.files[model[1]]), contentType: model[1].endsWith('.json') ? 'application/json' : 'application/octet-stream' };
+    if (model && Object.hasOwn(ui.files, model[1]))
+      return { raw: fs.readFileSync(ui.files[model[1]]), contentType: model[1].endsWith('.json') ? 'application/json' : 'application/octet-stream' };
     const wasm = /^\/ui\/wasm\/([A-Za-z0-9_.-]+\.wasm)$/.exec(pathname);
-    if (wasm && fs.existsSync(path.join(ui.wasmDirectory, wasm[1]))) return { raw: fs.readFileSync(path.join(ui.wasmDirectory, wasm[1])), contentType: 'application/wasm' };
+    if (wasm && fs.existsSync(path.join(ui.wasmDirectory, wasm[1])))
+      return { raw: fs.readFileSync(path.join(ui.wasmDirectory, wasm[1])), contentType: 'application/wasm' };
     throw new ApiError(404, 'invalid_request_error', 'unknown_url', `Unknown request URL: GET ${pathname}`);
   };
 
@@ -229,7 +284,10 @@ export async function startStudentServer(options: StudentServerOptions): Promise
           log(`${request.method} ${request.url}: the client disconnected before the answer`);
           return;
         }
-        const apiError = error instanceof ApiError ? error : new ApiError(500, 'server_error', null, `the student failed: ${error instanceof Error ? error.message : String(error)}`);
+        const apiError =
+          error instanceof ApiError
+            ? error
+            : new ApiError(500, 'server_error', null, `the student failed: ${error instanceof Error ? error.message : String(error)}`);
         if (apiError.status >= 500) log(`${request.method} ${request.url} ${apiError.status}: ${apiError.message}`);
         send(response, apiError.status, apiError.body(), { ...apiError.headers, ...(closing ? { connection: 'close' } : {}) });
       },
@@ -288,7 +346,9 @@ function authorize(request: http.IncomingMessage, apiKey: string | undefined): v
     401,
     'invalid_request_error',
     'invalid_api_key',
-    match ? 'Incorrect API key provided.' : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+    match
+      ? 'Incorrect API key provided.'
+      : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
   );
 }
 

@@ -84,7 +84,10 @@ export function resolveStudentCheckpoint(target: string): string {
     if (fs.existsSync(path.join(checkpoints, CHECKPOINTS_INDEX_FILE))) return selectedCheckpoint(checkpoints)!;
   }
   if (fs.existsSync(path.join(directory, CONFIG_FILE))) return directory;
-  throw new ZsdError('not-found', `${directory} is not a checkpoint (no ${CONFIG_FILE}), a checkpoints directory (no ${CHECKPOINTS_INDEX_FILE}) or a training run (no checkpoints/${CHECKPOINTS_INDEX_FILE})`);
+  throw new ZsdError(
+    'not-found',
+    `${directory} is not a checkpoint (no ${CONFIG_FILE}), a checkpoints directory (no ${CHECKPOINTS_INDEX_FILE}) or a training run (no checkpoints/${CHECKPOINTS_INDEX_FILE})`,
+  );
 }
 
 export class StudentAnswerer implements Answerer {
@@ -155,9 +158,18 @@ export class StudentAnswerer implements Answerer {
     }
     const mappings = questions.map((question) => (this.numberMapping ? numberMappingOf(question.input) : null));
     const texts = questions.map((question, index) => (mappings[index] === null ? question.input : mapNumbers(question.input, mappings[index]!)));
-    const labels = this.pass(texts.map((text) => `${this.prefixes.predict}${text}`), maxNewTokens);
+    const labels = this.pass(
+      texts.map((text) => `${this.prefixes.predict}${text}`),
+      maxNewTokens,
+    );
     const explained = questions.flatMap((question, index) => (question.explain ? [index] : []));
-    const rationales = explained.length === 0 ? [] : this.pass(explained.map((index) => `${this.prefixes.explain}${texts[index]}`), maxNewTokens);
+    const rationales =
+      explained.length === 0
+        ? []
+        : this.pass(
+            explained.map((index) => `${this.prefixes.explain}${texts[index]}`),
+            maxNewTokens,
+          );
     return questions.map((question, index) => {
       const label = labels[index];
       const rationale = question.explain ? rationales[explained.indexOf(index)] : undefined;
@@ -198,12 +210,22 @@ export class StudentAnswerer implements Answerer {
 
 /** A preprocessing summary for logs and /v1/models. */
 export function describePreprocessing(answerer: StudentAnswerer): string {
-  const parts = [answerer.prefixes.predict === '' ? 'no task prefix (standard mode: labels only)' : `prefixes "${answerer.prefixes.predict}" / "${answerer.prefixes.explain}"`];
+  const parts = [
+    answerer.prefixes.predict === ''
+      ? 'no task prefix (standard mode: labels only)'
+      : `prefixes "${answerer.prefixes.predict}" / "${answerer.prefixes.explain}"`,
+  ];
   if (answerer.numberMapping) parts.push('number mapping');
   return parts.join(', ');
 }
 
 /** What /v1/models says about the student besides its name (`zsd compare` reads size and explain mode from it). */
 export function studentModelDetails(answerer: StudentAnswerer): Record<string, unknown> {
-  return { checkpoint: answerer.checkpoint, parameters: answerer.parameterCount(), model_bytes: answerer.weightBytes(), explain: answerer.canExplain, number_mapping: answerer.numberMapping };
+  return {
+    checkpoint: answerer.checkpoint,
+    parameters: answerer.parameterCount(),
+    model_bytes: answerer.weightBytes(),
+    explain: answerer.canExplain,
+    number_mapping: answerer.numberMapping,
+  };
 }

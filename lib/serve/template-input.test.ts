@@ -8,7 +8,7 @@ import { templateInputReader } from './template-input';
 // Every study template of every task, rendered on real rows, is read back into the input the student was trained on.
 const SPLITS: Record<string, string> = { svamp: 'test', cqa: 'test', anli1: 'test', esnli: 'test' };
 
-test.each(Object.keys(SPLITS))('%s: each template\'s prompt gives back the student input of its row', (name) => {
+test.each(Object.keys(SPLITS))("%s: each template's prompt gives back the student input of its row", (name) => {
   const task = getTask(name);
   const templates = loadTemplates(studyWorkspace(), name);
   const rows = loadSplit(task, SPLITS[name], [DATA_ROOT]).rows.slice(0, 5);

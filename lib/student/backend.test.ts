@@ -59,8 +59,26 @@ describe('wasm fixes', () => {
       [3, 4],
       [5, 6],
     ]);
-    const indices = tf.tensor2d([[0, 2, 0], [1, 0, 0]], undefined, 'int32');
-    const weights = tf.tensor3d([[[1, 10], [2, 20], [3, 30]], [[4, 40], [5, 50], [6, 60]]]);
+    const indices = tf.tensor2d(
+      [
+        [0, 2, 0],
+        [1, 0, 0],
+      ],
+      undefined,
+      'int32',
+    );
+    const weights = tf.tensor3d([
+      [
+        [1, 10],
+        [2, 20],
+        [3, 30],
+      ],
+      [
+        [4, 40],
+        [5, 50],
+        [6, 60],
+      ],
+    ]);
     const gradient = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.gather(x, indices), weights)))(table);
     // row 0 gathered at (0,0), (0,2), (1,1), (1,2); row 1 at (1,0); row 2 at (0,1)
     expect(gradient.arraySync()).toEqual([
@@ -73,8 +91,14 @@ describe('wasm fixes', () => {
 
   test('matMul gradients are those of a @ b, for matrices and batches', () => {
     for (const [aShape, bShape] of [
-      [[3, 4], [4, 5]],
-      [[2, 3, 4], [2, 4, 5]],
+      [
+        [3, 4],
+        [4, 5],
+      ],
+      [
+        [2, 3, 4],
+        [2, 4, 5],
+      ],
     ]) {
       const a = tf.randomNormal(aShape, 0, 1, 'float32', 1);
       const b = tf.randomNormal(bShape, 0, 1, 'float32', 2);
@@ -87,7 +111,10 @@ describe('wasm fixes', () => {
   });
 
   test('batches large enough for one XNNPACK product per matrix give the same products and gradients', () => {
-    const [aShape, bShape] = [[3, 20, 24], [3, 24, 16]];
+    const [aShape, bShape] = [
+      [3, 20, 24],
+      [3, 24, 16],
+    ];
     const a = tf.randomNormal(aShape, 0, 1, 'float32', 4);
     const b = tf.randomNormal(bShape, 0, 1, 'float32', 5);
     const upstream = tf.randomNormal([3, 20, 16], 0, 1, 'float32', 6);
@@ -134,15 +161,41 @@ describe('wasm fixes', () => {
       return out;
     };
     for (const [begin, size] of [
-      [[1, 0, 0, 0], [1, 3, 4, 5]],
-      [[0, 1, 2, 1], [2, 2, 2, 3]],
-      [[1, 2, 3, 4], [1, 1, 1, 1]],
-      [[0, 0, 1, 0], [2, 3, 2, 5]],
+      [
+        [1, 0, 0, 0],
+        [1, 3, 4, 5],
+      ],
+      [
+        [0, 1, 2, 1],
+        [2, 2, 2, 3],
+      ],
+      [
+        [1, 2, 3, 4],
+        [1, 1, 1, 1],
+      ],
+      [
+        [0, 0, 1, 0],
+        [2, 3, 2, 5],
+      ],
     ]) {
       expect(Array.from(tf.slice(x4, begin, size).dataSync())).toEqual(expected4(begin, size));
     }
     expect(Array.from(tf.slice(tf.tensor1d([5, 6, 7, 8], 'int32'), [1], [2]).dataSync())).toEqual([6, 7]);
-    expect(tf.slice(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), [0, 1], [2, 2]).arraySync()).toEqual([[2, 3], [5, 6]]);
+    expect(
+      tf
+        .slice(
+          tf.tensor2d([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]),
+          [0, 1],
+          [2, 2],
+        )
+        .arraySync(),
+    ).toEqual([
+      [2, 3],
+      [5, 6],
+    ]);
     expect(tf.slice(x4, [0, 0, 0, 0], [0, 3, 4, 5]).shape).toEqual([0, 3, 4, 5]);
   });
 

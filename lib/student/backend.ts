@@ -78,8 +78,7 @@ export function initBackend(options: { prefer?: BackendPreference } = {}): Promi
 
 async function selectBackend(prefer: BackendPreference): Promise<BackendInfo> {
   registerGradients(); // tfjs-core's CommonJS build registers none (gradients.ts)
-  const nativeOrder: ('node-gpu' | 'node')[] =
-    prefer === 'auto' ? ['node-gpu', 'node'] : prefer === 'wasm' ? [] : [prefer];
+  const nativeOrder: ('node-gpu' | 'node')[] = prefer === 'auto' ? ['node-gpu', 'node'] : prefer === 'wasm' ? [] : [prefer];
   const failures: string[] = [];
   for (const kind of nativeOrder) {
     const outcome = await tryNativeBackend(NATIVE_PACKAGES[kind]);
@@ -93,10 +92,7 @@ async function selectBackend(prefer: BackendPreference): Promise<BackendInfo> {
     return await initWasmBackend();
   } catch (error) {
     failures.push(`@tensorflow/tfjs-backend-wasm: ${error instanceof Error ? error.message : String(error)}`);
-    throw new ZsdError(
-      'internal',
-      `no usable TensorFlow.js backend (the pure-JS cpu backend is deliberately not used): ${failures.join('; ')}`,
-    );
+    throw new ZsdError('internal', `no usable TensorFlow.js backend (the pure-JS cpu backend is deliberately not used): ${failures.join('; ')}`);
   }
 }
 
@@ -202,8 +198,7 @@ export const geluTanh = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[
   save([x, tanh]);
   return {
     value,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.engine().runKernel(GELU_TANH_GRADIENT, { dy, x: saved[0], tanh: saved[1] }, {}) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.engine().runKernel(GELU_TANH_GRADIENT, { dy, x: saved[0], tanh: saved[1] }, {}) as tf.Tensor,
   };
 });
 
@@ -321,8 +316,7 @@ function softmaxCrossEntropyForwardWasm(args: { inputs: tf.NamedTensorInfoMap; b
       const x = shifted > -120 ? shifted : -120;
       const k = ((x * Math.LOG2E + 180.5) | 0) - 180;
       const r = x - k * Math.LN2;
-      const polynomial =
-        1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (1 / 5040)))))));
+      const polynomial = 1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (1 / 720 + r * (1 / 5040)))))));
       const value = polynomial * POWERS_OF_TWO[k + 180];
       exponentials[base + column] = value;
       sum += value;
@@ -485,11 +479,7 @@ function sliceWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attr
   return out;
 }
 
-function unsortedSegmentSumWasm(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): tf.TensorInfo {
+function unsortedSegmentSumWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
   const numSegments = (args.attrs as unknown as { numSegments: number }).numSegments;

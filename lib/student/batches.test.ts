@@ -119,7 +119,12 @@ describe('batches', () => {
   });
 
   test('several sources: one explain batch each, each with its own prefix and weight', () => {
-    const obqa = loadStudentExamples({ ...base, task: 'obqa', split: 'valid', rationaleSources: [{ name: 'tinyllm', source: { kind: 'multi-teacher' }, weight: 1 }] });
+    const obqa = loadStudentExamples({
+      ...base,
+      task: 'obqa',
+      split: 'valid',
+      rationaleSources: [{ name: 'tinyllm', source: { kind: 'multi-teacher' }, weight: 1 }],
+    });
     const steps = makeBatches(obqa, tokenizer, options);
     expect(steps[0].map((batch) => [batch.task, batch.source, batch.weight])).toEqual([
       ['predict', undefined, undefined],

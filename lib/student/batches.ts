@@ -86,17 +86,24 @@ export function makeBatches(examples: readonly StudentExample[], tokenizer: T5To
   checkSeed(seed, 'seed');
   checkSeed(epoch, 'epoch');
   const mode = options.mode ?? 'task_prefix';
-  if (mode !== 'task_prefix' && mode !== 'standard') throw new ZsdError('usage', `unknown mode "${String(mode)}"; expected task_prefix or standard`, { key: 'mode' });
+  if (mode !== 'task_prefix' && mode !== 'standard')
+    throw new ZsdError('usage', `unknown mode "${String(mode)}"; expected task_prefix or standard`, { key: 'mode' });
   const sources = mode === 'standard' ? [] : rationaleSourceNames(examples);
   const defaults = defaultTaskPrefixes(sources);
   const prefixes: TaskPrefixes = {
-    predict: mode === 'standard' ? '' : options.prefixes?.predict ?? defaults.predict,
+    predict: mode === 'standard' ? '' : (options.prefixes?.predict ?? defaults.predict),
     explain: { ...defaults.explain, ...options.prefixes?.explain },
   };
 
   const encode = (texts: string[], maxLength: number): number[][] => tokenizer.encodeBatch(texts, { maxLength, truncation: true }).inputIds;
-  const predictInputs = encode(examples.map((example) => prefixes.predict + example.input), maxInputLength);
-  const labels = encode(examples.map((example) => example.label), maxTargetLength);
+  const predictInputs = encode(
+    examples.map((example) => prefixes.predict + example.input),
+    maxInputLength,
+  );
+  const labels = encode(
+    examples.map((example) => example.label),
+    maxTargetLength,
+  );
 
   const generator = NumpyGenerator.defaultRng([seed, epoch]);
   const order = generator.permutation(examples.length);
@@ -127,7 +134,10 @@ export function makeBatches(examples: readonly StudentExample[], tokenizer: T5To
       texts.push(rationale.text ?? '');
       weight = rationale.weight;
     });
-    const inputIds = encode(members.map((position) => prefix + examples[position].input), maxInputLength);
+    const inputIds = encode(
+      members.map((position) => prefix + examples[position].input),
+      maxInputLength,
+    );
     const targetIds = encode(texts, maxTargetLength);
     explainEncodings.set(source, {
       inputs: new Map(members.map((position, at) => [position, inputIds[at]])),
@@ -167,7 +177,13 @@ export function makeBatches(examples: readonly StudentExample[], tokenizer: T5To
 /** Label id that the loss ignores (PyTorch's CrossEntropyLoss default, DataCollatorForSeq2Seq's label padding). */
 export const IGNORED_LABEL_ID = -100;
 
-function padBatch(inputs: number[][], targets: number[][], rows: number[], padId: number, fields: Pick<EncodedBatch, 'task' | 'source' | 'weight'>): EncodedBatch {
+function padBatch(
+  inputs: number[][],
+  targets: number[][],
+  rows: number[],
+  padId: number,
+  fields: Pick<EncodedBatch, 'task' | 'source' | 'weight'>,
+): EncodedBatch {
   const inputLength = Math.max(...inputs.map((ids) => ids.length));
   const targetLength = Math.max(...targets.map((ids) => ids.length));
   return {

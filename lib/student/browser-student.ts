@@ -49,7 +49,14 @@ export class BrowserStudent {
     const tokenizer = parseT5Tokenizer(files.tokenizer, 'tokenizer.json');
     const tensors = parseSafetensorsBytes(files.weights, 'model.safetensors');
     const model = T5Model.fromHostTensors(config, checkpointParameters(config, tensors, 'model.safetensors'));
-    return new BrowserStudent(backend, model, tokenizer, files.preprocessing?.inputPrefix ?? 'predict: ', files.preprocessing?.numberMapping ?? false, options.maxInputTokens);
+    return new BrowserStudent(
+      backend,
+      model,
+      tokenizer,
+      files.preprocessing?.inputPrefix ?? 'predict: ',
+      files.preprocessing?.numberMapping ?? false,
+      options.maxInputTokens,
+    );
   }
 
   /** The label (and with explain, the rationale), as `zsd predict` and `zsd serve` answer the input. */
@@ -71,8 +78,12 @@ export function parseSafetensorsBytes(bytes: ArrayBuffer, file: string): Map<str
   const view = new DataView(bytes);
   if (bytes.byteLength < 8) throw new ZsdError('invalid-file', 'shorter than the 8-byte header length', { file });
   const headerLength = Number(view.getBigUint64(0, true));
-  if (8 + headerLength > bytes.byteLength) throw new ZsdError('invalid-file', `the header announces ${headerLength} bytes in a file of ${bytes.byteLength}`, { file });
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(bytes, 8, headerLength))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  if (8 + headerLength > bytes.byteLength)
+    throw new ZsdError('invalid-file', `the header announces ${headerLength} bytes in a file of ${bytes.byteLength}`, { file });
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(bytes, 8, headerLength))) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const start = 8 + headerLength;
   const tensors = new Map<string, HostTensor>();
   for (const [name, entry] of Object.entries(header)) {

@@ -281,7 +281,9 @@ export function formatCheckModelSummary(summary: CheckModelSummary): string {
   ];
   for (const check of summary.checks) {
     const difference =
-      check.measure === 'mismatches' ? `${check.maxDifference} mismatches` : `max ${check.measure} difference ${check.maxDifference.toExponential(2)} (tolerance ${check.tolerance})`;
+      check.measure === 'mismatches'
+        ? `${check.maxDifference} mismatches`
+        : `max ${check.measure} difference ${check.maxDifference.toExponential(2)} (tolerance ${check.tolerance})`;
     lines.push(`  ${check.passed ? 'ok  ' : 'FAIL'} ${check.check.padEnd(21)} ${difference}; ${check.detail}`);
   }
   if (summary.worstParameter) {

@@ -41,7 +41,12 @@ export interface CheckpointPreprocessing {
 }
 
 export function checkpointPreprocessing(config: TrainerConfig): CheckpointPreprocessing {
-  return { formatVersion: 1, task: config.task, inputPrefix: config.mode === 'standard' ? '' : defaultTaskPrefixes([]).predict, numberMapping: config.numberMapping };
+  return {
+    formatVersion: 1,
+    task: config.task,
+    inputPrefix: config.mode === 'standard' ? '' : defaultTaskPrefixes([]).predict,
+    numberMapping: config.numberMapping,
+  };
 }
 
 /** A checkpoint's preprocessing.json, or null where it has none (a Hugging Face checkpoint, an older zsd one). */
@@ -125,7 +130,14 @@ export function readCheckpointIndex(directory: string): CheckpointIndex | null {
  * Writes model, optimizer and trainer state as `<directory>/step-NNNNNN/` (temporary name, then rename), points
  * checkpoints.json at it (and at the best one), then removes checkpoint directories nothing points at.
  */
-export function writeCheckpoint(directory: string, model: T5Model, optimizer: Optimizer, state: TrainerStateFile, bestStep: number | null, tokenizerJson?: string): void {
+export function writeCheckpoint(
+  directory: string,
+  model: T5Model,
+  optimizer: Optimizer,
+  state: TrainerStateFile,
+  bestStep: number | null,
+  tokenizerJson?: string,
+): void {
   fs.mkdirSync(directory, { recursive: true });
   const name = checkpointName(state.progress.step);
   const final = path.join(directory, name);

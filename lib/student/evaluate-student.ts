@@ -52,7 +52,10 @@ export function evaluateStudent(model: T5Model, tokenizer: T5Tokenizer, examples
   if (examples.length === 0) return { accuracy: 0, predictions: [] };
   const mappings = examples.map((example) => (options.numberMapping ? numberMappingOf(example.input) : null));
   const modelInput = (example: StudentExample, index: number) => (mappings[index] === null ? example.input : mapNumbers(example.input, mappings[index]!));
-  const encoded = examples.map((example, index) => tokenizer.encodeBatch([options.inputPrefix + modelInput(example, index)], { maxLength: options.maxInputLength, truncation: true }).inputIds[0]);
+  const encoded = examples.map(
+    (example, index) =>
+      tokenizer.encodeBatch([options.inputPrefix + modelInput(example, index)], { maxLength: options.maxInputLength, truncation: true }).inputIds[0],
+  );
   const order = examples.map((_, index) => index).sort((a, b) => encoded[a].length - encoded[b].length || a - b);
   const texts = new Array<string>(examples.length);
   for (let start = 0; start < order.length; start += options.batchSize) {

@@ -82,7 +82,15 @@ export interface GradientEngine {
 export interface FusedAdamWEngine extends GradientEngine {
   stepInPlace(batches: readonly EncodedBatch[], options: MicroStepOptions): Promise<{ loss: MicroStepLoss; differentiated: boolean }>;
   gradientNorm(): Promise<number>;
-  applyAdamW(options: { learningRate: number; beta1: number; beta2: number; epsilon: number; weightDecay: number; noDecay: readonly string[]; gradientScale: number }): Promise<void>;
+  applyAdamW(options: {
+    learningRate: number;
+    beta1: number;
+    beta2: number;
+    epsilon: number;
+    weightDecay: number;
+    noDecay: readonly string[];
+    gradientScale: number;
+  }): Promise<void>;
   copyParametersTo(model: T5Model): void;
   adamWState(): { step: number; tensors: Map<string, HostTensor> };
   loadAdamWState(step: number, tensors: ReadonlyMap<string, HostTensor>): void;

@@ -11,7 +11,11 @@ beforeAll(async () => {
  * (check-model.test.ts); this covers ops and broadcasting shapes the fixtures do not reach (gelu, silu, slice, ...).
  */
 function expectGradientMatchesDifferences(name: string, f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): void {
-  const analytic = tf.tidy(() => tf.grad((input: tf.Tensor) => tf.sum(f(input)))(x).dataSync());
+  const analytic = tf.tidy(() =>
+    tf
+      .grad((input: tf.Tensor) => tf.sum(f(input)))(x)
+      .dataSync(),
+  );
   const values = x.dataSync();
   const step = 1e-2;
   for (let i = 0; i < values.length; i++) {
@@ -42,11 +46,17 @@ test('registered gradients agree with central differences', () => {
     ['mul broadcast (row side)', (input) => tf.mul(tf.reshape(tf.slice(input, [0, 0], [1, 3]), [3]), x)],
     ['div both sides', (input) => tf.add(tf.div(input, tf.add(tf.abs(column), 1)), tf.div(row, tf.add(tf.square(input), 1)))],
     ['maximum', (input) => tf.mul(tf.maximum(input, row), x)],
-    ['neg, exp, log, sqrt, rsqrt', (input) => tf.add(tf.neg(tf.exp(input)), tf.mul(tf.log(tf.add(tf.square(input), 1)), tf.rsqrt(tf.add(tf.sqrt(tf.add(tf.square(input), 1)), 1))))],
+    [
+      'neg, exp, log, sqrt, rsqrt',
+      (input) => tf.add(tf.neg(tf.exp(input)), tf.mul(tf.log(tf.add(tf.square(input), 1)), tf.rsqrt(tf.add(tf.sqrt(tf.add(tf.square(input), 1)), 1)))),
+    ],
     ['relu, tanh, sigmoid, erf', (input) => tf.add(tf.add(tf.relu(tf.mul(input, x)), tf.tanh(input)), tf.mul(tf.sigmoid(input), tf.erf(input)))],
     ['softmax', (input) => tf.mul(tf.softmax(input), x)],
     ['sum and mean over axes', (input) => tf.add(tf.sum(tf.square(tf.sum(tf.mul(input, x), 1))), tf.sum(tf.square(tf.mean(tf.mul(input, x), 0, true))))],
-    ['reshape, expandDims, transpose', (input) => tf.mul(tf.transpose(tf.expandDims(tf.reshape(input, [3, 2]), 0), [2, 0, 1]), tf.tensor3d([[[1, 2, 3]], [[4, 5, 6]]]))],
+    [
+      'reshape, expandDims, transpose',
+      (input) => tf.mul(tf.transpose(tf.expandDims(tf.reshape(input, [3, 2]), 0), [2, 0, 1]), tf.tensor3d([[[1, 2, 3]], [[4, 5, 6]]])),
+    ],
     ['concat and slice', (input) => tf.square(tf.slice(tf.concat([input, tf.mul(input, x)], 1), [0, 1], [2, 4]))],
     ['gather on an inner axis', (input) => tf.square(tf.gather(input, tf.tensor1d([2, 0, 2], 'int32'), 1))],
     ['cast', (input) => tf.mul(tf.cast(input, 'float32'), x)],

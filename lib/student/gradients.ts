@@ -193,7 +193,11 @@ const GRADIENTS: tf.GradConfig[] = [
     saveAllInputs: true,
     gradFunc: (dy, saved, attrs) => {
       const axis = tf.util.parseAxisParam((attrs as unknown as { axis: number }).axis, saved[0].shape)[0];
-      const parts = tf.split(single(dy), saved.map((tensor) => tensor.shape[axis]), axis);
+      const parts = tf.split(
+        single(dy),
+        saved.map((tensor) => tensor.shape[axis]),
+        axis,
+      );
       return Object.fromEntries(parts.map((part, index) => [index, () => part]));
     },
   },

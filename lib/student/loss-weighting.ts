@@ -28,7 +28,7 @@ export function rationaleShares(batches: readonly Pick<EncodedBatch, 'task' | 'w
   const predict = batches.filter((batch) => batch.task === 'predict').length;
   if (predict !== 1) throw new ZsdError('internal', `a training step needs exactly one predict batch, got ${predict}`);
   if (!batches.some((batch) => batch.task === 'explain')) return null;
-  const weights = batches.map((batch) => (batch.task === 'explain' ? batch.weight ?? 1 : 0));
+  const weights = batches.map((batch) => (batch.task === 'explain' ? (batch.weight ?? 1) : 0));
   if (weights.some((weight) => !(weight >= 0) || !Number.isFinite(weight))) {
     throw new ZsdError('usage', `rationale weights must be finite and >= 0, got ${weights.filter((_, i) => batches[i].task === 'explain').join(', ')}`);
   }

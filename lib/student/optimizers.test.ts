@@ -161,13 +161,15 @@ test('loading a state made with other options, or by the other optimizer, is ref
   tf.dispose([...variables.values()]);
 });
 
-test.each(FIXTURE.schedules.map((schedule) => [`${schedule.kind} warm-up ${schedule.warmupSteps} of ${schedule.totalSteps}${schedule.cycles ? `, ${schedule.cycles} cycles` : ''}`, schedule] as const))(
-  'schedule %s: the learning rate of each update as transformers + Trainer apply it',
-  (_name, schedule) => {
-    const rates = schedule.lrs.map((_, step) => learningRateAt(schedule.baseLearningRate, schedule, step));
-    rates.forEach((rate, step) => expect(rate).toBeCloseTo(schedule.lrs[step], 18));
-  },
-);
+test.each(
+  FIXTURE.schedules.map(
+    (schedule) =>
+      [`${schedule.kind} warm-up ${schedule.warmupSteps} of ${schedule.totalSteps}${schedule.cycles ? `, ${schedule.cycles} cycles` : ''}`, schedule] as const,
+  ),
+)('schedule %s: the learning rate of each update as transformers + Trainer apply it', (_name, schedule) => {
+  const rates = schedule.lrs.map((_, step) => learningRateAt(schedule.baseLearningRate, schedule, step));
+  rates.forEach((rate, step) => expect(rate).toBeCloseTo(schedule.lrs[step], 18));
+});
 
 test.each(FIXTURE.clipping.map((clip) => [clip.norm, clip] as const))('clip_grad_norm_ with global norm %f', (_norm, clip) => {
   const gradients = new Map(Object.entries(clip.gradients).map(([name, data]) => [name, tf.tensor(data, FIXTURE.shapes[name])]));

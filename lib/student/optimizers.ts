@@ -378,8 +378,10 @@ export function loadOptimizerState(directory: string): OptimizerState {
   } catch (error) {
     throw new ZsdError('invalid-file', `cannot read the optimizer state: ${(error as Error).message}`, { file });
   }
-  if (sidecar.formatVersion !== 1) throw new ZsdError('invalid-file', `expected formatVersion 1, got ${JSON.stringify(sidecar.formatVersion)}`, { file, key: 'formatVersion' });
-  if (sidecar.kind !== 'adamw' && sidecar.kind !== 'adafactor') throw new ZsdError('invalid-file', 'expected kind "adamw" or "adafactor"', { file, key: 'kind' });
+  if (sidecar.formatVersion !== 1)
+    throw new ZsdError('invalid-file', `expected formatVersion 1, got ${JSON.stringify(sidecar.formatVersion)}`, { file, key: 'formatVersion' });
+  if (sidecar.kind !== 'adamw' && sidecar.kind !== 'adafactor')
+    throw new ZsdError('invalid-file', 'expected kind "adamw" or "adafactor"', { file, key: 'kind' });
   if (typeof sidecar.options !== 'object' || sidecar.options === null) throw new ZsdError('invalid-file', 'expected an object', { file, key: 'options' });
   const steps = sidecar.steps as Record<string, unknown> | null;
   if (typeof steps !== 'object' || steps === null || Object.values(steps).some((step) => !Number.isInteger(step) || (step as number) < 1)) {
@@ -453,7 +455,10 @@ export function scheduleMultiplier(schedule: ScheduleConfig, step: number): numb
       return Math.max(0, 0.5 * (1 + Math.cos(Math.PI * (schedule.cycles ?? 0.5) * 2 * progress)));
     }
     default:
-      throw new ZsdError('usage', `unknown learning-rate schedule ${JSON.stringify((schedule as { kind: unknown }).kind)}; expected ${SCHEDULE_KINDS.join(', ')}`);
+      throw new ZsdError(
+        'usage',
+        `unknown learning-rate schedule ${JSON.stringify((schedule as { kind: unknown }).kind)}; expected ${SCHEDULE_KINDS.join(', ')}`,
+      );
   }
 }
 

@@ -40,7 +40,9 @@ function bitsOf(data: Float32Array): Uint32Array {
 }
 
 function sha256(data: Float32Array): string {
-  return createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    .digest('hex');
 }
 
 /** The error a call throws, for asserting its kind, location and message. */
@@ -436,9 +438,17 @@ describe('strict validation: every bad file is named, with the tensor or key', (
   });
 
   it('an unknown dtype, a bad shape, bad offsets', () => {
-    expectInvalid(rawFile(directory, 'dtype.safetensors', { w: { dtype: 'F17', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)), 'w', 'unknown dtype "F17"');
+    expectInvalid(
+      rawFile(directory, 'dtype.safetensors', { w: { dtype: 'F17', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)),
+      'w',
+      'unknown dtype "F17"',
+    );
     expectInvalid(rawFile(directory, 'shape.safetensors', { w: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, new Uint8Array(4)), 'w', 'shape [-1]');
-    expectInvalid(rawFile(directory, 'offsets.safetensors', { w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, new Uint8Array(4)), 'w', 'data_offsets [4,0]');
+    expectInvalid(
+      rawFile(directory, 'offsets.safetensors', { w: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, new Uint8Array(4)),
+      'w',
+      'data_offsets [4,0]',
+    );
     expectInvalid(rawFile(directory, 'entry.safetensors', { w: 'F32' }), 'w', 'tensor entry is "F32"');
   });
 

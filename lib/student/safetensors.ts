@@ -270,9 +270,13 @@ function readIndex(indexFile: string): Record<string, string> {
   try {
     json = JSON.parse(fs.readFileSync(indexFile, 'utf8'));
   } catch (error) {
-    throw new ZsdError('invalid-file', `index is not valid JSON (${(error as Error).message}); expected {"metadata": {...}, "weight_map": {tensor: shard file}}`, {
-      file: indexFile,
-    });
+    throw new ZsdError(
+      'invalid-file',
+      `index is not valid JSON (${(error as Error).message}); expected {"metadata": {...}, "weight_map": {tensor: shard file}}`,
+      {
+        file: indexFile,
+      },
+    );
   }
   const parsed = indexSchema.safeParse(json);
   if (!parsed.success) {
@@ -318,7 +322,9 @@ function parseHeader(handle: number, file: string): ParsedFile {
   readExactly(handle, lengthBytes, 0, file);
   const headerLength = lengthBytes.readBigUInt64LE(0);
   if (headerLength > BigInt(size - 8)) {
-    throw invalid(`header length ${headerLength} runs past the end of the file (${size} bytes, so at most ${size - 8}); truncated file or not a safetensors file`);
+    throw invalid(
+      `header length ${headerLength} runs past the end of the file (${size} bytes, so at most ${size - 8}); truncated file or not a safetensors file`,
+    );
   }
   const length = Number(headerLength);
   const headerBytes = Buffer.alloc(length);
@@ -364,11 +370,17 @@ function parseHeader(handle: number, file: string): ParsedFile {
   for (const tensor of ordered) {
     const [begin, end] = tensor.data_offsets;
     if (begin < covered) {
-      throw invalid(`data_offsets [${begin}, ${end}] overlap tensor ${previous!.name} at [${previous!.data_offsets.join(', ')}]; expected tensors not to share bytes`, tensor.name);
+      throw invalid(
+        `data_offsets [${begin}, ${end}] overlap tensor ${previous!.name} at [${previous!.data_offsets.join(', ')}]; expected tensors not to share bytes`,
+        tensor.name,
+      );
     }
     if (begin > covered) {
       const after = previous ? `after tensor ${previous.name}` : 'at the start of the data buffer';
-      throw invalid(`bytes ${covered}..${begin} of the data buffer (${after}) belong to no tensor; expected tensors to follow each other without gaps`, tensor.name);
+      throw invalid(
+        `bytes ${covered}..${begin} of the data buffer (${after}) belong to no tensor; expected tensors to follow each other without gaps`,
+        tensor.name,
+      );
     }
     covered = end;
     previous = tensor;
@@ -402,12 +414,7 @@ function parseTensorInfo(name: string, value: unknown, invalid: (detail: string,
   if (!Array.isArray(shape) || !shape.every((dimension) => Number.isSafeInteger(dimension) && dimension >= 0)) {
     throw invalid(`shape ${JSON.stringify(shape)} is not a list of non-negative integers; ${expected}`, name);
   }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every((offset) => Number.isSafeInteger(offset) && offset >= 0) ||
-    offsets[0] > offsets[1]
-  ) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((offset) => Number.isSafeInteger(offset) && offset >= 0) || offsets[0] > offsets[1]) {
     throw invalid(`data_offsets ${JSON.stringify(offsets)} are not [begin, end] with 0 <= begin <= end; ${expected}`, name);
   }
   const elements = elementCount(shape as number[]);
@@ -548,7 +555,7 @@ function float8E4M3Table(): Uint32Array {
     const sign = byte & 0x80 ? -1 : 1;
     const exponent = (byte >>> 3) & 0xf;
     const mantissa = byte & 0x7;
-    if (exponent === 0xf && mantissa === 0x7) table[byte] = ((byte & 0x80) << 24 | 0x7ff00000) >>> 0;
+    if (exponent === 0xf && mantissa === 0x7) table[byte] = (((byte & 0x80) << 24) | 0x7ff00000) >>> 0;
     else if (exponent === 0) values[byte] = sign * (mantissa / 8) * 2 ** -6;
     else values[byte] = sign * (1 + mantissa / 8) * 2 ** (exponent - 7);
   }
@@ -695,7 +702,8 @@ function shardName(index: number, count: number): string {
 
 /** `json.dumps(index, indent=2, sort_keys=True) + "\n"` as transformers writes the index (ASCII escapes included). */
 function pythonJsonIndex(metadata: Record<string, number>, weightMap: [string, string][]): string {
-  const quote = (text: string): string => JSON.stringify(text).replace(/[\u0080-\uffff]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const quote = (text: string): string =>
+    JSON.stringify(text).replace(/[\u0080-\uffff]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const byCodePoint = (a: string, b: string): number => {
     const left = [...a];
     const right = [...b];

@@ -6,7 +6,15 @@ import { loadSplit } from '../data/datasets';
 import { getTask } from '../data/tasks';
 import { DATA_ROOT, temporaryDirectory, thrownBy, writeFile } from '../test-support/fixtures';
 import { loadT5Tokenizer, t5TokenizerFile, type T5Tokenizer } from './tokenizer';
-import { carveValidation, huggingFaceTrainTestSplit, loadStudentExamples, loadStudentSplit, studentInput, type LoadStudentExamplesOptions, type StudentExample } from './student-examples';
+import {
+  carveValidation,
+  huggingFaceTrainTestSplit,
+  loadStudentExamples,
+  loadStudentSplit,
+  studentInput,
+  type LoadStudentExamplesOptions,
+  type StudentExample,
+} from './student-examples';
 
 const numpyExpected = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'training-data-numpy.json'), 'utf8'));
 const workspaceRoot = temporaryDirectory('zsd-student-examples-');
@@ -120,7 +128,13 @@ describe('PaLM rationales and labels', () => {
   });
 
   test('cqa train row 0: the rationale before "So the answer is", label "math problem"; 3 labels missing, dropped and counted', () => {
-    const split = loadStudentSplit({ ...base, task: 'cqa', split: 'train', labelSource: 'teacher', rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 2 }] });
+    const split = loadStudentSplit({
+      ...base,
+      task: 'cqa',
+      split: 'train',
+      labelSource: 'teacher',
+      rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 2 }],
+    });
     expect(split.counts).toMatchObject({ rows: 9741, missingTeacherLabel: 3, droppedMissingTeacherLabel: 3, goldFallback: 0, examples: 9738 });
     expect(split.examples[0]).toEqual({
       index: 0,
@@ -140,9 +154,22 @@ describe('PaLM rationales and labels', () => {
   });
 
   test('svamp train: 13 missing labels (gold fallback when asked), 11 missing rationales kept as null or dropped', () => {
-    const options: LoadStudentExamplesOptions = { ...base, task: 'svamp', split: 'train', labelSource: 'teacher', rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 1 }] };
+    const options: LoadStudentExamplesOptions = {
+      ...base,
+      task: 'svamp',
+      split: 'train',
+      labelSource: 'teacher',
+      rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 1 }],
+    };
     const fallback = loadStudentSplit({ ...options, missingTeacherLabels: 'gold' });
-    expect(fallback.counts).toMatchObject({ rows: 800, missingTeacherLabel: 13, goldFallback: 13, droppedMissingTeacherLabel: 0, examples: 800, missingRationale: { palm: 11 } });
+    expect(fallback.counts).toMatchObject({
+      rows: 800,
+      missingTeacherLabel: 13,
+      goldFallback: 13,
+      droppedMissingTeacherLabel: 0,
+      examples: 800,
+      missingRationale: { palm: 11 },
+    });
     expect(fallback.examples.filter((example) => example.labelFrom === 'gold-fallback')).toHaveLength(13);
     expect(fallback.examples.filter((example) => example.rationales[0].text === null)).toHaveLength(11);
     const dropped = loadStudentExamples({ ...options, missingTeacherLabels: 'gold', dropMissingRationales: true });
@@ -162,21 +189,38 @@ describe('generated (`zsd generate`) training data', () => {
   const rows = 200; // svamp test
   function writeGenerated(lines: number, directory = temporaryDirectory('zsd-generated-')): string {
     const content = Array.from({ length: lines }, (_, row) =>
-      row % 10 === 3 ? '{"label": null, "explanation": "a reason without a label"}' : row % 10 === 7 ? '{"label": "x", "explanation": null}' : `{"label": "${row}", "explanation": "because ${row}"}`,
+      row % 10 === 3
+        ? '{"label": null, "explanation": "a reason without a label"}'
+        : row % 10 === 7
+          ? '{"label": "x", "explanation": null}'
+          : `{"label": "${row}", "explanation": "because ${row}"}`,
     );
     return writeFile(path.join(directory, 'test_CoT.json'), content.map((line) => `${line}\n`).join(''));
   }
 
   test('labels and explanations line up with rows; a null label drops the row (or falls back to gold); a null explanation is a null rationale', () => {
     const file = writeGenerated(rows);
-    const split = loadStudentSplit({ ...base, task: 'svamp', split: 'test', labelSource: 'teacher', rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }] });
+    const split = loadStudentSplit({
+      ...base,
+      task: 'svamp',
+      split: 'test',
+      labelSource: 'teacher',
+      rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }],
+    });
     expect(split.counts).toMatchObject({ rows, missingTeacherLabel: 20, droppedMissingTeacherLabel: 20, examples: 180, missingRationale: { gpt35: 20 } });
     expect(split.examples[0]).toMatchObject({ index: 0, label: '0', labelFrom: 'teacher', rationales: [{ source: 'gpt35', text: 'because 0', weight: 1 }] });
     expect(split.examples.find((example) => example.index === 7)).toMatchObject({ label: 'x', rationales: [{ text: null }] });
     expect(split.examples.some((example) => example.index === 3)).toBe(false);
     expect(split.files).toContain(file);
 
-    const fallback = loadStudentExamples({ ...base, task: 'svamp', split: 'test', labelSource: 'teacher', missingTeacherLabels: 'gold', rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }] });
+    const fallback = loadStudentExamples({
+      ...base,
+      task: 'svamp',
+      split: 'test',
+      labelSource: 'teacher',
+      missingTeacherLabels: 'gold',
+      rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }],
+    });
     const row3 = fallback.find((example) => example.index === 3) as StudentExample;
     expect(row3.labelFrom).toBe('gold-fallback');
     expect(row3.label).toBe(row3.goldLabel);
@@ -186,7 +230,12 @@ describe('generated (`zsd generate`) training data', () => {
   test('a directory means <directory>/<split>_CoT.json; a relative path is read from the workspace', () => {
     const directory = path.join(workspaceRoot, 'datasets', 'svamp', 'gpt_35_turbo', 'mix1');
     writeGenerated(rows, directory);
-    const fromDirectory = loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file: 'datasets/svamp/gpt_35_turbo/mix1' }, weight: 1 }] });
+    const fromDirectory = loadStudentExamples({
+      ...base,
+      task: 'svamp',
+      split: 'test',
+      rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file: 'datasets/svamp/gpt_35_turbo/mix1' }, weight: 1 }],
+    });
     expect(fromDirectory).toHaveLength(rows);
     expect(fromDirectory[1].rationales[0].text).toBe('because 1');
   });
@@ -210,8 +259,13 @@ describe('generated (`zsd generate`) training data', () => {
 });
 
 describe('multi-teacher (TinyLLM) rationales', () => {
-  test('obqa train: every row has a FLAN-T5 and a LLaMA-2 rationale; inputs have the row\'s four choices', () => {
-    const split = loadStudentSplit({ ...base, task: 'obqa', split: 'train', rationaleSources: [{ name: 'tinyllm', source: { kind: 'multi-teacher' }, weight: 1 }] });
+  test("obqa train: every row has a FLAN-T5 and a LLaMA-2 rationale; inputs have the row's four choices", () => {
+    const split = loadStudentSplit({
+      ...base,
+      task: 'obqa',
+      split: 'train',
+      rationaleSources: [{ name: 'tinyllm', source: { kind: 'multi-teacher' }, weight: 1 }],
+    });
     expect(split.examples).toHaveLength(4957);
     expect(split.counts.missingRationale).toEqual({ flan: 0, llama: 0 });
     expect(split.examples.every((example) => example.rationales.length === 2 && example.rationales.every((rationale) => rationale.text !== null))).toBe(true);
@@ -264,7 +318,14 @@ describe('subsample: datasets train_test_split(test_size=1 - s, seed=run)["train
 
   test('rationale sources follow the subsampled rows', () => {
     const all = loadStudentExamples({ ...base, task: 'svamp', split: 'train', rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 1 }] });
-    const some = loadStudentExamples({ ...base, task: 'svamp', split: 'train', subsample: 0.1, seed: 5, rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 1 }] });
+    const some = loadStudentExamples({
+      ...base,
+      task: 'svamp',
+      split: 'train',
+      subsample: 0.1,
+      seed: 5,
+      rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 1 }],
+    });
     expect(some).toHaveLength(800 - Math.ceil(0.9 * 800));
     for (const example of some) expect(example).toEqual(all[example.index]);
   });
@@ -290,10 +351,30 @@ describe('validation carve (cqa and svamp have no valid split)', () => {
 
   test('carved while loading: after the subsample, before teacher labels, so validation rows do not depend on the label source and keep gold labels', () => {
     const file = path.join(temporaryDirectory('zsd-carve-'), 'train_CoT.json');
-    fs.writeFileSync(file, Array.from({ length: 800 }, (_, row) => (row % 4 === 0 ? '{"label": null, "explanation": "e"}\n' : '{"label": "1", "explanation": "e"}\n')).join(''));
+    fs.writeFileSync(
+      file,
+      Array.from({ length: 800 }, (_, row) => (row % 4 === 0 ? '{"label": null, "explanation": "e"}\n' : '{"label": "1", "explanation": "e"}\n')).join(''),
+    );
     const sources = [{ name: 'gpt35', source: { kind: 'generated' as const, file }, weight: 1 }];
-    const gold = loadStudentSplit({ ...base, task: 'svamp', split: 'train', subsample: 0.5, seed: 1, rationaleSources: sources, carveValidation: { fraction: 0.1, seed: 0 } });
-    const teacher = loadStudentSplit({ ...base, task: 'svamp', split: 'train', subsample: 0.5, seed: 1, labelSource: 'teacher', rationaleSources: sources, carveValidation: { fraction: 0.1, seed: 0 } });
+    const gold = loadStudentSplit({
+      ...base,
+      task: 'svamp',
+      split: 'train',
+      subsample: 0.5,
+      seed: 1,
+      rationaleSources: sources,
+      carveValidation: { fraction: 0.1, seed: 0 },
+    });
+    const teacher = loadStudentSplit({
+      ...base,
+      task: 'svamp',
+      split: 'train',
+      subsample: 0.5,
+      seed: 1,
+      labelSource: 'teacher',
+      rationaleSources: sources,
+      carveValidation: { fraction: 0.1, seed: 0 },
+    });
     expect(gold.validation).toHaveLength(40);
     expect(teacher.validation?.map((example) => example.index)).toEqual(gold.validation?.map((example) => example.index));
     expect(teacher.validation?.every((example) => example.label === example.goldLabel && example.labelFrom === 'gold')).toBe(true);
@@ -316,21 +397,27 @@ describe('bad input: clear errors naming the file, line or key', () => {
   test('a rationale file shorter (or longer) than its split names the file and both counts', () => {
     const file = path.join(temporaryDirectory('zsd-short-'), 'test_CoT.json');
     fs.writeFileSync(file, '{"label": "1", "explanation": "e"}\n'.repeat(199));
-    const short = errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }] }));
+    const short = errorOf(() =>
+      loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }] }),
+    );
     expect(short.kind).toBe('invalid-file');
     expect(short.location.file).toBe(file);
     expect(short.message).toContain('shorter than its split: 199 rationales for the 200 rows of svamp test');
     fs.appendFileSync(file, '{"label": "1", "explanation": "e"}\n'.repeat(2));
-    expect(errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }] })).message).toContain(
-      'longer than its split: 201 rationales for the 200 rows',
-    );
+    expect(
+      errorOf(() =>
+        loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'gpt35', source: { kind: 'generated', file }, weight: 1 }] }),
+      ).message,
+    ).toContain('longer than its split: 201 rationales for the 200 rows');
   });
 
   test('a PaLM file shorter than its split (a data root of its own)', () => {
     const dataRoot = temporaryDirectory('zsd-palm-short-');
     writeFile(path.join(dataRoot, 'datasets', 'svamp', 'svamp_train.json'), ['1', '2', '3'].map((n) => `{"input": "q${n}", "label": "( ${n} )"}\n`).join(''));
     writeFile(path.join(dataRoot, 'datasets', 'svamp', 'llm', 'train_CoT_0.json'), JSON.stringify(['So 1. The answer is (1).', 'So 2. The answer is (2).']));
-    const error = errorOf(() => loadStudentExamples({ ...base, dataRoot, task: 'svamp', split: 'train', rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 1 }] }));
+    const error = errorOf(() =>
+      loadStudentExamples({ ...base, dataRoot, task: 'svamp', split: 'train', rationaleSources: [{ name: 'palm', source: { kind: 'palm' }, weight: 1 }] }),
+    );
     expect(error.location.file).toContain(path.join('svamp', 'llm', 'train_CoT_*.json'));
     expect(error.message).toContain('2 rationales for the 3 rows of svamp train');
   });
@@ -340,9 +427,14 @@ describe('bad input: clear errors naming the file, line or key', () => {
     const zero = errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'palm', source: palm, weight: 0 }] }));
     expect(zero.kind).toBe('usage');
     expect(zero.message).toMatch(/rationale weights must sum to a positive number, got palm=0/);
-    const negative = errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'palm', source: palm, weight: -1 }] }));
+    const negative = errorOf(() =>
+      loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'palm', source: palm, weight: -1 }] }),
+    );
     expect(negative.location.key).toBe('rationaleSources[0].weight');
-    expect(errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'palm', source: palm, weight: Number.NaN }] })).kind).toBe('usage');
+    expect(
+      errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'palm', source: palm, weight: Number.NaN }] }))
+        .kind,
+    ).toBe('usage');
   });
 
   test.each([0, -0.5, 1.5, Number.NaN])('subsample %p is outside (0, 1]', (subsample) => {
@@ -360,7 +452,12 @@ describe('bad input: clear errors naming the file, line or key', () => {
 
   test('an unknown source kind names the key', () => {
     const error = errorOf(() =>
-      loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'x', source: { kind: 'gpt4' } as unknown as { kind: 'palm' }, weight: 1 }] }),
+      loadStudentExamples({
+        ...base,
+        task: 'svamp',
+        split: 'test',
+        rationaleSources: [{ name: 'x', source: { kind: 'gpt4' } as unknown as { kind: 'palm' }, weight: 1 }],
+      }),
     );
     expect(error.kind).toBe('usage');
     expect(error.location.key).toBe('rationaleSources[0].source.kind');
@@ -368,9 +465,17 @@ describe('bad input: clear errors naming the file, line or key', () => {
   });
 
   test('teacher labels need a source with labels; names must be unique; an unknown label source', () => {
-    expect(errorOf(() => loadStudentExamples({ ...base, task: 'obqa', split: 'valid', labelSource: 'teacher', rationaleSources: [{ name: 'm', source: { kind: 'multi-teacher' }, weight: 1 }] })).message).toMatch(
-      /needs a rationale source with labels/,
-    );
+    expect(
+      errorOf(() =>
+        loadStudentExamples({
+          ...base,
+          task: 'obqa',
+          split: 'valid',
+          labelSource: 'teacher',
+          rationaleSources: [{ name: 'm', source: { kind: 'multi-teacher' }, weight: 1 }],
+        }),
+      ).message,
+    ).toMatch(/needs a rationale source with labels/);
     expect(
       errorOf(() =>
         loadStudentExamples({
@@ -389,24 +494,49 @@ describe('bad input: clear errors naming the file, line or key', () => {
 
   test('a generated file: missing, a bad line, a wrong field type', () => {
     const directory = temporaryDirectory('zsd-bad-generated-');
-    const missing = errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file: path.join(directory, 'nope.json') }, weight: 1 }] }));
+    const missing = errorOf(() =>
+      loadStudentExamples({
+        ...base,
+        task: 'svamp',
+        split: 'test',
+        rationaleSources: [{ name: 'g', source: { kind: 'generated', file: path.join(directory, 'nope.json') }, weight: 1 }],
+      }),
+    );
     expect(missing.kind).toBe('not-found');
     const file = writeFile(path.join(directory, 'test_CoT.json'), '{"label": "1", "explanation": null}\n{"label": 2, "explanation": null}\n');
-    const wrongType = errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] }));
+    const wrongType = errorOf(() =>
+      loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] }),
+    );
     expect(wrongType.location).toEqual({ file, line: 2, key: 'label' });
     writeFile(file, '{"label": "1"}\n');
-    expect(errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] })).location).toEqual({
+    expect(
+      errorOf(() =>
+        loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] }),
+      ).location,
+    ).toEqual({
       file,
       line: 1,
       key: 'explanation',
     });
     writeFile(file, '{"label": "1", "explanation": null}\n\n{"label": "1", "explanation": null}\n');
-    expect(errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] })).message).toMatch(/blank line/);
+    expect(
+      errorOf(() =>
+        loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] }),
+      ).message,
+    ).toMatch(/blank line/);
     writeFile(file, '{"label": "1", "explanation": null}\nnot json\n');
-    expect(errorOf(() => loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] })).location).toEqual({ file, line: 2 });
+    expect(
+      errorOf(() =>
+        loadStudentExamples({ ...base, task: 'svamp', split: 'test', rationaleSources: [{ name: 'g', source: { kind: 'generated', file }, weight: 1 }] }),
+      ).location,
+    ).toEqual({ file, line: 2 });
   });
 
   test('multi-teacher rationales for a task that has none', () => {
-    expect(errorOf(() => loadStudentExamples({ ...base, task: 'anli1', split: 'valid', rationaleSources: [{ name: 'm', source: { kind: 'multi-teacher' }, weight: 1 }] })).kind).toBe('not-found');
+    expect(
+      errorOf(() =>
+        loadStudentExamples({ ...base, task: 'anli1', split: 'valid', rationaleSources: [{ name: 'm', source: { kind: 'multi-teacher' }, weight: 1 }] }),
+      ).kind,
+    ).toBe('not-found');
   });
 });

@@ -220,9 +220,13 @@ export function loadStudentSplit(options: LoadStudentExamplesOptions & { carveVa
   const names = sources.flatMap((source) => source.names);
   const duplicate = names.find((name, position) => names.indexOf(name) !== position);
   if (duplicate !== undefined) {
-    throw new ZsdError('usage', `two rationale sources are named "${duplicate}"; names must be unique (a multi-teacher source without a teacher is named flan and llama)`, {
-      key: 'rationaleSources',
-    });
+    throw new ZsdError(
+      'usage',
+      `two rationale sources are named "${duplicate}"; names must be unique (a multi-teacher source without a teacher is named flan and llama)`,
+      {
+        key: 'rationaleSources',
+      },
+    );
   }
   const labelSource = options.labelSource === 'teacher' ? teacherLabelSource(sources, options.teacherLabelSource) : undefined;
 
@@ -281,13 +285,29 @@ export function loadStudentSplit(options: LoadStudentExamplesOptions & { carveVa
         labelFrom = 'gold-fallback';
       }
     }
-    examples.push({ index: row.index, split: options.split, input: studentInput(task, row), label, goldLabel: row.goldLabel, labelFrom, rationales: rationalesOf(position, true) });
+    examples.push({
+      index: row.index,
+      split: options.split,
+      input: studentInput(task, row),
+      label,
+      goldLabel: row.goldLabel,
+      labelFrom,
+      rationales: rationalesOf(position, true),
+    });
   }
   counts.examples = examples.length;
 
   const validation = validationPositions?.map((position): StudentExample => {
     const row = rows[position];
-    return { index: row.index, split: options.split, input: studentInput(task, row), label: row.goldLabel, goldLabel: row.goldLabel, labelFrom: 'gold', rationales: rationalesOf(position, false) };
+    return {
+      index: row.index,
+      split: options.split,
+      input: studentInput(task, row),
+      label: row.goldLabel,
+      goldLabel: row.goldLabel,
+      labelFrom: 'gold',
+      rationales: rationalesOf(position, false),
+    };
   });
   counts.validation = validation?.length ?? 0;
   return {
@@ -324,9 +344,13 @@ function normalisedWeights(sources: readonly RationaleSourceOption[]): Map<Ratio
     sum += source.source?.kind === 'multi-teacher' && source.source.teacher === undefined ? 2 * weight : weight;
   });
   if (sources.length > 0 && !(sum > 0)) {
-    throw new ZsdError('usage', `rationale weights must sum to a positive number, got ${sources.map((source) => `${source.name}=${source.weight}`).join(', ')} (sum ${sum})`, {
-      key: 'rationaleSources',
-    });
+    throw new ZsdError(
+      'usage',
+      `rationale weights must sum to a positive number, got ${sources.map((source) => `${source.name}=${source.weight}`).join(', ')} (sum ${sum})`,
+      {
+        key: 'rationaleSources',
+      },
+    );
   }
   return new Map(sources.map((source) => [source, source.weight / sum]));
 }
@@ -334,15 +358,27 @@ function normalisedWeights(sources: readonly RationaleSourceOption[]): Map<Ratio
 function teacherLabelSource(sources: readonly LoadedSource[], name: string | undefined): LoadedSource {
   if (name !== undefined) {
     const named = sources.find((source) => source.option.name === name);
-    if (!named) throw new ZsdError('usage', `teacher label source "${name}" is not one of the rationale sources (${sources.map((source) => source.option.name).join(', ') || 'none'})`, { key: 'teacherLabelSource' });
-    if (!named.hasLabels) throw new ZsdError('usage', `rationale source "${name}" (${named.option.source.kind}) has no labels; palm and generated sources do`, { key: 'teacherLabelSource' });
+    if (!named)
+      throw new ZsdError(
+        'usage',
+        `teacher label source "${name}" is not one of the rationale sources (${sources.map((source) => source.option.name).join(', ') || 'none'})`,
+        { key: 'teacherLabelSource' },
+      );
+    if (!named.hasLabels)
+      throw new ZsdError('usage', `rationale source "${name}" (${named.option.source.kind}) has no labels; palm and generated sources do`, {
+        key: 'teacherLabelSource',
+      });
     return named;
   }
   const first = sources.find((source) => source.hasLabels);
   if (!first) {
-    throw new ZsdError('usage', 'labelSource "teacher" needs a rationale source with labels (palm or generated); multi-teacher rationales were written given the gold answer and carry no teacher label', {
-      key: 'labelSource',
-    });
+    throw new ZsdError(
+      'usage',
+      'labelSource "teacher" needs a rationale source with labels (palm or generated); multi-teacher rationales were written given the gold answer and carry no teacher label',
+      {
+        key: 'labelSource',
+      },
+    );
   }
   return first;
 }
@@ -362,17 +398,31 @@ function loadStudentRows(task: TaskDefinition, split: string, dataRoot: string, 
   return { rows: loaded.rows, file: loaded.file };
 }
 
-function loadSource(option: RationaleSourceOption, task: TaskDefinition, split: string, expectedRows: number, options: LoadStudentExamplesOptions): LoadedSource {
+function loadSource(
+  option: RationaleSourceOption,
+  task: TaskDefinition,
+  split: string,
+  expectedRows: number,
+  options: LoadStudentExamplesOptions,
+): LoadedSource {
   const position = options.rationaleSources.indexOf(option);
   if (typeof option.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(option.name)) {
-    throw new ZsdError('usage', `a rationale source name is letters, digits, "_", "." or "-", got ${JSON.stringify(option.name)}`, { key: `rationaleSources[${position}].name` });
+    throw new ZsdError('usage', `a rationale source name is letters, digits, "_", "." or "-", got ${JSON.stringify(option.name)}`, {
+      key: `rationaleSources[${position}].name`,
+    });
   }
   const source = option.source as RationaleSource | undefined;
   switch (source?.kind) {
     case 'palm': {
       const completions = readPalmCompletions(options.dataRoot, task, split);
       const files = palmFiles(options.dataRoot, task.name, split);
-      checkCount(completions.length, expectedRows, `${path.join(path.dirname(files[0]), `${split}_CoT_*.json`)} (${files.length} file${files.length === 1 ? '' : 's'})`, task.name, split);
+      checkCount(
+        completions.length,
+        expectedRows,
+        `${path.join(path.dirname(files[0]), `${split}_CoT_*.json`)} (${files.length} file${files.length === 1 ? '' : 's'})`,
+        task.name,
+        split,
+      );
       // dsbs leaves '' or ' ' where a completion did not parse; here that is a missing label or rationale.
       const rows = completions.map(({ rationale, label }) => ({ label: blankToNull(label), rationales: [blankToNull(rationale)] }));
       return { option, names: [option.name], hasLabels: true, files, rows };
@@ -385,15 +435,29 @@ function loadSource(option: RationaleSourceOption, task: TaskDefinition, split: 
       if (fs.existsSync(file) && fs.statSync(file).isDirectory()) file = path.join(file, `${split}_CoT.json`);
       const rows = readTrainingData(file);
       checkCount(rows.length, expectedRows, file, task.name, split);
-      return { option, names: [option.name], hasLabels: true, files: [file], rows: rows.map(({ label, explanation }) => ({ label, rationales: [explanation] })) };
+      return {
+        option,
+        names: [option.name],
+        hasLabels: true,
+        files: [file],
+        rows: rows.map(({ label, explanation }) => ({ label, rationales: [explanation] })),
+      };
     }
     case 'multi-teacher': {
       const teachers = source.teacher === undefined ? MULTI_TEACHERS : [source.teacher];
       if (!teachers.every((teacher) => MULTI_TEACHERS.includes(teacher))) {
-        throw new ZsdError('usage', `unknown multi-teacher teacher "${String(source.teacher)}"; expected flan or llama`, { key: `rationaleSources[${position}].source.teacher` });
+        throw new ZsdError('usage', `unknown multi-teacher teacher "${String(source.teacher)}"; expected flan or llama`, {
+          key: `rationaleSources[${position}].source.teacher`,
+        });
       }
       const { files, outputs } = readMultiTeacherOutputs(options.dataRoot, task.name, split);
-      checkCount(outputs.length, expectedRows, `${path.join(path.dirname(files[0]), `${split}_CoT_*.json`)} (${files.length} file${files.length === 1 ? '' : 's'})`, task.name, split);
+      checkCount(
+        outputs.length,
+        expectedRows,
+        `${path.join(path.dirname(files[0]), `${split}_CoT_*.json`)} (${files.length} file${files.length === 1 ? '' : 's'})`,
+        task.name,
+        split,
+      );
       const rows = outputs.map((output) => {
         const both = splitMultiTeacherOutput(output);
         return { label: null, rationales: teachers.map((teacher) => both[teacher]) };
@@ -401,9 +465,13 @@ function loadSource(option: RationaleSourceOption, task: TaskDefinition, split: 
       return { option, names: source.teacher === undefined ? [...MULTI_TEACHERS] : [option.name], hasLabels: false, files, rows };
     }
     default:
-      throw new ZsdError('usage', `unknown rationale source kind ${JSON.stringify((source as { kind?: unknown } | undefined)?.kind)}; expected palm, generated or multi-teacher`, {
-        key: `rationaleSources[${position}].source.kind`,
-      });
+      throw new ZsdError(
+        'usage',
+        `unknown rationale source kind ${JSON.stringify((source as { kind?: unknown } | undefined)?.kind)}; expected palm, generated or multi-teacher`,
+        {
+          key: `rationaleSources[${position}].source.kind`,
+        },
+      );
   }
 }
 
@@ -446,10 +514,12 @@ export function carveValidation(examples: readonly StudentExample[], options: Ca
 }
 
 function carvePositions(n: number, options: CarveOptions, split: string): { train: number[]; validation: number[] } {
-  if (split === 'test') throw new ZsdError('usage', 'refusing to carve validation rows from the test split: select models on train or valid data only', { key: 'split' });
+  if (split === 'test')
+    throw new ZsdError('usage', 'refusing to carve validation rows from the test split: select models on train or valid data only', { key: 'split' });
   const fraction = options.fraction ?? 0.1;
   const seed = options.seed ?? 0;
-  if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) throw new ZsdError('usage', `validation fraction must be in (0, 1), got ${String(fraction)}`, { key: 'fraction' });
+  if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1))
+    throw new ZsdError('usage', `validation fraction must be in (0, 1), got ${String(fraction)}`, { key: 'fraction' });
   checkSeed(seed, 'seed');
   if (n === 0) return { train: [], validation: [] };
   const { train, test } = huggingFaceTrainTestSplit(n, fraction, seed, 'fraction');

@@ -143,8 +143,16 @@ describe('parseT5Config defaults and derived fields', () => {
   });
 
   it('keeps unknown keys and accepts consistent dense_act_fn / is_gated_act', () => {
-    const config = parseT5Config({ feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu_new', is_gated_act: true, n_positions: 512, task_specific_params: { a: 1 } }, 'c');
-    expect(t5ConfigToJson(config)).toMatchObject({ n_positions: 512, task_specific_params: { a: 1 }, model_type: 't5', architectures: ['T5ForConditionalGeneration'] });
+    const config = parseT5Config(
+      { feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu_new', is_gated_act: true, n_positions: 512, task_specific_params: { a: 1 } },
+      'c',
+    );
+    expect(t5ConfigToJson(config)).toMatchObject({
+      n_positions: 512,
+      task_specific_params: { a: 1 },
+      model_type: 't5',
+      architectures: ['T5ForConditionalGeneration'],
+    });
   });
 
   it('writes edited fields over the raw ones', () => {
@@ -202,7 +210,11 @@ describe('parseT5Config errors name the file and key and say what was expected',
   });
 
   it('dense_act_fn or is_gated_act that contradict feed_forward_proj', () => {
-    expectInvalid({ feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu' }, 'dense_act_fn', 'disagrees with feed_forward_proj "gated-gelu", which means gelu_new');
+    expectInvalid(
+      { feed_forward_proj: 'gated-gelu', dense_act_fn: 'gelu' },
+      'dense_act_fn',
+      'disagrees with feed_forward_proj "gated-gelu", which means gelu_new',
+    );
     expectInvalid({ feed_forward_proj: 'relu', is_gated_act: true }, 'is_gated_act', 'expected false');
   });
 
@@ -223,7 +235,18 @@ describe('parseT5Config errors name the file and key and say what was expected',
 
 describe('presets', () => {
   it('has the named sizes', () => {
-    const pick = (c: T5Config) => [c.vocabSize, c.dModel, c.dKv, c.numHeads, c.dFf, c.numLayers, c.numDecoderLayers, c.feedForwardProj, c.tieWordEmbeddings, c.scaleDecoderOutputs];
+    const pick = (c: T5Config) => [
+      c.vocabSize,
+      c.dModel,
+      c.dKv,
+      c.numHeads,
+      c.dFf,
+      c.numLayers,
+      c.numDecoderLayers,
+      c.feedForwardProj,
+      c.tieWordEmbeddings,
+      c.scaleDecoderOutputs,
+    ];
     expect(pick(presetConfig('t5-efficient-tiny'))).toEqual([32128, 256, 32, 4, 1024, 4, 4, 'relu', true, true]);
     expect(pick(presetConfig('t5-small'))).toEqual([32128, 512, 64, 8, 2048, 6, 6, 'relu', true, true]);
     expect(pick(presetConfig('t5-v1_1-small'))).toEqual([32128, 512, 64, 6, 1024, 8, 8, 'gated-gelu', false, false]);
@@ -246,7 +269,14 @@ describe('presets', () => {
   it('writes a preset as a full config.json that reads back the same', () => {
     const config = presetConfig('zsd-bench');
     const json = t5ConfigToJson(config);
-    expect(json).toMatchObject({ d_model: 256, num_decoder_layers: 4, dense_act_fn: 'gelu_new', is_gated_act: true, tie_word_embeddings: false, scale_decoder_outputs: false });
+    expect(json).toMatchObject({
+      d_model: 256,
+      num_decoder_layers: 4,
+      dense_act_fn: 'gelu_new',
+      is_gated_act: true,
+      tie_word_embeddings: false,
+      scale_decoder_outputs: false,
+    });
     expect(fieldsOf(parseT5Config(json, 'c'))).toEqual(fieldsOf(config));
   });
 });

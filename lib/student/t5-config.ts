@@ -100,7 +100,10 @@ const configSchema = z.looseObject({
     .min(0, { error: 'expected a probability in [0, 1)' })
     .lt(1, { error: 'expected a probability in [0, 1)' })
     .default(T5_DEFAULTS.dropout_rate),
-  layer_norm_epsilon: z.number({ error: 'expected a positive number' }).positive({ error: 'expected a positive number' }).default(T5_DEFAULTS.layer_norm_epsilon),
+  layer_norm_epsilon: z
+    .number({ error: 'expected a positive number' })
+    .positive({ error: 'expected a positive number' })
+    .default(T5_DEFAULTS.layer_norm_epsilon),
   feed_forward_proj: z.string({ error: 'expected a string such as "relu" or "gated-gelu"' }).default(T5_DEFAULTS.feed_forward_proj),
   dense_act_fn: z.string({ error: 'expected a string' }).optional(),
   is_gated_act: z.boolean({ error: 'expected true or false' }).optional(),

@@ -24,7 +24,14 @@ function fixture(variant: string): { model: T5Model; input: GenerationInput; ref
 /** A model with an 8-token vocabulary, so that eos (1) comes up within a few steps for some inputs and not others. */
 function smallVocabularyModel(): { model: T5Model; input: GenerationInput } {
   const config = presetConfig('t5-efficient-tiny', { vocabSize: 8, dModel: 16, dKv: 4, numHeads: 2, dFf: 32, numLayers: 1, dropoutRate: 0 });
-  const inputIds = [[2, 3, 4, 1], [5, 6, 1, 0], [7, 1, 0, 0], [3, 3, 3, 1], [6, 5, 4, 1], [4, 2, 1, 0]];
+  const inputIds = [
+    [2, 3, 4, 1],
+    [5, 6, 1, 0],
+    [7, 1, 0, 0],
+    [3, 3, 3, 1],
+    [6, 5, 4, 1],
+    [4, 2, 1, 0],
+  ];
   return { model: T5Model.randomInit(config, 172), input: { inputIds } };
 }
 
@@ -154,7 +161,36 @@ test('generation options are checked', () => {
 
 // transformers 5.18 `generate(num_beams=k, max_new_tokens=8, length_penalty=1.0, early_stopping=False)` on the
 // shared references (fixtures/beam-search-fixture.py).
-const TRANSFORMERS_BEAMS: Record<string, Record<string, number[][]>> = {"v1_1": {"2": [[0, 12617, 5680, 5680, 1682, 8985, 11639, 26310, 26310], [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912]], "3": [[0, 12617, 5680, 5680, 1682, 8985, 4550, 23380, 26310], [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912]], "4": [[0, 12617, 5680, 5680, 1682, 5680, 1682, 5680, 1682], [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912]]}, "orig": {"2": [[0, 4665, 21793, 25415, 21793, 25415, 21793, 4967, 21793], [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912]], "3": [[0, 4665, 21793, 25415, 21793, 25415, 21793, 4967, 21793], [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912]], "4": [[0, 7089, 21793, 21793, 21793, 21793, 21793, 8274, 21793], [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912]]}};
+const TRANSFORMERS_BEAMS: Record<string, Record<string, number[][]>> = {
+  v1_1: {
+    '2': [
+      [0, 12617, 5680, 5680, 1682, 8985, 11639, 26310, 26310],
+      [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912],
+    ],
+    '3': [
+      [0, 12617, 5680, 5680, 1682, 8985, 4550, 23380, 26310],
+      [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912],
+    ],
+    '4': [
+      [0, 12617, 5680, 5680, 1682, 5680, 1682, 5680, 1682],
+      [0, 13153, 24089, 18166, 7912, 7912, 7912, 7912, 7912],
+    ],
+  },
+  orig: {
+    '2': [
+      [0, 4665, 21793, 25415, 21793, 25415, 21793, 4967, 21793],
+      [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912],
+    ],
+    '3': [
+      [0, 4665, 21793, 25415, 21793, 25415, 21793, 4967, 21793],
+      [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912],
+    ],
+    '4': [
+      [0, 7089, 21793, 21793, 21793, 21793, 21793, 8274, 21793],
+      [0, 13896, 24972, 25912, 25912, 25912, 25912, 25912, 25912],
+    ],
+  },
+};
 
 test.each(['v1_1', 'orig'])('beam search equals transformers on the %s reference for 2, 3 and 4 beams', async (variant) => {
   await initBackend({ prefer: 'wasm' });
@@ -163,7 +199,11 @@ test.each(['v1_1', 'orig'])('beam search equals transformers on the %s reference
   const model = loadT5Model(directory);
   try {
     for (const beams of ['2', '3', '4']) {
-      const result = beamSearch(model, { inputIds: reference.input_ids, attentionMask: reference.attention_mask }, { maxNewTokens: 8, numBeams: Number(beams) });
+      const result = beamSearch(
+        model,
+        { inputIds: reference.input_ids, attentionMask: reference.attention_mask },
+        { maxNewTokens: 8, numBeams: Number(beams) },
+      );
       expect(result.sequences).toEqual(TRANSFORMERS_BEAMS[variant][beams]);
     }
   } finally {

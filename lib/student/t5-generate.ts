@@ -122,7 +122,10 @@ export function beamSearch(model: T5Model, input: GenerationInput, options: Gene
 
   withDecoder(model, input, numBeams, (step, reorder) => {
     for (let length = 1; length < maxLength; length++) {
-      const logits = step(running.flatMap((beams) => beams.map((beam) => beam.tokens[beam.tokens.length - 1])), true);
+      const logits = step(
+        running.flatMap((beams) => beams.map((beam) => beam.tokens[beam.tokens.length - 1])),
+        true,
+      );
       const vocab = logits.length / (batch * numBeams);
       const reachesMaxLength = length + 1 === maxLength;
       const sourceRows: number[] = [];
@@ -216,7 +219,12 @@ function withDecoder(model: T5Model, input: GenerationInput, copies: number, bod
   let cache: DecoderCache | undefined;
   try {
     cache = tf.tidy(() => {
-      const expand = (values: number[][]) => tf.tensor2d(rows.map((item) => values[item]), undefined, 'int32');
+      const expand = (values: number[][]) =>
+        tf.tensor2d(
+          rows.map((item) => values[item]),
+          undefined,
+          'int32',
+        );
       const mask = expand(attentionMask);
       const encoderHidden = model.encode(expand(input.inputIds), mask, parameters);
       return model.startDecoding(encoderHidden, mask, parameters);

@@ -29,9 +29,30 @@ function tinyConfig(overrides: Parameters<typeof presetConfig>[1] = {}): T5Confi
 
 function tinyBatch(): T5Batch {
   return {
-    inputIds: tf.tensor2d([[5, 6, 7, 8, 1], [9, 10, 1, 0, 0]], undefined, 'int32'),
-    attentionMask: tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], undefined, 'int32'),
-    labels: tf.tensor2d([[11, 12, 1], [13, 1, IGNORE_INDEX]], undefined, 'int32'),
+    inputIds: tf.tensor2d(
+      [
+        [5, 6, 7, 8, 1],
+        [9, 10, 1, 0, 0],
+      ],
+      undefined,
+      'int32',
+    ),
+    attentionMask: tf.tensor2d(
+      [
+        [1, 1, 1, 1, 1],
+        [1, 1, 1, 0, 0],
+      ],
+      undefined,
+      'int32',
+    ),
+    labels: tf.tensor2d(
+      [
+        [11, 12, 1],
+        [13, 1, IGNORE_INDEX],
+      ],
+      undefined,
+      'int32',
+    ),
   };
 }
 
@@ -94,7 +115,19 @@ test('randomInit follows transformers _init_weights (factor 1) and is reproducib
 });
 
 test('shiftRight puts the decoder start token first and turns -100 into the pad token', () => {
-  expect(shiftRight([[644, 4598, 1], [3, 1, IGNORE_INDEX]], 0, 0)).toEqual([[0, 644, 4598], [0, 3, 1]]);
+  expect(
+    shiftRight(
+      [
+        [644, 4598, 1],
+        [3, 1, IGNORE_INDEX],
+      ],
+      0,
+      0,
+    ),
+  ).toEqual([
+    [0, 644, 4598],
+    [0, 3, 1],
+  ]);
 });
 
 describe('a tiny model (num_heads * d_kv != d_model, dropout 0.1)', () => {
@@ -125,7 +158,17 @@ describe('a tiny model (num_heads * d_kv != d_model, dropout 0.1)', () => {
     const plain = model.forward(batch);
     const ones = model.forward({ ...batch, decoderAttentionMask: tf.ones([2, 3], 'int32') as tf.Tensor2D });
     expect(ones.logits.dataSync()).toEqual(plain.logits.dataSync());
-    const hidden = model.forward({ ...batch, decoderAttentionMask: tf.tensor2d([[1, 0, 1], [1, 1, 1]], undefined, 'int32') });
+    const hidden = model.forward({
+      ...batch,
+      decoderAttentionMask: tf.tensor2d(
+        [
+          [1, 0, 1],
+          [1, 1, 1],
+        ],
+        undefined,
+        'int32',
+      ),
+    });
     const [before, changed] = [plain.logits.arraySync() as number[][][], hidden.logits.arraySync() as number[][][]];
     expect(changed[0][0]).toEqual(before[0][0]);
     expect(changed[0][2]).not.toEqual(before[0][2]);
@@ -198,7 +241,17 @@ describe('a tiny model (num_heads * d_kv != d_model, dropout 0.1)', () => {
 
   test('padding is masked: changing padded input tokens changes nothing', () => {
     const batch = tinyBatch();
-    const changed = { ...batch, inputIds: tf.tensor2d([[5, 6, 7, 8, 1], [9, 10, 1, 33, 21]], undefined, 'int32') };
+    const changed = {
+      ...batch,
+      inputIds: tf.tensor2d(
+        [
+          [5, 6, 7, 8, 1],
+          [9, 10, 1, 33, 21],
+        ],
+        undefined,
+        'int32',
+      ),
+    };
     const a = model.forward(batch);
     const b = model.forward(changed);
     expect(b.logits.dataSync()).toEqual(a.logits.dataSync());
@@ -234,7 +287,10 @@ describe('a tiny model (num_heads * d_kv != d_model, dropout 0.1)', () => {
 test('label smoothing: lossFn is (1 - ε) NLL + ε mean over the vocabulary of -log p, gradients included (two vocabulary chunks)', () => {
   const vocab = 2100; // > lmHeadCrossEntropy's chunk of 2048 columns: targets in both chunks
   const model = T5Model.randomInit(tinyConfig({ vocabSize: vocab, tieWordEmbeddings: false }), 11);
-  const labels = [[11, 2050, 1], [2099, 1, IGNORE_INDEX]];
+  const labels = [
+    [11, 2050, 1],
+    [2099, 1, IGNORE_INDEX],
+  ];
   const batch: T5Batch = { ...tinyBatch(), labels: tf.tensor2d(labels, undefined, 'int32') };
   const epsilon = 0.1;
   const variables = model.trainableVariables();

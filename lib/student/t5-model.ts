@@ -206,12 +206,7 @@ function activation(name: string, x: tf.Tensor): tf.Tensor {
  * Hugging Face's T5Attention._relative_position_bucket for one relative position (key - query). PyTorch computes
  * the logarithmic part in float32 and truncates toward zero; the float32 roundings are reproduced with fround.
  */
-export function relativePositionBucket(
-  relativePosition: number,
-  bidirectional: boolean,
-  numBuckets: number,
-  maxDistance: number,
-): number {
+export function relativePositionBucket(relativePosition: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
   let buckets = numBuckets;
   let bucket = 0;
   let distance: number;
@@ -402,8 +397,7 @@ export class T5Model {
     let index = 0;
     for (const [name, shape] of t5ParameterShapes(config)) {
       const std = initialStd(config, name);
-      const value =
-        std === undefined ? tf.ones(shape, 'float32') : tf.randomNormal(shape, 0, std, 'float32', initSeed(seed * 100_003 + index));
+      const value = std === undefined ? tf.ones(shape, 'float32') : tf.randomNormal(shape, 0, std, 'float32', initSeed(seed * 100_003 + index));
       parameters.set(name, variableFrom(value));
       index++;
     }
@@ -544,21 +538,12 @@ export class T5Model {
     return tf.mul(x, dropoutMask(x.shape, rate, this.dropoutSeed * 1_000_003 + this.dropoutCalls++));
   }
 
-  private encoderStack(
-    parameters: ParameterSource,
-    inputIds: tf.Tensor2D,
-    attentionMask: tf.Tensor2D,
-    training: boolean,
-    embeddings?: tf.Tensor,
-  ): tf.Tensor {
+  private encoderStack(parameters: ParameterSource, inputIds: tf.Tensor2D, attentionMask: tf.Tensor2D, training: boolean, embeddings?: tf.Tensor): tf.Tensor {
     const { config } = this;
     const length = inputIds.shape[1];
     let hidden = this.dropout(embeddings ?? tf.gather(parameters.stored('shared.weight'), inputIds), training);
     const bias = tf.add(
-      positionBias(
-        parameters.stored('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'),
-        positionBuckets(config, true, 0, length, length),
-      ),
+      positionBias(parameters.stored('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), positionBuckets(config, true, 0, length, length)),
       paddingMaskBias(attentionMask),
     );
     for (let block = 0; block < config.numLayers; block++) {
@@ -670,16 +655,15 @@ export class T5Model {
   ): tf.Tensor {
     const [batch, heads, queryLength, depth] = queries.shape as number[];
     const keyLength = keysTransposed.shape[3] as number;
-    const scores = tf.reshape(
-      matMul(tf.reshape(queries, [batch * heads, queryLength, depth]), tf.reshape(keysTransposed, [batch * heads, depth, keyLength])),
-      [batch, heads, queryLength, keyLength],
-    );
+    const scores = tf.reshape(matMul(tf.reshape(queries, [batch * heads, queryLength, depth]), tf.reshape(keysTransposed, [batch * heads, depth, keyLength])), [
+      batch,
+      heads,
+      queryLength,
+      keyLength,
+    ]);
     const weights = this.dropout(tf.softmax(tf.add(scores, bias)), training);
     const context = matMul(tf.reshape(weights, [batch * heads, queryLength, keyLength]), tf.reshape(values, [batch * heads, keyLength, depth]));
-    const merged = tf.reshape(
-      tf.transpose(tf.reshape(context, [batch, heads, queryLength, depth]), [0, 2, 1, 3]),
-      [batch, queryLength, heads * depth],
-    );
+    const merged = tf.reshape(tf.transpose(tf.reshape(context, [batch, heads, queryLength, depth]), [0, 2, 1, 3]), [batch, queryLength, heads * depth]);
     return parameters.linear(merged, `${attention}.o.weight`);
   }
 
@@ -689,10 +673,7 @@ export class T5Model {
     const normed = rmsNorm(hidden, parameters.stored(`${prefix}.layer_norm.weight`), config.layerNormEpsilon);
     const dense = `${prefix}.DenseReluDense`;
     const inner = config.isGatedAct
-      ? tf.mul(
-          activation(config.denseActFn, parameters.linear(normed, `${dense}.wi_0.weight`)),
-          parameters.linear(normed, `${dense}.wi_1.weight`),
-        )
+      ? tf.mul(activation(config.denseActFn, parameters.linear(normed, `${dense}.wi_0.weight`)), parameters.linear(normed, `${dense}.wi_1.weight`))
       : activation(config.denseActFn, parameters.linear(normed, `${dense}.wi.weight`));
     return parameters.linear(this.dropout(inner, training), `${dense}.wo.weight`);
   }
@@ -750,7 +731,11 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor2D): tf.Scalar 
       count++;
     }),
   );
-  const targetCells = tf.tensor2d(Array.from(targets, (target, position) => [position, target]), [rows, 2], 'int32');
+  const targetCells = tf.tensor2d(
+    Array.from(targets, (target, position) => [position, target]),
+    [rows, 2],
+    'int32',
+  );
   const valid = tf.tensor1d(counted);
   const meanLoss = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [flatLogits, save] = inputs as [tf.Tensor, tf.GradSaveFunc];

@@ -4,7 +4,13 @@ import { loadT5Tokenizer, t5TokenizerFile, type T5Tokenizer } from './tokenizer'
 import { loadStudentExamples } from './student-examples';
 
 const workspaceRoot = temporaryDirectory('zsd-task-vocabulary-');
-const common = { dataRoot: DATA_ROOT, workspaceRoot, task: 'svamp', labelSource: 'gold', rationaleSources: [{ name: 'palm', weight: 1, source: { kind: 'palm' } }] } as const;
+const common = {
+  dataRoot: DATA_ROOT,
+  workspaceRoot,
+  task: 'svamp',
+  labelSource: 'gold',
+  rationaleSources: [{ name: 'palm', weight: 1, source: { kind: 'palm' } }],
+} as const;
 
 let full: T5Tokenizer;
 beforeAll(() => {

@@ -45,7 +45,10 @@ export function buildTaskVocabulary(baseTokenizerFile: string, texts: Iterable<s
   const vocab = json.model.vocab;
   SPECIAL_PIECES.forEach((piece, id) => {
     if (vocab[id]?.[0] !== piece) {
-      throw new ZsdError('invalid-file', `a task vocabulary needs ${piece} at id ${id} (the T5 layout), found ${vocab[id]?.[0]}`, { file: baseTokenizerFile, key: 'model.vocab' });
+      throw new ZsdError('invalid-file', `a task vocabulary needs ${piece} at id ${id} (the T5 layout), found ${vocab[id]?.[0]}`, {
+        file: baseTokenizerFile,
+        key: 'model.vocab',
+      });
     }
   });
 
@@ -63,11 +66,16 @@ export function buildTaskVocabulary(baseTokenizerFile: string, texts: Iterable<s
   const newIdByPiece = new Map(kept.map((id, newId) => [vocab[id][0], newId]));
   const pruned: UnigramFile = {
     ...json,
-    added_tokens: json.added_tokens.filter((token) => newIdByPiece.has(token.content)).map((token) => ({ ...token, id: newIdByPiece.get(token.content) as number })),
+    added_tokens: json.added_tokens
+      .filter((token) => newIdByPiece.has(token.content))
+      .map((token) => ({ ...token, id: newIdByPiece.get(token.content) as number })),
     post_processor: {
       ...json.post_processor,
       special_tokens: Object.fromEntries(
-        Object.entries(json.post_processor.special_tokens).map(([name, entry]) => [name, { ...entry, ids: entry.ids.map((id) => newIdByPiece.get(vocab[id][0]) as number) }]),
+        Object.entries(json.post_processor.special_tokens).map(([name, entry]) => [
+          name,
+          { ...entry, ids: entry.ids.map((id) => newIdByPiece.get(vocab[id][0]) as number) },
+        ]),
       ),
     },
     model: { ...json.model, unk_id: newIdByPiece.get('<unk>') as number, vocab: kept.map((id) => vocab[id]) },

@@ -116,10 +116,7 @@ const tokenizerFileSchema = z.object({
   }),
   post_processor: z.object({
     type: z.literal('TemplateProcessing'),
-    single: z.tuple([
-      z.object({ Sequence: z.object({ id: z.literal('A') }) }),
-      z.object({ SpecialToken: z.object({ id: z.string() }) }),
-    ]),
+    single: z.tuple([z.object({ Sequence: z.object({ id: z.literal('A') }) }), z.object({ SpecialToken: z.object({ id: z.string() }) })]),
     special_tokens: z.record(z.string(), z.object({ ids: z.tuple([z.number().int()]) })),
   }),
   decoder: metaspaceSchema,
@@ -257,7 +254,11 @@ class HuggingFaceT5Tokenizer implements T5Tokenizer {
 
   tokenize(text: string): string[] {
     const pieces: string[] = [];
-    this.eachSegment(text, (id) => pieces.push(this.pieces[id]), (word) => pieces.push(...this.model.segment(word).map(({ piece }) => piece)));
+    this.eachSegment(
+      text,
+      (id) => pieces.push(this.pieces[id]),
+      (word) => pieces.push(...this.model.segment(word).map(({ piece }) => piece)),
+    );
     return pieces;
   }
 
@@ -592,8 +593,7 @@ class UnigramModel {
     while (start < length) {
       const scoreHere = bestScore[start];
       const code = word.charCodeAt(start);
-      const characterLength =
-        code >= 0xd800 && code < 0xdc00 && start + 1 < length && (word.charCodeAt(start + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      const characterLength = code >= 0xd800 && code < 0xdc00 && start + 1 < length && (word.charCodeAt(start + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
       let hasSingleCharacterPiece = false;
       // Every piece that starts here, shortest first; a later candidate wins only when strictly better.
       let node = 0;

@@ -32,7 +32,17 @@ const KEY: RunKey = {
 };
 
 function trainEntry(step: number): TrainLogEntry {
-  return { step, epoch: step / 10, loss: 3 - step / 10, labelLoss: 2, rationaleLoss: 4, learningRate: 5e-5, gradientNorm: 1.5, tokensPerSecond: 1000, elapsedSeconds: step };
+  return {
+    step,
+    epoch: step / 10,
+    loss: 3 - step / 10,
+    labelLoss: 2,
+    rationaleLoss: 4,
+    learningRate: 5e-5,
+    gradientNorm: 1.5,
+    tokensPerSecond: 1000,
+    elapsedSeconds: step,
+  };
 }
 
 function evalEntry(step: number, accuracy: number): EvalEntry {
@@ -61,7 +71,9 @@ test("numbers are spelled as Python's str() spells floats (the study's directory
 });
 
 test("a run's directory is the study's layout with the prompt mix after the subsample", () => {
-  expect(path.relative('/r', runDirectory('/r', KEY))).toBe(path.join('cqa', 't5-v1_1-base', 'task_prefix', 'gpt35', '1.0', '6', 'gt', '0.5', '1024', '64', 'AdamW', '5e-05', '0'));
+  expect(path.relative('/r', runDirectory('/r', KEY))).toBe(
+    path.join('cqa', 't5-v1_1-base', 'task_prefix', 'gpt35', '1.0', '6', 'gt', '0.5', '1024', '64', 'AdamW', '5e-05', '0'),
+  );
   expect(() => runDirectory('/r', { ...KEY, llm: '../x' })).toThrow(/llm = "..\/x" cannot name a directory/);
   expect(() => runDirectory('/r', { ...KEY, mix: '' })).toThrow(/mix/);
   expect(() => runDirectory('/r', { ...KEY, run: 1.5 })).toThrow(/run must be a non-negative integer/);
@@ -79,7 +91,11 @@ test('writing, resuming and reading runs; rows with the columns of the study tra
   // a second run in the same place is refused; a resume with another config too; a resume rewinds to its checkpoint
   expect(() => RunResultsWriter.open(root, { key: KEY, experimentGroup: 'Prompt mixes', category: 'step-by-step', config })).toThrow(/already holds a run/);
   expect(() =>
-    RunResultsWriter.open(root, { key: KEY, experimentGroup: 'Prompt mixes', category: 'step-by-step', config: { ...config, trainer: { batchSize: 32, learningRate: 5e-5 } } }, { resume: true }),
+    RunResultsWriter.open(
+      root,
+      { key: KEY, experimentGroup: 'Prompt mixes', category: 'step-by-step', config: { ...config, trainer: { batchSize: 32, learningRate: 5e-5 } } },
+      { resume: true },
+    ),
   ).toThrow(/config.trainer.batchSize: 64 -> 32/);
   const resumed = RunResultsWriter.open(root, { key: KEY, experimentGroup: 'Prompt mixes', category: 'step-by-step', config }, { resume: true });
   resumed.rewindTo(3);
@@ -125,7 +141,11 @@ test('writing, resuming and reading runs; rows with the columns of the study tra
   expect(readPredictions(writer.directory)).toEqual(predictions);
   expect(runs[1].test).toBeNull();
 
-  const header = fs.readFileSync(path.join(DATA_ROOT, 'paper', 'experiment_tracking.csv'), 'utf8').split('\n')[0].trim().split(',');
+  const header = fs
+    .readFileSync(path.join(DATA_ROOT, 'paper', 'experiment_tracking.csv'), 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(',');
   expect([...TRACKING_COLUMNS]).toEqual(header);
   expect(trackingRow(runs[0])).toEqual({
     experiment_group: 'Prompt mixes',

@@ -95,10 +95,12 @@ export function pythonFloatString(value: number): string {
 export function runKeySegment(field: keyof RunKey, value: RunKey[keyof RunKey]): string {
   let text: string;
   if (FLOAT_FIELDS.has(field)) {
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new ZsdError('usage', `run key ${field} must be a finite number, got ${JSON.stringify(value)}`, { key: field });
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new ZsdError('usage', `run key ${field} must be a finite number, got ${JSON.stringify(value)}`, { key: field });
     text = pythonFloatString(value);
   } else if (INTEGER_FIELDS.has(field)) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new ZsdError('usage', `run key ${field} must be a non-negative integer, got ${JSON.stringify(value)}`, { key: field });
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+      throw new ZsdError('usage', `run key ${field} must be a non-negative integer, got ${JSON.stringify(value)}`, { key: field });
     text = String(value);
   } else {
     if (typeof value !== 'string') throw new ZsdError('usage', `run key ${field} must be a string, got ${JSON.stringify(value)}`, { key: field });
@@ -227,7 +229,10 @@ export class RunResultsWriter {
       const existing = readRunConfig(configFile);
       const difference = firstDifference(canonical(existing), canonical(file));
       if (difference !== undefined) {
-        throw new ZsdError('usage', `cannot resume: the run was made with another configuration (${difference})`, { file: configFile, key: difference.split(':')[0] });
+        throw new ZsdError('usage', `cannot resume: the run was made with another configuration (${difference})`, {
+          file: configFile,
+          key: difference.split(':')[0],
+        });
       }
       writer.train = readJsonArray<TrainLogEntry>(path.join(directory, RUN_FILES.train));
       writer.eval = readJsonArray<EvalEntry>(path.join(directory, RUN_FILES.eval));
@@ -294,7 +299,8 @@ function readRunConfig(file: string): RunConfigFile {
   if (value === null || typeof value !== 'object' || value.kind !== RUN_CONFIG_KIND) {
     throw new ZsdError('invalid-file', `not a run's config.json (expected "kind": "${RUN_CONFIG_KIND}")`, { file, key: 'kind' });
   }
-  if (value.formatVersion !== 1) throw new ZsdError('invalid-file', `expected formatVersion 1, got ${JSON.stringify(value.formatVersion)}`, { file, key: 'formatVersion' });
+  if (value.formatVersion !== 1)
+    throw new ZsdError('invalid-file', `expected formatVersion 1, got ${JSON.stringify(value.formatVersion)}`, { file, key: 'formatVersion' });
   if (value.key === undefined || typeof value.key !== 'object') throw new ZsdError('invalid-file', 'expected the run key object', { file, key: 'key' });
   return value as RunConfigFile;
 }

@@ -93,9 +93,11 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
   };
   const positiveInteger = (key: string, value: number | null, nullable = false) => {
     if (value === null && nullable) return;
-    if (!Number.isSafeInteger(value) || (value as number) < 1) throw new ZsdError('usage', `${key} must be a positive integer${nullable ? ' or null' : ''}, got ${String(value)}`, { key });
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw new ZsdError('usage', `${key} must be a positive integer${nullable ? ' or null' : ''}, got ${String(value)}`, { key });
   };
-  if (config.mode !== 'standard' && config.mode !== 'task_prefix') throw new ZsdError('usage', `unknown mode "${String(config.mode)}"; expected standard or task_prefix`, { key: 'mode' });
+  if (config.mode !== 'standard' && config.mode !== 'task_prefix')
+    throw new ZsdError('usage', `unknown mode "${String(config.mode)}"; expected standard or task_prefix`, { key: 'mode' });
   if (config.numberMapping && answerRuleFor(config.task) !== 'equation') {
     throw new ZsdError('usage', `number mapping is for tasks whose labels are equations (svamp), not ${config.task}`, { key: 'numberMapping' });
   }
@@ -114,11 +116,16 @@ export function resolveTrainerConfig(input: TrainerConfigInput): TrainerConfig {
   positiveInteger('earlyStoppingPatience', config.earlyStoppingPatience, true);
   positiveInteger('logSteps', config.logSteps);
   positiveInteger('checkpointSteps', config.checkpointSteps, true);
-  if (!(config.learningRate >= 0) || !Number.isFinite(config.learningRate)) throw new ZsdError('usage', `learningRate must be a finite number >= 0, got ${config.learningRate}`, { key: 'learningRate' });
-  if (config.maxGradNorm !== null && !(config.maxGradNorm > 0)) throw new ZsdError('usage', `maxGradNorm must be > 0 or null, got ${config.maxGradNorm}`, { key: 'maxGradNorm' });
-  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) throw new ZsdError('usage', `labelSmoothing must be in [0, 1), got ${config.labelSmoothing}`, { key: 'labelSmoothing' });
-  if (!SCHEDULE_KINDS.includes(config.schedule.kind)) throw new ZsdError('usage', `unknown schedule "${String(config.schedule.kind)}"; expected ${SCHEDULE_KINDS.join(', ')}`, { key: 'schedule.kind' });
-  if (!Number.isSafeInteger(config.schedule.warmupSteps) || config.schedule.warmupSteps < 0) throw new ZsdError('usage', `schedule.warmupSteps must be an integer >= 0, got ${config.schedule.warmupSteps}`, { key: 'schedule.warmupSteps' });
+  if (!(config.learningRate >= 0) || !Number.isFinite(config.learningRate))
+    throw new ZsdError('usage', `learningRate must be a finite number >= 0, got ${config.learningRate}`, { key: 'learningRate' });
+  if (config.maxGradNorm !== null && !(config.maxGradNorm > 0))
+    throw new ZsdError('usage', `maxGradNorm must be > 0 or null, got ${config.maxGradNorm}`, { key: 'maxGradNorm' });
+  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1))
+    throw new ZsdError('usage', `labelSmoothing must be in [0, 1), got ${config.labelSmoothing}`, { key: 'labelSmoothing' });
+  if (!SCHEDULE_KINDS.includes(config.schedule.kind))
+    throw new ZsdError('usage', `unknown schedule "${String(config.schedule.kind)}"; expected ${SCHEDULE_KINDS.join(', ')}`, { key: 'schedule.kind' });
+  if (!Number.isSafeInteger(config.schedule.warmupSteps) || config.schedule.warmupSteps < 0)
+    throw new ZsdError('usage', `schedule.warmupSteps must be an integer >= 0, got ${config.schedule.warmupSteps}`, { key: 'schedule.warmupSteps' });
   if (!Number.isSafeInteger(config.seed) || config.seed < 0) throw new ZsdError('usage', `seed must be an integer >= 0, got ${config.seed}`, { key: 'seed' });
   return config;
 }

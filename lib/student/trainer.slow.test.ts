@@ -51,7 +51,8 @@ class CharTokenizer implements T5Tokenizer {
       const maxLength = options.maxLength;
       rows = rows.map((ids) => (ids.length > maxLength ? [...ids.slice(0, maxLength - 1), this.eosId] : ids));
     }
-    const width = options.padding === 'max_length' ? (options.maxLength as number) : options.padding === 'longest' ? Math.max(...rows.map((ids) => ids.length)) : 0;
+    const width =
+      options.padding === 'max_length' ? (options.maxLength as number) : options.padding === 'longest' ? Math.max(...rows.map((ids) => ids.length)) : 0;
     return {
       inputIds: rows.map((ids) => [...ids, ...new Array<number>(Math.max(0, width - ids.length)).fill(this.padId)]),
       attentionMask: rows.map((ids) => [...ids.map(() => 1), ...new Array<number>(Math.max(0, width - ids.length)).fill(0)]),
@@ -67,7 +68,10 @@ class CharTokenizer implements T5Tokenizer {
   }
 
   decode(ids: readonly number[]): string {
-    return ids.filter((id) => id >= 3 && id < this.vocabSize).map((id) => ALPHABET[id - 3]).join('');
+    return ids
+      .filter((id) => id >= 3 && id < this.vocabSize)
+      .map((id) => ALPHABET[id - 3])
+      .join('');
   }
 
   idToPiece(id: number): string | undefined {
@@ -205,7 +209,11 @@ describe('the step loss: alpha * label + (1 - alpha) * sum_s w_s rationale_s, we
 
     const names = new Map([...model.parameters].map(([name, variable]) => [variable.name, name]));
     const { value, grads } = tf.variableGrads(
-      () => tf.mul(step.map((batch, i) => tf.mul(model.lossFn(toBatch(batch)), [0.3, 0.7 * 0.75, 0.7 * 0.25][i])).reduce((sum, term) => tf.add(sum, term)), 0.5) as tf.Scalar,
+      () =>
+        tf.mul(
+          step.map((batch, i) => tf.mul(model.lossFn(toBatch(batch)), [0.3, 0.7 * 0.75, 0.7 * 0.25][i])).reduce((sum, term) => tf.add(sum, term)),
+          0.5,
+        ) as tf.Scalar,
       model.trainableVariables(),
     );
     const accumulated = accumulator.take();
@@ -277,7 +285,13 @@ describe('training a tiny T5 from scratch', () => {
     expect(path.basename(chosen)).toBe(`step-${String(best.step).padStart(6, '0')}`);
     // the saved checkpoint, loaded as `zsd predict` loads it, reproduces the recorded test accuracy and predictions
     const reloaded = loadT5Model(chosen);
-    const rescored = evaluateStudent(reloaded, tokenizer, TEST, { rule: 'exact-match', inputPrefix: 'predict: ', batchSize: 3, maxInputLength: 64, maxNewTokens: 5 });
+    const rescored = evaluateStudent(reloaded, tokenizer, TEST, {
+      rule: 'exact-match',
+      inputPrefix: 'predict: ',
+      batchSize: 3,
+      maxInputLength: 64,
+      maxNewTokens: 5,
+    });
     expect(rescored.accuracy).toBe(outcome.test?.accuracy);
     expect(rescored.predictions).toEqual(outcome.test?.predictions);
     // as transformers' Trainer: no weight decay on layer norms
@@ -286,7 +300,10 @@ describe('training a tiny T5 from scratch', () => {
     expect(optimizerOptions.noDecay).toContain('encoder.final_layer_norm.weight');
     expect(optimizerOptions.noDecay).toHaveLength(2 * 2 + 3 * 2 + 2);
     // only the latest and the best checkpoint remain
-    const remaining = fs.readdirSync(path.join(directory, 'checkpoints')).filter((name) => name.startsWith('step-')).sort();
+    const remaining = fs
+      .readdirSync(path.join(directory, 'checkpoints'))
+      .filter((name) => name.startsWith('step-'))
+      .sort();
     expect(remaining).toEqual([...new Set([chosen, path.join(directory, 'checkpoints', 'step-000042')].map((dir) => path.basename(dir)))].sort());
 
     const runFiles = fs.readdirSync(results.directory).sort();
@@ -305,7 +322,11 @@ describe('training a tiny T5 from scratch', () => {
     const run = async (name: string, options: { stopAt?: number; resume?: boolean; initSeed: number }) => {
       const model = T5Model.randomInit(tinyConfig(), options.initSeed);
       const controller = new AbortController();
-      const results = RunResultsWriter.open(path.join(directory, name, 'results'), { key: KEY, experimentGroup: null, category: null, config: { runConfig } }, { resume: options.resume });
+      const results = RunResultsWriter.open(
+        path.join(directory, name, 'results'),
+        { key: KEY, experimentGroup: null, category: null, config: { runConfig } },
+        { resume: options.resume },
+      );
       const seen: number[] = [];
       const outcome = await trainStudent({
         model,
@@ -366,7 +387,14 @@ describe('training a tiny T5 from scratch', () => {
     // resuming with another configuration is refused, naming the field
     const other = T5Model.randomInit(tinyConfig(), 1);
     await expect(
-      trainStudent({ model: other, tokenizer, train: TRAIN, config: { ...runConfig, learningRate: 1e-3 }, checkpointDirectory: path.join(directory, 'split', 'checkpoints'), resume: true }),
+      trainStudent({
+        model: other,
+        tokenizer,
+        train: TRAIN,
+        config: { ...runConfig, learningRate: 1e-3 },
+        checkpointDirectory: path.join(directory, 'split', 'checkpoints'),
+        resume: true,
+      }),
     ).rejects.toThrow(/learningRate 0.003 \(now 0.001\)/);
     other.dispose();
     fs.rmSync(directory, { recursive: true, force: true });
@@ -379,7 +407,11 @@ describe('training a tiny T5 from scratch', () => {
       const model = T5Model.randomInit(tinyConfig(0), options.initSeed);
       const engine = options.workers === undefined ? undefined : await ParallelGradientEngine.start(model, { workers: options.workers });
       const controller = new AbortController();
-      const results = RunResultsWriter.open(path.join(directory, name, 'results'), { key: KEY, experimentGroup: null, category: null, config: { runConfig } }, { resume: options.resume });
+      const results = RunResultsWriter.open(
+        path.join(directory, name, 'results'),
+        { key: KEY, experimentGroup: null, category: null, config: { runConfig } },
+        { resume: options.resume },
+      );
       try {
         const outcome = await trainStudent({
           model,
@@ -407,7 +439,8 @@ describe('training a tiny T5 from scratch', () => {
       let largest = 0;
       for (const [name, tensor] of a) {
         const other = b.get(name)!.data;
-        for (let i = 0; i < tensor.data.length; i++) largest = Math.max(largest, Math.abs(tensor.data[i] - other[i]) / Math.max(1e-3, Math.abs(tensor.data[i])));
+        for (let i = 0; i < tensor.data.length; i++)
+          largest = Math.max(largest, Math.abs(tensor.data[i] - other[i]) / Math.max(1e-3, Math.abs(tensor.data[i])));
       }
       return largest;
     };
@@ -430,7 +463,8 @@ describe('training a tiny T5 from scratch', () => {
     expect(first.outcome.stopReason).toBe('interrupted');
     const resumed = await run('split', { workers: 2, resume: true, initSeed: 99 });
     expect(resumed.outcome.stopReason).toBe('completed');
-    for (const file of ['model.safetensors', 'optimizer.safetensors']) expect(largestDifference(checkpointed('fused', file), checkpointed('split', file))).toBeLessThan(1e-6);
+    for (const file of ['model.safetensors', 'optimizer.safetensors'])
+      expect(largestDifference(checkpointed('fused', file), checkpointed('split', file))).toBeLessThan(1e-6);
     for (const result of [single, fused, first, resumed]) result.model.dispose();
     fs.rmSync(directory, { recursive: true, force: true });
   }, 120_000);
@@ -458,7 +492,9 @@ describe('training a tiny T5 from scratch', () => {
   test('early stopping after learning: the model ends with the best checkpoint, not the last', async () => {
     // validation answers are all "no": a random model scores 0, one that learned the majority label scores 1, and
     // no later evaluation can beat that, so the run stops `patience` evaluations after the first perfect one
-    const validation = syntheticExamples(40, 3000).filter((example) => example.label === 'no').slice(0, 6);
+    const validation = syntheticExamples(40, 3000)
+      .filter((example) => example.label === 'no')
+      .slice(0, 6);
     const model = T5Model.randomInit(tinyConfig(), 8);
     const directory = temporaryDirectory('zsd-early-');
     const outcome = await trainStudent({
@@ -510,5 +546,10 @@ test('bad trainer configs are refused with the field named', () => {
   expect(() => resolveTrainerConfig({ ...base, maxSteps: 10, epochs: 1 })).toThrow(/exactly one of maxSteps and epochs/);
   expect(() => resolveTrainerConfig({ ...base, maxSteps: 10, alpha: 2 })).toThrow(/alpha must be in \[0, 1\]/);
   expect(() => resolveTrainerConfig({ ...base, maxSteps: 10, gradientAccumulationSteps: 0 })).toThrow(/gradientAccumulationSteps must be a positive integer/);
-  expect(resolveTrainerConfig({ ...base, maxSteps: 10 })).toMatchObject({ alpha: 0.5, learningRate: 5e-5, maxGradNorm: 1, schedule: { kind: 'linear', warmupSteps: 0 } });
+  expect(resolveTrainerConfig({ ...base, maxSteps: 10 })).toMatchObject({
+    alpha: 0.5,
+    learningRate: 5e-5,
+    maxGradNorm: 1,
+    schedule: { kind: 'linear', warmupSteps: 0 },
+  });
 });

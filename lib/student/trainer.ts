@@ -183,7 +183,8 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
       const saved = readTrainerState(checkpoint);
       // fields added since a checkpoint was written take their defaults
       const difference = configDifference({ numberMapping: false, testNumBeams: 1, ...(saved.config as Partial<TrainerConfig>) } as TrainerConfig, config);
-      if (difference !== undefined) throw new ZsdError('usage', `cannot resume ${checkpoint}: it was trained with ${difference}`, { key: difference.split(' ')[0] });
+      if (difference !== undefined)
+        throw new ZsdError('usage', `cannot resume ${checkpoint}: it was trained with ${difference}`, { key: difference.split(' ')[0] });
       loadWeightsInto(model, checkpoint);
       optimizer.loadState(loadOptimizerState(checkpoint));
       progress = saved.progress;
@@ -213,7 +214,14 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
         if (state.step > 0) fused.adamw.loadMoments(state.step, state.tensors);
       }
       progress.elapsedSeconds = elapsed();
-      writeCheckpoint(options.checkpointDirectory, model, optimizer, { formatVersion: 1, config, progress }, progress.best?.step ?? null, options.checkpointTokenizerJson);
+      writeCheckpoint(
+        options.checkpointDirectory,
+        model,
+        optimizer,
+        { formatVersion: 1, config, progress },
+        progress.best?.step ?? null,
+        options.checkpointTokenizerJson,
+      );
     };
 
     const evaluate = () => {
@@ -366,7 +374,12 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
 
       const evaluateNow = validation.length > 0 && ((config.evalSteps !== null && progress.step % config.evalSteps === 0) || progress.step === totalSteps);
       if (evaluateNow) evaluate();
-      if (evaluateNow || (config.checkpointSteps !== null && progress.step % config.checkpointSteps === 0) || progress.step === totalSteps || progress.stopReason !== null) {
+      if (
+        evaluateNow ||
+        (config.checkpointSteps !== null && progress.step % config.checkpointSteps === 0) ||
+        progress.step === totalSteps ||
+        progress.stopReason !== null
+      ) {
         checkpoint();
       }
       if (options.onProgress) {
@@ -387,7 +400,6 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainO
       }
     }
     return await finish(progress.stopReason ?? 'completed');
-
   } finally {
     accumulator.dispose();
     optimizer.dispose();

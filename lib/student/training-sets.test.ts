@@ -33,7 +33,9 @@ test('standard training on gold labels reads no rationales', () => {
 
 test('rationale sources by name: gpt35 needs a mix, flan and llama a multi-teacher task, weights name a chosen source', () => {
   const options = { workspaceRoot: '/workspace', teacherModel: 'gpt-3.5-turbo' };
-  expect(rationaleSourcesFor({ ...options, mix: 'm1' }, 'svamp', false)).toEqual([{ name: 'gpt35', weight: 1, source: { kind: 'generated', file: '/workspace/datasets/svamp/gpt_35_turbo/m1' } }]);
+  expect(rationaleSourcesFor({ ...options, mix: 'm1' }, 'svamp', false)).toEqual([
+    { name: 'gpt35', weight: 1, source: { kind: 'generated', file: '/workspace/datasets/svamp/gpt_35_turbo/m1' } },
+  ]);
   expect(rationaleSourcesFor(options, 'obqa', true).map((source) => source.name)).toEqual(['flan', 'llama']);
   const usage = (action: () => unknown) => {
     try {
@@ -45,5 +47,7 @@ test('rationale sources by name: gpt35 needs a mix, flan and llama a multi-teach
   };
   expect(usage(() => rationaleSourcesFor({ ...options, rationales: ['gpt35'] }, 'svamp', false))).toMatch(/the gpt35 rationales need --mix/);
   expect(usage(() => rationaleSourcesFor({ ...options, rationales: ['llama'] }, 'svamp', false))).toMatch(/multi-teacher tasks only/);
-  expect(usage(() => rationaleSourcesFor({ ...options, rationaleWeights: new Map([['gpt35', 1]]) }, 'svamp', false))).toMatch(/names "gpt35", which is not among the rationale sources palm/);
+  expect(usage(() => rationaleSourcesFor({ ...options, rationaleWeights: new Map([['gpt35', 1]]) }, 'svamp', false))).toMatch(
+    /names "gpt35", which is not among the rationale sources palm/,
+  );
 });

@@ -56,9 +56,22 @@ export function loadTrainingSets(options: TrainingSetsOptions): TrainingSets {
   const multiTeacher = isMultiTeacherTask(definition, dataRoot);
   const { name: task, splits } = definition;
   const rationaleSources = options.mode === 'standard' && options.labelSource === 'gold' ? [] : rationaleSourcesFor(options, task, multiTeacher);
-  const common = { dataRoot, workspaceRoot, task, labelSource: options.labelSource, rationaleSources, dropMissingRationales: options.dropMissingRationales } as const;
+  const common = {
+    dataRoot,
+    workspaceRoot,
+    task,
+    labelSource: options.labelSource,
+    rationaleSources,
+    dropMissingRationales: options.dropMissingRationales,
+  } as const;
   const hasValid = splits.includes('valid');
-  const train = loadStudentSplit({ ...common, split: 'train', subsample: options.subsample, seed: options.seed, carveValidation: hasValid ? undefined : { ...VALIDATION_CARVE } });
+  const train = loadStudentSplit({
+    ...common,
+    split: 'train',
+    subsample: options.subsample,
+    seed: options.seed,
+    carveValidation: hasValid ? undefined : { ...VALIDATION_CARVE },
+  });
   const evaluationSplit = (split: string) => loadStudentSplit({ ...common, labelSource: 'gold', rationaleSources: [], split }).examples;
   const validation = hasValid ? evaluationSplit('valid') : (train.validation ?? []);
   const test = splits.includes('test') ? evaluationSplit('test') : [];
@@ -67,7 +80,11 @@ export function loadTrainingSets(options: TrainingSetsOptions): TrainingSets {
 }
 
 /** The named rationale sources, with their weights and files; a name that does not fit the task is a usage error. */
-export function rationaleSourcesFor(options: Pick<TrainingSetsOptions, 'rationales' | 'rationaleWeights' | 'mix' | 'teacherModel' | 'workspaceRoot'>, task: string, multiTeacher: boolean): RationaleSourceOption[] {
+export function rationaleSourcesFor(
+  options: Pick<TrainingSetsOptions, 'rationales' | 'rationaleWeights' | 'mix' | 'teacherModel' | 'workspaceRoot'>,
+  task: string,
+  multiTeacher: boolean,
+): RationaleSourceOption[] {
   const names = options.rationales ?? (multiTeacher ? ['flan', 'llama'] : options.mix ? ['gpt35'] : ['palm']);
   const weights = options.rationaleWeights ?? new Map<string, number>();
   for (const name of weights.keys()) {

@@ -51,7 +51,12 @@ describe.each(TRAJECTORY_MODES)('%s mode: 54 updates of zsd = 54 updates of PyTo
     const model = loadT5Model(TRAJECTORY_CHECKPOINT);
     try {
       const vocabulary = trajectoryVocabulary(DATA_ROOT);
-      const outcome = await trainStudent({ model, tokenizer: vocabulary.tokenizer, train: trajectoryExamples(mode, DATA_ROOT), config: trajectoryConfig(mode) });
+      const outcome = await trainStudent({
+        model,
+        tokenizer: vocabulary.tokenizer,
+        train: trajectoryExamples(mode, DATA_ROOT),
+        config: trajectoryConfig(mode),
+      });
       expect(outcome.train.map((entry) => entry.step)).toEqual(reference.losses.map((_, index) => index + 1));
       outcome.train.forEach((entry, index) => {
         expect(Math.abs(entry.loss - reference.losses[index]) / reference.losses[index]).toBeLessThan(1e-4);

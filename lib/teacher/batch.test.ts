@@ -45,7 +45,14 @@ function stateDirOf(workspace: Workspace): string {
 }
 
 function batchOptions(workspace: Workspace, overrides: Partial<BatchOptions> = {}, url = server.url): BatchOptions {
-  return { client: { baseURL: url, apiKey: 'test', timeoutMs: 5000 }, price, stateDir: stateDirOf(workspace), pollIntervalMs: 1, retryDelayMs: 1, ...overrides };
+  return {
+    client: { baseURL: url, apiKey: 'test', timeoutMs: 5000 },
+    price,
+    stateDir: stateDirOf(workspace),
+    pollIntervalMs: 1,
+    retryDelayMs: 1,
+    ...overrides,
+  };
 }
 
 async function serverBatches(): Promise<Array<{ id: string; status: string; input_file_id: string; request_counts: { total: number } }>> {
@@ -55,7 +62,10 @@ async function serverBatches(): Promise<Array<{ id: string; status: string; inpu
 
 function stateFiles(workspace: Workspace): { pending: string[]; done: string[] } {
   const entries = fs.existsSync(stateDirOf(workspace)) ? fs.readdirSync(stateDirOf(workspace)).sort() : [];
-  return { pending: entries.filter((entry) => entry.endsWith('.json') && !entry.endsWith('.done.json')), done: entries.filter((entry) => entry.endsWith('.done.json')) };
+  return {
+    pending: entries.filter((entry) => entry.endsWith('.json') && !entry.endsWith('.done.json')),
+    done: entries.filter((entry) => entry.endsWith('.done.json')),
+  };
 }
 
 function readState(workspace: Workspace, entry: string): BatchState {
@@ -85,7 +95,10 @@ function expectEachPromptAnsweredOnce(count: number): void {
 /** Aborts at the first wait between two polls: the batch exists, nothing is answered yet. */
 async function runAbortedAfterFirstPoll(workspace: Workspace, count: number, overrides: Partial<BatchOptions> = {}) {
   const controller = new AbortController();
-  return runBatchQueries(jobsFor(workspace, count), batchOptions(workspace, { ...overrides, signal: controller.signal, sleep: async () => controller.abort() }));
+  return runBatchQueries(
+    jobsFor(workspace, count),
+    batchOptions(workspace, { ...overrides, signal: controller.signal, sleep: async () => controller.abort() }),
+  );
 }
 
 test('a batch run answers every row at half price, stores each with its batch id, and a re-run is all cache', async () => {
@@ -111,7 +124,10 @@ test('a batch run answers every row at half price, stores each with its batch id
     expect(line.usage.prompt_tokens).toBeGreaterThan(10);
     expect(line.cost_usd).toBe(costOf(line.usage, price) / 2);
   }
-  expect(run.progress.costUsd).toBeCloseTo(lines.reduce((sum, line) => sum + line.cost_usd, 0), 12);
+  expect(run.progress.costUsd).toBeCloseTo(
+    lines.reduce((sum, line) => sum + line.cost_usd, 0),
+    12,
+  );
   const files = stateFiles(workspace);
   expect(files.pending).toEqual([]);
   expect(files.done).toHaveLength(1);
@@ -200,7 +216,6 @@ test('a process that died after storing the answers but before marking its batch
   expect(server.stats().completions).toBe(0);
   expect(await serverBatches()).toHaveLength(1);
   expect(stateFiles(workspace)).toEqual({ pending: [], done: [done] });
-
 });
 
 test('answers for requests of no job in this run are kept pending, or stored through storeFor', async () => {
@@ -215,10 +230,18 @@ test('answers for requests of no job in this run are kept pending, or stored thr
   expect(stateFiles(workspace).pending).toEqual([pending]);
 
   const registry = new StoreRegistry(workspace);
-  const rest = await runBatchQueries(jobsFor(workspace, 3), batchOptions(workspace, { storeFor: (task, split, templateId) => registry.get(task, split, templateId) }));
+  const rest = await runBatchQueries(
+    jobsFor(workspace, 3),
+    batchOptions(workspace, { storeFor: (task, split, templateId) => registry.get(task, split, templateId) }),
+  );
   expect(rest.progress).toMatchObject({ cached: 3, fresh: 0 });
   const lines = storedLines(jobsFor(workspace, 1));
-  expect(lines.map((line) => line.idx).sort((a, b) => a - b)).toEqual(rows.slice(0, 6).map((row) => row.index).sort((a, b) => a - b));
+  expect(lines.map((line) => line.idx).sort((a, b) => a - b)).toEqual(
+    rows
+      .slice(0, 6)
+      .map((row) => row.index)
+      .sort((a, b) => a - b),
+  );
   expect(stateFiles(workspace).pending).toEqual([]);
   expect(await serverBatches()).toHaveLength(1);
   expectEachPromptAnsweredOnce(6);
@@ -243,7 +266,9 @@ test('a process that died between creating the batch and recording its id: the n
 test('a create whose answer is lost is adopted, not sent twice; a create that never arrived is made by the next run', async () => {
   server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')] });
   let creates = 0;
-  proxy = await startProxy(server.url, (method, pathname) => (method === 'POST' && pathname === '/v1/batches' && ++creates === 1 ? 'drop-after-forward' : 'forward'));
+  proxy = await startProxy(server.url, (method, pathname) =>
+    method === 'POST' && pathname === '/v1/batches' && ++creates === 1 ? 'drop-after-forward' : 'forward',
+  );
   const lost = freshWorkspace();
   const run = await runBatchQueries(jobsFor(lost, 6), batchOptions(lost, {}, proxy.url));
   expect(run.progress).toMatchObject({ fresh: 6, failed: 0 });
@@ -273,7 +298,9 @@ test('a create whose answer is lost is adopted, not sent twice; a create that ne
 
   // A refusal after a create that may have arrived proves nothing about that one: the state stays.
   let attempts = 0;
-  proxy = await startProxy(server.url, (method, pathname) => (method === 'POST' && pathname === '/v1/batches' ? { status: ++attempts === 1 ? 503 : 400 } : 'forward'));
+  proxy = await startProxy(server.url, (method, pathname) =>
+    method === 'POST' && pathname === '/v1/batches' ? { status: ++attempts === 1 ? 503 : 400 } : 'forward',
+  );
   const refusedLater = freshWorkspace();
   const later = await runBatchQueries(jobsFor(refusedLater, 6), batchOptions(refusedLater, {}, proxy.url));
   expect(attempts).toBe(2);
@@ -298,7 +325,11 @@ test('a request the batch answers with an error fails its row only; the next run
     expect(failed.error).toMatchObject({ kind: 'not-found', status: 404, retryable: false });
     expect(failed.error.message).toMatch(/no recorded response/);
   }
-  expect(storedLines(jobsFor(workspace, 1)).map((line) => line.idx).sort((a, b) => a - b)).toEqual([0, 1, 3, 4, 5].map((index) => rows[index].index));
+  expect(
+    storedLines(jobsFor(workspace, 1))
+      .map((line) => line.idx)
+      .sort((a, b) => a - b),
+  ).toEqual([0, 1, 3, 4, 5].map((index) => rows[index].index));
   expect(stateFiles(workspace).pending).toEqual([]);
 
   const again = await runBatchQueries(withUnrecorded(jobsFor(workspace, 6)), batchOptions(workspace));
@@ -313,7 +344,9 @@ test('equal keys are sent once; the duplicates share the first answer', async ()
   const jobs = jobsFor(workspace, 5);
   const run = await runBatchQueries([...jobs, ...jobs], batchOptions(workspace));
   expect(run.progress).toMatchObject({ fresh: 5, cached: 5 });
-  expect(run.outcomes.slice(5).every((outcome, index) => outcome.kind === 'cached' && outcome.record === (run.outcomes[index] as { record: unknown }).record)).toBe(true);
+  expect(
+    run.outcomes.slice(5).every((outcome, index) => outcome.kind === 'cached' && outcome.record === (run.outcomes[index] as { record: unknown }).record),
+  ).toBe(true);
   expectEachPromptAnsweredOnce(5);
   expect((await serverBatches())[0].request_counts.total).toBe(5);
   expect(storedLines(jobs)).toHaveLength(5);
@@ -329,7 +362,7 @@ test('more jobs than maxRequestsPerBatch make several batches', async () => {
   expectEachPromptAnsweredOnce(10);
 });
 
-test('a batch the server refuses fails its rows with the server\'s reasons and stores nothing', async () => {
+test("a batch the server refuses fails its rows with the server's reasons and stores nothing", async () => {
   server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')] });
   // Leave a 'creating' state behind, then point it at an input file whose line 2 the server refuses.
   proxy = await startProxy(server.url, (method, pathname) => (method === 'POST' && pathname === '/v1/batches' ? { status: 503 } : 'forward'));
@@ -357,14 +390,18 @@ test('a batch the server refuses fails its rows with the server\'s reasons and s
 test('server errors while polling are retried; an auth error stops the run and keeps the batch for the next one', async () => {
   server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], batchCompletionPolls: 2 });
   let polls = 0;
-  proxy = await startProxy(server.url, (method, pathname) => (method === 'GET' && pathname.startsWith('/v1/batches/') && ++polls <= 2 ? { status: 500 } : 'forward'));
+  proxy = await startProxy(server.url, (method, pathname) =>
+    method === 'GET' && pathname.startsWith('/v1/batches/') && ++polls <= 2 ? { status: 500 } : 'forward',
+  );
   const flaky = freshWorkspace();
   const run = await runBatchQueries(jobsFor(flaky, 5), batchOptions(flaky, {}, proxy.url));
   expect(run.progress).toMatchObject({ fresh: 5, failed: 0 });
   expect(run.progress.retries).toBe(2);
   await proxy.close();
 
-  proxy = await startProxy(server.url, (method, pathname) => (method === 'GET' && pathname.startsWith('/v1/batches/') ? { status: 401, code: 'invalid_api_key' } : 'forward'));
+  proxy = await startProxy(server.url, (method, pathname) =>
+    method === 'GET' && pathname.startsWith('/v1/batches/') ? { status: 401, code: 'invalid_api_key' } : 'forward',
+  );
   const unauthorised = freshWorkspace();
   const stopped = await runBatchQueries(jobsFor(unauthorised, 5), batchOptions(unauthorised, {}, proxy.url));
   expect(stopped.stoppedBecause).toMatch(/not authorised \(401\)/);
@@ -427,7 +464,9 @@ async function startProxy(upstream: string, intercept: (method: string, pathname
     const action = intercept(method, new URL(request.url ?? '/', origin).pathname.replace(/\/+$/, ''));
     if (typeof action === 'object') {
       response.writeHead(action.status, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ error: { message: `injected by the test proxy (${action.status})`, type: 'server_error', param: null, code: action.code ?? null } }));
+      response.end(
+        JSON.stringify({ error: { message: `injected by the test proxy (${action.status})`, type: 'server_error', param: null, code: action.code ?? null } }),
+      );
       return;
     }
     const headers: Record<string, string> = {};

@@ -157,7 +157,8 @@ export async function runBatchQueries(jobs: readonly QueryJob[], options: BatchO
   };
   try {
     const toSend = jobs.filter((job) => !job.store.lookup(job.request, job.key));
-    const pendingOnDisk = fs.existsSync(options.stateDir) && fs.readdirSync(options.stateDir).some((entry) => entry.endsWith('.json') && !entry.endsWith('.done.json'));
+    const pendingOnDisk =
+      fs.existsSync(options.stateDir) && fs.readdirSync(options.stateDir).some((entry) => entry.endsWith('.json') && !entry.endsWith('.done.json'));
     if (toSend.length > 0 || pendingOnDisk) {
       const batchesLock = tryLock(options.stateDir);
       if (batchesLock.acquired === false) refuse(`the batch directory ${options.stateDir}`, batchesLock);
@@ -197,7 +198,17 @@ async function runLockedBatchQueries(jobs: readonly QueryJob[], options: BatchOp
     throw new ZsdError('usage', `maxRequestsPerBatch must be a positive integer, got ${maxRequestsPerBatch}`);
   }
 
-  const progress: QueryProgress = { total: jobs.length, fresh: 0, cached: 0, failed: 0, skipped: 0, retries: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  const progress: QueryProgress = {
+    total: jobs.length,
+    fresh: 0,
+    cached: 0,
+    failed: 0,
+    skipped: 0,
+    retries: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    costUsd: 0,
+  };
   const outcomes: QueryOutcome[] = new Array(jobs.length);
   let stoppedBecause: string | undefined;
   let sdk: OpenAI | undefined;
@@ -319,7 +330,8 @@ async function runLockedBatchQueries(jobs: readonly QueryJob[], options: BatchOp
 
   // 6. Whatever is unanswered now waits for the next run (its batch stays on disk) or was never sent.
   jobs.forEach((job, index) => {
-    if (isUnanswered(index) && primaryByKey.get(job.key) === index) settle(index, { kind: 'skipped', job, reason: signal?.aborted && !stoppedBecause ? 'aborted' : 'stopped' });
+    if (isUnanswered(index) && primaryByKey.get(job.key) === index)
+      settle(index, { kind: 'skipped', job, reason: signal?.aborted && !stoppedBecause ? 'aborted' : 'stopped' });
   });
   if (!stoppedBecause && signal?.aborted) stoppedBecause = 'interrupted';
   return { outcomes, progress, stoppedBecause };
@@ -363,7 +375,9 @@ async function runLockedBatchQueries(jobs: readonly QueryJob[], options: BatchOp
     for (const key of Object.keys(requests)) batchOfKey.set(key, pending);
     writeState(pending);
 
-    const uploaded = await attempt(async () => openai().files.create({ file: await toFile(Buffer.from(lines.map((line) => `${line}\n`).join(''), 'utf8'), `${name}.jsonl`), purpose: 'batch' }));
+    const uploaded = await attempt(async () =>
+      openai().files.create({ file: await toFile(Buffer.from(lines.map((line) => `${line}\n`).join(''), 'utf8'), `${name}.jsonl`), purpose: 'batch' }),
+    );
     if (uploaded.ok === false) {
       // No batch without an input file: nothing was paid, the jobs go out again next run.
       fs.rmSync(pending.file, { force: true });
@@ -560,15 +574,23 @@ function readPendingStates(stateDir: string): PendingBatch[] {
       try {
         value = JSON.parse(fs.readFileSync(file, 'utf8'));
       } catch (error) {
-        throw new ZsdError('invalid-file', `batch state is not JSON (${(error as Error).message}); it records a batch that may be paid for: repair or move it by hand`, { file });
+        throw new ZsdError(
+          'invalid-file',
+          `batch state is not JSON (${(error as Error).message}); it records a batch that may be paid for: repair or move it by hand`,
+          { file },
+        );
       }
       const parsed = stateSchema.safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        throw new ZsdError('invalid-file', `batch state: ${issue.message}; expected {version: 1, status, endpoint, model, created_at, input_file_id?, batch_id?, requests}`, {
-          file,
-          key: issue.path.map(String).join('.'),
-        });
+        throw new ZsdError(
+          'invalid-file',
+          `batch state: ${issue.message}; expected {version: 1, status, endpoint, model, created_at, input_file_id?, batch_id?, requests}`,
+          {
+            file,
+            key: issue.path.map(String).join('.'),
+          },
+        );
       }
       return { name: entry.slice(0, -'.json'.length), file, state: parsed.data as BatchState, waiting: false };
     });
@@ -599,10 +621,16 @@ function batchFailures(batch: OpenAI.Batches.Batch): { byLine: Map<number, Teach
   const byLine = new Map<number, TeacherError>();
   for (const error of errors) {
     if (typeof error.line !== 'number' || byLine.has(error.line)) continue;
-    byLine.set(error.line, new TeacherError('bad-request', `batch ${batch.id} failed: its line ${error.line} was refused: ${error.message ?? error.code ?? 'invalid'}`, false));
+    byLine.set(
+      error.line,
+      new TeacherError('bad-request', `batch ${batch.id} failed: its line ${error.line} was refused: ${error.message ?? error.code ?? 'invalid'}`, false),
+    );
   }
   const summary = errors.map((error) => `${error.line ? `line ${error.line}: ` : ''}${error.message ?? error.code ?? 'invalid'}`).join('; ');
-  return { byLine, general: new TeacherError('bad-request', `batch ${batch.id} failed (${summary || 'no reason given'}); this request was not answered`, false) };
+  return {
+    byLine,
+    general: new TeacherError('bad-request', `batch ${batch.id} failed (${summary || 'no reason given'}); this request was not answered`, false),
+  };
 }
 
 function withContext(error: TeacherError, context: string): TeacherError {

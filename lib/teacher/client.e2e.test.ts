@@ -28,7 +28,7 @@ async function failureOf(options: Parameters<typeof startFakeOpenAI>[0], apiKey 
   return error as TeacherError;
 }
 
-describe('errors are classified by the SDK\'s classes and the status, never by message text', () => {
+describe("errors are classified by the SDK's classes and the status, never by message text", () => {
   test('on the loopback server, in a real process: a hang is a timeout, a reset a connection failure, a cut body malformed', async () => {
     // In a child process (the built client): inside Jest, fetch's AbortError comes from another realm and the SDK
     // reports a timeout as a plain connection error, which is not what users run.

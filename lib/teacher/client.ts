@@ -86,7 +86,8 @@ interface CompletionBody {
  * Throws TeacherError 'empty' when there is no choice, 'malformed' when the body is not an object.
  */
 export function teacherAnswerFrom(request: Pick<TeacherRequest, 'endpoint' | 'model'>, body: unknown): TeacherAnswer {
-  if (typeof body !== 'object' || body === null) throw new TeacherError('malformed', `malformed answer: expected a completion object, got ${JSON.stringify(body)}`, true);
+  if (typeof body !== 'object' || body === null)
+    throw new TeacherError('malformed', `malformed answer: expected a completion object, got ${JSON.stringify(body)}`, true);
   const completion = body as CompletionBody;
   const choice = completion.choices?.[0];
   if (!choice) throw new TeacherError('empty', 'the server answered without choices', true);
@@ -104,7 +105,8 @@ export class TeacherClient {
   async complete(request: TeacherRequest): Promise<TeacherAnswer> {
     try {
       const post = teacherRequestBody(request);
-      const completion = post.url === '/v1/chat/completions' ? await this.openai.chat.completions.create(post.body) : await this.openai.completions.create(post.body);
+      const completion =
+        post.url === '/v1/chat/completions' ? await this.openai.chat.completions.create(post.body) : await this.openai.completions.create(post.body);
       return teacherAnswerFrom(request, completion);
     } catch (error) {
       throw classifyTeacherError(error);
@@ -141,9 +143,11 @@ export function classifyTeacherError(error: unknown): TeacherError {
     }
     if (status === 401 || status === 403) return new TeacherError('auth', `not authorised (${status}): check the API key (${message})`, false, status);
     // Servers that send no code (vLLM) say so in words; both kinds give up on the row alike, only the label differs.
-    if (status === 400 && (code === 'context_length_exceeded' || /maximum context length/i.test(message))) return new TeacherError('context-length', `prompt too long for the model: ${message}`, false, status);
+    if (status === 400 && (code === 'context_length_exceeded' || /maximum context length/i.test(message)))
+      return new TeacherError('context-length', `prompt too long for the model: ${message}`, false, status);
     if (status === 404) return new TeacherError('not-found', `not found (404): ${message}`, false, status);
-    if (status === 408 || status === 409 || status >= 500) return new TeacherError('server', `server error (${status}): ${message}`, true, status, retryAfterMs);
+    if (status === 408 || status === 409 || status >= 500)
+      return new TeacherError('server', `server error (${status}): ${message}`, true, status, retryAfterMs);
     return new TeacherError('bad-request', `request refused (${status}): ${message}`, false, status);
   }
   if (error instanceof SyntaxError) return new TeacherError('malformed', `malformed answer: ${message}`, true);

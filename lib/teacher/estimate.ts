@@ -106,7 +106,8 @@ export function estimateRun(jobs: readonly QueryJob[], options: EstimateOptions)
       costUsd: costOf({ prompt_tokens: promptTokens, completion_tokens: completionTokens }, options.price, options.batch),
     });
   }
-  const total = (field: 'queries' | 'cached' | 'promptTokens' | 'completionTokens' | 'costUsd') => templates.reduce((sum, template) => sum + template[field], 0);
+  const total = (field: 'queries' | 'cached' | 'promptTokens' | 'completionTokens' | 'costUsd') =>
+    templates.reduce((sum, template) => sum + template[field], 0);
   return {
     templates,
     queries: total('queries'),

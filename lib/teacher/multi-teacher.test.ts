@@ -3,7 +3,10 @@ import { DATA_ROOT, temporaryDirectory, writeFile } from '../test-support/fixtur
 import { readMultiTeacherOutputs, splitMultiTeacherOutput } from './multi-teacher';
 
 test('the split of one output, and what is missing', () => {
-  expect(splitMultiTeacherOutput('A because B. Thus, the answer is (a) A\n\nQ: x\n(a) A llama rationale:  Step 1. \n')).toEqual({ flan: 'A because B.', llama: 'Step 1.' });
+  expect(splitMultiTeacherOutput('A because B. Thus, the answer is (a) A\n\nQ: x\n(a) A llama rationale:  Step 1. \n')).toEqual({
+    flan: 'A because B.',
+    llama: 'Step 1.',
+  });
   expect(splitMultiTeacherOutput('no answer phrase here')).toEqual({ flan: null, llama: null });
 });
 

@@ -18,8 +18,10 @@ export const MULTI_TEACHERS: readonly MultiTeacher[] = ['flan', 'llama'];
 export function readMultiTeacherOutputs(dataRoot: string, task: string, split: string): { files: string[]; outputs: string[] } {
   const directory = path.join(multiTeacherDirectory(dataRoot, task), 'llm');
   const files: string[] = [];
-  for (let chunk = 0; fs.existsSync(path.join(directory, `${split}_CoT_${chunk}.json`)); chunk++) files.push(path.join(directory, `${split}_CoT_${chunk}.json`));
-  if (files.length === 0) throw new ZsdError('not-found', `no multi-teacher rationales for ${task} ${split}`, { file: path.join(directory, `${split}_CoT_0.json`) });
+  for (let chunk = 0; fs.existsSync(path.join(directory, `${split}_CoT_${chunk}.json`)); chunk++)
+    files.push(path.join(directory, `${split}_CoT_${chunk}.json`));
+  if (files.length === 0)
+    throw new ZsdError('not-found', `no multi-teacher rationales for ${task} ${split}`, { file: path.join(directory, `${split}_CoT_0.json`) });
   const outputs: string[] = [];
   for (const file of files) {
     let parsed: unknown;

@@ -20,7 +20,9 @@ describe('PaLM completions are split as distilling-step-by-step splits them', ()
   });
 
   test('anli1: text before "Premise:", the word after "So the answer is" without its full stop', () => {
-    expect(splitPalmCompletion('anli1', 'Oxford Street is not on the continent of Europe. So the answer is contradiction.\n\nPremise: The 2016–17 season')).toEqual({
+    expect(
+      splitPalmCompletion('anli1', 'Oxford Street is not on the continent of Europe. So the answer is contradiction.\n\nPremise: The 2016–17 season'),
+    ).toEqual({
       rationale: 'Oxford Street is not on the continent of Europe.',
       label: 'contradiction',
     });

@@ -36,7 +36,10 @@ export function readPalmCompletions(dataRoot: string, task: TaskDefinition, spli
   if (!task.builtIn) throw new ZsdError('not-found', `task "${task.name}" has no recorded PaLM rationales (only cqa, svamp, anli1 and esnli do)`);
   const files = palmFiles(dataRoot, task.name, split);
   if (files.length === 0) {
-    throw new ZsdError('not-found', `no PaLM rationales for ${task.name} ${split}: expected ${path.join(dataRoot, 'datasets', task.name, 'llm', `${split}_CoT_0.json`)}`);
+    throw new ZsdError(
+      'not-found',
+      `no PaLM rationales for ${task.name} ${split}: expected ${path.join(dataRoot, 'datasets', task.name, 'llm', `${split}_CoT_0.json`)}`,
+    );
   }
   const completions: PalmCompletion[] = [];
   for (const file of files) {

@@ -29,7 +29,10 @@ export function loadPriceTable(workspaceRoot?: string): Map<string, ModelPrice> 
     const parsed = priceSchema.safeParse(document.toJS() ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ZsdError('invalid-file', `${issue.message}; expected "<model>: {prompt: <$ per 1K>, completion: <$ per 1K>}"`, { file, key: issue.path.join('.') });
+      throw new ZsdError('invalid-file', `${issue.message}; expected "<model>: {prompt: <$ per 1K>, completion: <$ per 1K>}"`, {
+        file,
+        key: issue.path.join('.'),
+      });
     }
     for (const [model, price] of Object.entries(parsed.data)) table.set(model, price);
   }
@@ -49,7 +52,10 @@ export function priceFor(model: string, table: ReadonlyMap<string, ModelPrice>, 
   if (override) return override;
   const price = table.get(model);
   if (!price) {
-    throw new ZsdError('usage', `no price for model "${model}": add it to prices.yaml in the workspace, or pass --price PROMPT,COMPLETION (dollars per 1K tokens; 0,0 for a free local server)`);
+    throw new ZsdError(
+      'usage',
+      `no price for model "${model}": add it to prices.yaml in the workspace, or pass --price PROMPT,COMPLETION (dollars per 1K tokens; 0,0 for a free local server)`,
+    );
   }
   return price;
 }

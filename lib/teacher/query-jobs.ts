@@ -40,7 +40,13 @@ export function buildQueryJobs(
   const store = stores.get(task, split, template.id);
   return rows.map((row) => {
     const rendered = renderTemplate(template, row.promptValues);
-    const request: TeacherRequest = { model: teacher.model, endpoint: teacher.endpoint, system: rendered.system, user: rendered.user, parameters: teacher.parameters };
+    const request: TeacherRequest = {
+      model: teacher.model,
+      endpoint: teacher.endpoint,
+      system: rendered.system,
+      user: rendered.user,
+      parameters: teacher.parameters,
+    };
     return {
       request,
       key: requestKey(request),

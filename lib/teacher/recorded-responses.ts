@@ -79,14 +79,21 @@ export function readRecordedResponses(workspace: Workspace, task: string, split:
     for (const { line, value } of content.lines) {
       const response = parseResponseLine(value, file, line);
       if (response.promptTemplateId !== templateId) {
-        throw new ZsdError('invalid-file', `prompt_template_id ${response.promptTemplateId} in the folder of template ${templateId}`, { file, line, key: 'prompt_template_id' });
+        throw new ZsdError('invalid-file', `prompt_template_id ${response.promptTemplateId} in the folder of template ${templateId}`, {
+          file,
+          line,
+          key: 'prompt_template_id',
+        });
       }
       if (options.model !== undefined && (response.model ?? STUDY_MODEL) !== options.model) continue;
       if (!byIndex.has(response.idx)) byIndex.set(response.idx, response);
     }
   }
   if (filesFound === 0) {
-    throw new ZsdError('not-found', `no recorded responses for task "${task}", split "${split}", template ${templateId} in ${responseLayers(workspace).join(', ')}`);
+    throw new ZsdError(
+      'not-found',
+      `no recorded responses for task "${task}", split "${split}", template ${templateId} in ${responseLayers(workspace).join(', ')}`,
+    );
   }
   return [...byIndex.values()];
 }
@@ -99,7 +106,11 @@ export function parseResponseLine(value: unknown, file: string, line: number): R
   const need = (key: string, type: 'string' | 'integer'): void => {
     const field = record[key];
     const ok = type === 'string' ? typeof field === 'string' : typeof field === 'number' && Number.isInteger(field) && field >= 0;
-    if (!ok) throw new ZsdError('invalid-file', `expected "${key}" to be ${type === 'string' ? 'a string' : 'a non-negative integer'}, got ${JSON.stringify(field)}`, { ...where, key });
+    if (!ok)
+      throw new ZsdError('invalid-file', `expected "${key}" to be ${type === 'string' ? 'a string' : 'a non-negative integer'}, got ${JSON.stringify(field)}`, {
+        ...where,
+        key,
+      });
   };
   need('split', 'string');
   need('idx', 'integer');
@@ -112,7 +123,10 @@ export function parseResponseLine(value: unknown, file: string, line: number): R
   const promptValues: Record<string, string> = {};
   for (const [name, field] of Object.entries(rawValues)) {
     if (typeof field !== 'string' && typeof field !== 'number') {
-      throw new ZsdError('invalid-file', `expected prompt value "${name}" to be a string, got ${JSON.stringify(field)}`, { ...where, key: `prompt_values.${name}` });
+      throw new ZsdError('invalid-file', `expected prompt value "${name}" to be a string, got ${JSON.stringify(field)}`, {
+        ...where,
+        key: `prompt_values.${name}`,
+      });
     }
     promptValues[name] = String(field);
   }

@@ -127,7 +127,12 @@ export function parseJsonBody(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (error) {
-    throw new HttpError(400, 'invalid_request_error', 'invalid_json', `We could not parse the JSON body of your request (${(error as Error).message}). The server expects a JSON body.`);
+    throw new HttpError(
+      400,
+      'invalid_request_error',
+      'invalid_json',
+      `We could not parse the JSON body of your request (${(error as Error).message}). The server expects a JSON body.`,
+    );
   }
 }
 
@@ -240,7 +245,12 @@ export function createReplayResponder(options: ReplayResponderOptions = {}): Rep
     if (recorded !== undefined) return recorded;
     if (countMiss) stats.misses++;
     if (options.answerUnrecorded) return options.answerUnrecorded(key);
-    return new HttpError(404, 'invalid_request_error', 'no_recording', `no recorded response for this prompt (${key.length} characters); the replay server answers recorded prompts only`);
+    return new HttpError(
+      404,
+      'invalid_request_error',
+      'no_recording',
+      `no recorded response for this prompt (${key.length} characters); the replay server answers recorded prompts only`,
+    );
   }
 
   function answer(request: CompletionRequest, countMiss = true): Completion {
@@ -255,8 +265,17 @@ export function createReplayResponder(options: ReplayResponderOptions = {}): Rep
       const text = lookup(key, request, countMiss);
       if (text instanceof HttpError) return { kind: 'error', error: text };
       const usage = usageOf(countChatTokens(messages, model), n * countTextTokens(text, model));
-      const choices = Array.from({ length: n }, (_, index) => ({ index, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }));
-      return { kind: 'answer', key, body: { id: nextId('chatcmpl-replay'), object: 'chat.completion', created: nowSeconds(), model, choices, usage, system_fingerprint: 'fp_zsd_replay' } };
+      const choices = Array.from({ length: n }, (_, index) => ({
+        index,
+        message: { role: 'assistant', content: text, refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      }));
+      return {
+        kind: 'answer',
+        key,
+        body: { id: nextId('chatcmpl-replay'), object: 'chat.completion', created: nowSeconds(), model, choices, usage, system_fingerprint: 'fp_zsd_replay' },
+      };
     }
     const key = typeof request.prompt === 'string' ? request.prompt : request.prompt[0];
     const text = lookup(key, request, countMiss);
@@ -270,7 +289,8 @@ export function createReplayResponder(options: ReplayResponderOptions = {}): Rep
     defaultModel,
     models: [...new Set([defaultModel, STUDY_MODEL, ...recordings.models])],
     parseRequest(endpoint, json) {
-      const request: CompletionRequest = endpoint === 'chat' ? { ...validateBody(chatRequestSchema, json), endpoint } : { ...validateBody(textRequestSchema, json), endpoint };
+      const request: CompletionRequest =
+        endpoint === 'chat' ? { ...validateBody(chatRequestSchema, json), endpoint } : { ...validateBody(textRequestSchema, json), endpoint };
       if (request.stream === true) throw invalidRequest('streaming is not supported by the replay server', 'stream');
       return request;
     },
@@ -317,7 +337,10 @@ export type Intercept = (exchange: Exchange) => Promise<boolean>;
 const MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 /** Serves a responder on 127.0.0.1; `intercept` sees each request first (the test double's faults and extra APIs). */
-export async function serveReplay(responder: ReplayResponder, options: { port?: number; intercept?: Intercept } = {}): Promise<Omit<ReplayServer, 'stats' | 'resetStats'>> {
+export async function serveReplay(
+  responder: ReplayResponder,
+  options: { port?: number; intercept?: Intercept } = {},
+): Promise<Omit<ReplayServer, 'stats' | 'resetStats'>> {
   function sendBytes(response: http.ServerResponse, status: number, data: Buffer, headers: Record<string, string>): void {
     if (response.destroyed || response.writableEnded) return;
     response.writeHead(status, { ...headers, 'content-length': String(data.length), 'x-request-id': responder.nextId('req_replay') });
@@ -344,7 +367,8 @@ export async function serveReplay(responder: ReplayResponder, options: { port?: 
     };
     if (options.intercept && (await options.intercept(exchange))) return;
     const { at } = exchange;
-    const completionEndpoint: CompletionEndpoint | undefined = method !== 'POST' ? undefined : at('v1', 'chat', 'completions') ? 'chat' : at('v1', 'completions') ? 'text' : undefined;
+    const completionEndpoint: CompletionEndpoint | undefined =
+      method !== 'POST' ? undefined : at('v1', 'chat', 'completions') ? 'chat' : at('v1', 'completions') ? 'text' : undefined;
     if (completionEndpoint) {
       const completion = responder.answer(responder.parseRequest(completionEndpoint, parseJsonBody(exchange.body)));
       if (completion.kind === 'error') return sendJson(response, completion.error.status, completion.error.body());

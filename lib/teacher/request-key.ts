@@ -42,10 +42,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function requestKey(request: TeacherRequest): string {
-  const body =
-    request.endpoint === 'chat'
-      ? { messages: chatMessages(request) }
-      : { prompt: completionPrompt(request) };
+  const body = request.endpoint === 'chat' ? { messages: chatMessages(request) } : { prompt: completionPrompt(request) };
   const canonical = canonicalJson({ format: REQUEST_KEY_VERSION, model: request.model, endpoint: request.endpoint, ...body, parameters: request.parameters });
   return createHash('sha256').update(canonical).digest('hex');
 }

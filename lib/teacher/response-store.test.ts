@@ -8,9 +8,19 @@ import { repairTornTail, ResponseStore, type StoredEntry } from './response-stor
 const request: TeacherRequest = { model: 'm', endpoint: 'chat', system: '', user: 'What is 2 + 2?', parameters: { temperature: 0 } };
 function entry(idx: number, response: string): StoredEntry {
   return {
-    split: 'test', idx, prompt_template_id: 1, prompt_values: { question: 'q' }, complete_prompt: '\nWhat is 2 + 2?', response,
-    model: 'm', endpoint: 'chat', parameters: { temperature: 0 }, usage: { prompt_tokens: 10, completion_tokens: 2 }, cost_usd: 0.0001,
-    key: requestKey({ ...request, user: `${request.user} ${idx}` }), created_at: '2026-01-01T00:00:00Z',
+    split: 'test',
+    idx,
+    prompt_template_id: 1,
+    prompt_values: { question: 'q' },
+    complete_prompt: '\nWhat is 2 + 2?',
+    response,
+    model: 'm',
+    endpoint: 'chat',
+    parameters: { temperature: 0 },
+    usage: { prompt_tokens: 10, completion_tokens: 2 },
+    cost_usd: 0.0001,
+    key: requestKey({ ...request, user: `${request.user} ${idx}` }),
+    created_at: '2026-01-01T00:00:00Z',
   };
 }
 
@@ -47,7 +57,11 @@ test('a store whose file ends torn still opens, and the next append repairs it',
   const store = new ResponseStore(workspace, 'svamp', 'test', 1);
   expect(store.size).toBe(1);
   store.append(entry(1, 'five'));
-  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   expect(lines.map((line) => line.response)).toEqual(['four', 'five']);
 });
 
@@ -67,12 +81,14 @@ test('commit groups concurrent answers into shared writes; each promise resolves
     return original(...args);
   });
   try {
-    const records = await Promise.all(entries.map(async (written) => {
-      const record = await store.commit(written);
-      // Resolved only after the write: the line is in the file now.
-      expect(fs.readFileSync(store.path, 'utf8')).toContain(JSON.stringify(written));
-      return record;
-    }));
+    const records = await Promise.all(
+      entries.map(async (written) => {
+        const record = await store.commit(written);
+        // Resolved only after the write: the line is in the file now.
+        expect(fs.readFileSync(store.path, 'utf8')).toContain(JSON.stringify(written));
+        return record;
+      }),
+    );
     expect(records.map((record) => record.response)).toEqual(entries.map((written) => written.response));
   } finally {
     spy.mockRestore();

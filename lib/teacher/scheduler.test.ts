@@ -46,10 +46,16 @@ test('under injected faults every row is answered, each distinct prompt paid onc
   expect(content.tornTail).toBeUndefined();
   expect(content.lines).toHaveLength(200);
   // Recorded answers come back verbatim: the study's responses for these prompts.
-  const recorded = new Map(fs.readFileSync(path.join(DATA_ROOT, 'zero-shot', 'query-results', 'svamp', 'test', '1', 'responses.json'), 'utf8').trim().split('\n').map((line) => {
-    const value = JSON.parse(line);
-    return [value.idx as number, value.response as string];
-  }));
+  const recorded = new Map(
+    fs
+      .readFileSync(path.join(DATA_ROOT, 'zero-shot', 'query-results', 'svamp', 'test', '1', 'responses.json'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const value = JSON.parse(line);
+        return [value.idx as number, value.response as string];
+      }),
+  );
   for (const { value } of content.lines as { value: { idx: number; response: string; key: string; usage: { prompt_tokens: number } } }[]) {
     expect(value.response).toBe(recorded.get(value.idx));
     expect(value.key).toMatch(/^[0-9a-f]{64}$/);
@@ -74,7 +80,10 @@ test('recorded study responses are cache hits: nothing is sent', async () => {
 test('a quota error stops the run and says why; the budget stops before it is passed', async () => {
   server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], faults: 'quota:1' });
   const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
-  const quota = await runQueries(buildQueryJobs('svamp', 'test', template, rows.slice(0, 20), teacher, new StoreRegistry(freshWorkspace())), client, { concurrency: 2, price });
+  const quota = await runQueries(buildQueryJobs('svamp', 'test', template, rows.slice(0, 20), teacher, new StoreRegistry(freshWorkspace())), client, {
+    concurrency: 2,
+    price,
+  });
   expect(quota.stoppedBecause).toMatch(/out of quota/);
   expect(quota.progress.fresh).toBe(0);
   expect(quota.progress.skipped).toBeGreaterThan(10);
@@ -119,7 +128,7 @@ test('a failed write stops the run with its error and is not retried as a reques
   const workspace = freshWorkspace();
   const jobs = buildQueryJobs('svamp', 'test', template, rows.slice(0, 6), teacher, new StoreRegistry(workspace));
   let requests = 0;
-  const client = { complete: async () => ((requests++), { text: 'The answer is 4.', usage: { prompt_tokens: 10, completion_tokens: 5 }, model: teacher.model }) };
+  const client = { complete: async () => (requests++, { text: 'The answer is 4.', usage: { prompt_tokens: 10, completion_tokens: 5 }, model: teacher.model }) };
   jest.spyOn(jobs[0].store, 'commit').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
   await expect(runQueries(jobs, client, { concurrency: 1, price })).rejects.toThrow(/ENOSPC/);
   // The failed answer is never asked again; at most the one request already in flight when the write failed went out.
@@ -128,7 +137,11 @@ test('a failed write stops the run with its error and is not retried as a reques
 
 describe('waits: Retry-After capped and reported, every wait cut short by the signal', () => {
   test('a server asking for an hour (Retry-After: 3600) is asked again after --max-retry-wait, and the wait says why', async () => {
-    server = await startFakeOpenAI({ replay: [path.join(DATA_ROOT, 'zero-shot')], faults: 'rate-limit:0.5,seed:2', rateLimitHeaders: { 'retry-after': '3600' } });
+    server = await startFakeOpenAI({
+      replay: [path.join(DATA_ROOT, 'zero-shot')],
+      faults: 'rate-limit:0.5,seed:2',
+      rateLimitHeaders: { 'retry-after': '3600' },
+    });
     const client = new TeacherClient({ baseURL: server.url, apiKey: 'test', timeoutMs: 5000 });
     const jobs = buildQueryJobs('svamp', 'test', template, rows.slice(0, 8), teacher, new StoreRegistry(freshWorkspace()));
     const slept: number[] = [];
@@ -177,7 +190,11 @@ describe('another process holding the store', () => {
     expect(run.progress).toMatchObject({ fresh: 0, skipped: 6 });
     expect(server.stats().requests).toBe(0);
     expect(waits).toHaveLength(1);
-    expect(waits[0]).toMatchObject({ kind: 'store-lock', file: jobs[0].store.path, holder: { pid: process.pid, command: 'zsd query --task svamp (the other process)' } });
+    expect(waits[0]).toMatchObject({
+      kind: 'store-lock',
+      file: jobs[0].store.path,
+      holder: { pid: process.pid, command: 'zsd query --task svamp (the other process)' },
+    });
   });
 
   test('answers the holder stored meanwhile are found when the lock is free: each prompt paid once', async () => {
@@ -187,7 +204,10 @@ describe('another process holding the store', () => {
     // Both "processes" read the (empty) store before either sends anything.
     const first = buildQueryJobs('svamp', 'test', template, rows.slice(0, 30), teacher, new StoreRegistry(workspace));
     const second = buildQueryJobs('svamp', 'test', template, rows.slice(0, 30), teacher, new StoreRegistry(workspace));
-    const [a, b] = await Promise.all([runQueries(first, client, { concurrency: 4, price, lockPollMs: 20 }), runQueries(second, client, { concurrency: 4, price, lockPollMs: 20 })]);
+    const [a, b] = await Promise.all([
+      runQueries(first, client, { concurrency: 4, price, lockPollMs: 20 }),
+      runQueries(second, client, { concurrency: 4, price, lockPollMs: 20 }),
+    ]);
     expect(a.progress.fresh + b.progress.fresh).toBe(30);
     expect(a.progress.cached + b.progress.cached).toBe(30);
     expect(server.stats().completions).toBe(30);
@@ -205,7 +225,9 @@ test('the completion endpoint stores the prompt it sent (system and user joined 
   const run = await runQueries(jobs, client, { concurrency: 1, price });
   expect(run.progress.fresh).toBe(3);
   const sent = Object.keys(server.stats().byPrompt).sort();
-  const stored = readJsonLines<{ complete_prompt: string }>(jobs[0].store.path).lines.map(({ value }) => value.complete_prompt).sort();
+  const stored = readJsonLines<{ complete_prompt: string }>(jobs[0].store.path)
+    .lines.map(({ value }) => value.complete_prompt)
+    .sort();
   expect(stored).toEqual(sent);
   expect(stored[0].startsWith('You are a careful math tutor. ')).toBe(true);
 });

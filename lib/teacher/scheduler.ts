@@ -99,7 +99,17 @@ export async function runQueries(jobs: readonly QueryJob[], client: QueryClient,
   const lockPollMs = options.lockPollMs ?? 250;
   const sleep = options.sleep ?? ((milliseconds: number) => abortableSleep(milliseconds, options.signal));
   const random = options.random ?? Math.random;
-  const progress: QueryProgress = { total: jobs.length, fresh: 0, cached: 0, failed: 0, skipped: 0, retries: 0, promptTokens: 0, completionTokens: 0, costUsd: 0 };
+  const progress: QueryProgress = {
+    total: jobs.length,
+    fresh: 0,
+    cached: 0,
+    failed: 0,
+    skipped: 0,
+    retries: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    costUsd: 0,
+  };
   const outcomes: QueryOutcome[] = new Array(jobs.length);
   const inFlightByKey = new Map<string, Promise<QueryOutcome>>();
   let stoppedBecause: string | undefined;

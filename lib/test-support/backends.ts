@@ -11,7 +11,11 @@ import { REPO_ROOT } from './fixtures';
 export function nativeBackendInstalled(): boolean {
   const packageDir = path.join(REPO_ROOT, 'node_modules', '@tensorflow', 'tfjs-node');
   const lib = path.join(packageDir, 'lib');
-  return fs.existsSync(path.join(packageDir, 'package.json')) && fs.existsSync(lib) && fs.readdirSync(lib).some((napi) => fs.existsSync(path.join(lib, napi, 'tfjs_binding.node')));
+  return (
+    fs.existsSync(path.join(packageDir, 'package.json')) &&
+    fs.existsSync(lib) &&
+    fs.readdirSync(lib).some((napi) => fs.existsSync(path.join(lib, napi, 'tfjs_binding.node')))
+  );
 }
 
 /** The tfjs backend name initBackend() gives in this test run: 'tensorflow' or 'wasm'. */

@@ -24,5 +24,17 @@ export const studyKey = (overrides: Partial<RunKey> = {}): RunKey => ({
 export function finishRun(resultsRoot: string, key: RunKey, evalAccuracy = 0.4): void {
   const writer = RunResultsWriter.open(resultsRoot, { key, experimentGroup: null, category: null, config: {} });
   writer.recordEvaluation({ step: 250, epoch: 1, accuracy: evalAccuracy, examples: 100, bestAccuracy: evalAccuracy, bestStep: 250, elapsedSeconds: 10 });
-  writer.recordTest({ step: 250, selectedBy: 'validation-accuracy', accuracy: evalAccuracy - 0.01, examples: 1000, evalAccuracy, trainSteps: 500, trainDurationSeconds: 42, stopReason: 'max-steps' }, []);
+  writer.recordTest(
+    {
+      step: 250,
+      selectedBy: 'validation-accuracy',
+      accuracy: evalAccuracy - 0.01,
+      examples: 1000,
+      evalAccuracy,
+      trainSteps: 500,
+      trainDurationSeconds: 42,
+      stopReason: 'max-steps',
+    },
+    [],
+  );
 }

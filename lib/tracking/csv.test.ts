@@ -3,7 +3,14 @@ import { formatCsv, parseCsv } from './csv';
 
 describe('CSV', () => {
   test('round-trips quoted fields with commas, quotes and line breaks, and reports lines', () => {
-    const text = formatCsv(['a', 'b'], [{ a: 'x,y', b: 'say "hi"' }, { a: 'two\nlines', b: 3 }, { a: null, b: '' }]);
+    const text = formatCsv(
+      ['a', 'b'],
+      [
+        { a: 'x,y', b: 'say "hi"' },
+        { a: 'two\nlines', b: 3 },
+        { a: null, b: '' },
+      ],
+    );
     expect(text).toBe('a,b\n"x,y","say ""hi"""\n"two\nlines",3\n,\n');
     const table = parseCsv(text, 'mem.csv');
     expect(table.rows.map((row) => row.values)).toEqual([

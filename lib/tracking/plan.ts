@@ -155,7 +155,10 @@ function applyFilters(records: TrackingRecord[], filters: PlanFilters, group: st
     const kept = selected.filter(matches);
     if (kept.length === 0) {
       const values = [...new Set(records.map((record) => displayValue(record[column])))].sort();
-      throw new ZsdError('usage', `${flag} ${wanted} matches no planned row of group "${group}"; its ${column} values are: ${values.join(', ')}`, { file, key: column });
+      throw new ZsdError('usage', `${flag} ${wanted} matches no planned row of group "${group}"; its ${column} values are: ${values.join(', ')}`, {
+        file,
+        key: column,
+      });
     }
     selected = kept;
   }
@@ -197,7 +200,16 @@ export function trainArguments(record: TrackingRecord, options: { modelsDirector
   if (rationales.length > 0) args.push('--rationales', rationales.join(','));
   args.push('--mix', record.prompt_mix, '--label-source', record.label_type === 'gt' ? 'gold' : 'teacher', '--subsample', pythonFloatString(record.subsample));
   if (record.mode === 'task_prefix') args.push('--alpha', pythonFloatString(record.alpha));
-  args.push('--max-input-length', String(record.max_input_length), '--batch-size', String(record.batch_size), '--optimizer', optimizer, '--lr', pythonFloatString(record.lr));
+  args.push(
+    '--max-input-length',
+    String(record.max_input_length),
+    '--batch-size',
+    String(record.batch_size),
+    '--optimizer',
+    optimizer,
+    '--lr',
+    pythonFloatString(record.lr),
+  );
   args.push('--seed', String(record.run), '--run', String(record.run));
   if (Object.hasOwn(T5_PRESETS, record.model)) args.push('--model', record.model);
   else args.push('--init-from', path.posix.join(options.modelsDirectory ?? 'models', record.model));

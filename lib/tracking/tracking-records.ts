@@ -55,10 +55,14 @@ export function readTrackingFile(file: string): TrackingRecord[] {
   const table = parseCsv(fs.readFileSync(file, 'utf8'), file);
   const missing = CONFIGURATION_COLUMNS.filter((column) => !table.header.includes(column));
   if (missing.length > 0) {
-    throw new ZsdError('invalid-file', `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; expected the study's columns ${TRACKING_COLUMNS.join(',')}`, {
-      file,
-      line: 1,
-    });
+    throw new ZsdError(
+      'invalid-file',
+      `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; expected the study's columns ${TRACKING_COLUMNS.join(',')}`,
+      {
+        file,
+        line: 1,
+      },
+    );
   }
   return table.rows.map(({ line, values }) => {
     const where = (key: string) => ({ file, line, key });
@@ -84,7 +88,11 @@ export function readTrackingFile(file: string): TrackingRecord[] {
           options.min !== undefined ? `${options.exclusiveMin ? '>' : '>='} ${options.min}` : undefined,
           options.max !== undefined ? `<= ${options.max}` : undefined,
         ].filter(Boolean);
-        throw new ZsdError('invalid-file', `${column} "${raw}" is not ${options.integer ? 'an integer' : 'a number'}${range.length ? ` ${range.join(' and ')}` : ''}`, where(column));
+        throw new ZsdError(
+          'invalid-file',
+          `${column} "${raw}" is not ${options.integer ? 'an integer' : 'a number'}${range.length ? ` ${range.join(' and ')}` : ''}`,
+          where(column),
+        );
       }
       return value;
     };

@@ -61,7 +61,10 @@ export interface TrackingUpdate {
 export function updateTracking(workspaceRoot: string): TrackingUpdate {
   const resultsRoot = path.join(workspaceRoot, 'results');
   const runs = listRuns(resultsRoot);
-  const content = formatCsv([...TRACKING_COLUMNS, ...ZSD_TRACKING_COLUMNS], runs.map((run) => trackingCsvRow(run, resultsRoot)));
+  const content = formatCsv(
+    [...TRACKING_COLUMNS, ...ZSD_TRACKING_COLUMNS],
+    runs.map((run) => trackingCsvRow(run, resultsRoot)),
+  );
   const file = trackingFile(workspaceRoot);
   const unchanged = fs.existsSync(file) && fs.readFileSync(file, 'utf8') === content;
   if (!unchanged) writeFileAtomic(file, content);

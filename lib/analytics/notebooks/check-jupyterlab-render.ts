@@ -75,7 +75,13 @@ export async function checkJupyterLabRender(options: JupyterLabRenderOptions = {
     fs.writeFileSync(copy, `${JSON.stringify(codeCells.notebook, null, 1)}\n`);
 
     const serverStarted = Date.now();
-    server = await startJupyterLab({ jupyter: installed.jupyter, rootDirectory: root, token: randomBytes(24).toString('hex'), scratch, settings: LAB_SETTINGS });
+    server = await startJupyterLab({
+      jupyter: installed.jupyter,
+      rootDirectory: root,
+      token: randomBytes(24).toString('hex'),
+      scratch,
+      settings: LAB_SETTINGS,
+    });
     const serverSeconds = (Date.now() - serverStarted) / 1000;
     log(`jupyterlab check: jupyter lab answers on ${server.base} after ${serverSeconds.toFixed(1)} s`);
 
@@ -91,7 +97,10 @@ export async function checkJupyterLabRender(options: JupyterLabRenderOptions = {
     let figures = 0;
     try {
       await page.goto(`${server.base}/lab/tree/${encodeURIComponent(name)}?token=${server.token}`, { waitUntil: 'load', timeout: 120_000 });
-      const notebook = page.locator('.jp-NotebookPanel').filter({ has: page.locator('.jp-Notebook') }).first();
+      const notebook = page
+        .locator('.jp-NotebookPanel')
+        .filter({ has: page.locator('.jp-Notebook') })
+        .first();
       await notebook.locator('.jp-Cell').first().waitFor({ state: 'visible', timeout: 120_000 });
       await waitForKernelIdle(page, server, 120_000);
       log(`jupyterlab check: ${name} open with the zsd kernel; running all ${codeCells.count} code cells`);
@@ -115,7 +124,9 @@ export async function checkJupyterLabRender(options: JupyterLabRenderOptions = {
         await page.waitForTimeout(500);
       }
       const fallbacks = await notebook.locator('.jp-OutputArea-output .zsd-plot').count();
-      const textOnly = (await notebook.locator('.jp-OutputArea-output[data-mime-type="text/plain"]').allTextContents()).filter((text) => text.startsWith('Plotly figure')).length;
+      const textOnly = (await notebook.locator('.jp-OutputArea-output[data-mime-type="text/plain"]').allTextContents()).filter((text) =>
+        text.startsWith('Plotly figure'),
+      ).length;
       if (!failure && (drawn < figures || fallbacks > 0 || textOnly > 0)) {
         failure =
           `${drawn} of ${figures} plotly outputs drawn as SVG by the plotly renderer` +
@@ -132,12 +143,22 @@ export async function checkJupyterLabRender(options: JupyterLabRenderOptions = {
       failure = failure ?? (isZsdError(error) ? error.message : (error as Error).message.split('\n')[0]);
     }
     const page0 = path.join(artifacts, 'page.png');
-    await page.screenshot({ path: page0 }).then(() => screenshots.unshift(page0), () => undefined);
+    await page.screenshot({ path: page0 }).then(
+      () => screenshots.unshift(page0),
+      () => undefined,
+    );
     if (failure) throw new ZsdError('internal', `JupyterLab, ${name}: ${failure}; screenshots in ${artifacts}\n${tail(server.log.text, 30)}`);
     const runSeconds = (Date.now() - runStarted) / 1000;
     const total = (Date.now() - started) / 1000;
     log(`jupyterlab check: ${drawn} of ${figures} figures drawn natively in ${name}; ${total.toFixed(1)} s in all; screenshots in ${artifacts}`);
-    return { notebook: name, cells: codeCells.count, figures, drawn, screenshots, seconds: { install: installed.seconds, server: serverSeconds, run: runSeconds, total } };
+    return {
+      notebook: name,
+      cells: codeCells.count,
+      figures,
+      drawn,
+      screenshots,
+      seconds: { install: installed.seconds, server: serverSeconds, run: runSeconds, total },
+    };
   } finally {
     if (browser) await browser.close();
     if (server) await stopServer(server.process);
@@ -146,7 +167,11 @@ export async function checkJupyterLabRender(options: JupyterLabRenderOptions = {
 }
 
 interface NotebookJson {
-  cells: { cell_type: string; outputs?: { output_type: string; data?: Record<string, unknown>; ename?: string; evalue?: string; name?: string; text?: string | string[] }[]; execution_count?: number | null }[];
+  cells: {
+    cell_type: string;
+    outputs?: { output_type: string; data?: Record<string, unknown>; ename?: string; evalue?: string; name?: string; text?: string | string[] }[];
+    execution_count?: number | null;
+  }[];
 }
 
 /** The notebook with its outputs cleared (so nothing drawn before counts), and its number of code cells. */
@@ -178,13 +203,27 @@ async function waitForKernelIdle(page: Page, server: JupyterLabServer, timeoutMs
   const deadline = Date.now() + timeoutMs;
   let state = 'no session';
   while (Date.now() < deadline) {
-    const sessions = (await getJson(`${server.base}/api/sessions?token=${server.token}`).catch(() => [])) as { kernel?: { name?: string; execution_state?: string; connections?: number } }[];
+    const sessions = (await getJson(`${server.base}/api/sessions?token=${server.token}`).catch(() => [])) as {
+      kernel?: { name?: string; execution_state?: string; connections?: number };
+    }[];
     const kernel = sessions.find((session) => session.kernel?.name === 'zsd')?.kernel;
-    state = kernel ? `${kernel.execution_state}, ${kernel.connections ?? 0} connections` : sessions.length > 0 ? 'a session without the zsd kernel' : 'no session';
-    if (kernel?.execution_state === 'idle' && (kernel.connections ?? 0) > 0 && (await indicator.getAttribute('data-status', { timeout: 1000 }).catch(() => null)) === 'idle') return;
+    state = kernel
+      ? `${kernel.execution_state}, ${kernel.connections ?? 0} connections`
+      : sessions.length > 0
+        ? 'a session without the zsd kernel'
+        : 'no session';
+    if (
+      kernel?.execution_state === 'idle' &&
+      (kernel.connections ?? 0) > 0 &&
+      (await indicator.getAttribute('data-status', { timeout: 1000 }).catch(() => null)) === 'idle'
+    )
+      return;
     await page.waitForTimeout(500);
   }
-  throw new ZsdError('internal', `the zsd kernel was not ready within ${timeoutMs / 1000} s (${state}); is notebooks/.jupyter on JUPYTER_PATH and tslab installed (npm ci)?`);
+  throw new ZsdError(
+    'internal',
+    `the zsd kernel was not ready within ${timeoutMs / 1000} s (${state}); is notebooks/.jupyter on JUPYTER_PATH and tslab installed (npm ci)?`,
+  );
 }
 
 function getJson(url: string): Promise<unknown> {
@@ -208,11 +247,21 @@ function getJson(url: string): Promise<unknown> {
 /** Run > Run All Cells, as a person would. */
 async function runAllCells(page: Page): Promise<void> {
   await page.locator('.lm-MenuBar-item', { hasText: /^Run$/ }).click();
-  await page.locator('.lm-Menu-item').filter({ has: page.locator('.lm-Menu-itemLabel', { hasText: /^Run All Cells$/ }) }).click();
+  await page
+    .locator('.lm-Menu-item')
+    .filter({ has: page.locator('.lm-Menu-itemLabel', { hasText: /^Run All Cells$/ }) })
+    .click();
 }
 
 /** Waits until every code cell has an execution count and none is queued or running ([*]). */
-async function waitForAllCells(page: Page, notebook: Locator, count: number, timeoutMs: number, log: (line: string) => void, serverLog: { text: string }): Promise<void> {
+async function waitForAllCells(
+  page: Page,
+  notebook: Locator,
+  count: number,
+  timeoutMs: number,
+  log: (line: string) => void,
+  serverLog: { text: string },
+): Promise<void> {
   const prompts = notebook.locator('.jp-CodeCell .jp-InputArea-prompt');
   const deadline = Date.now() + timeoutMs;
   let reported = -1;
@@ -222,7 +271,8 @@ async function waitForAllCells(page: Page, notebook: Locator, count: number, tim
       throw new ZsdError('internal', `the zsd kernel died after ${reported} of ${count} cells (the server restarted it); the kernel's output is below`);
     }
     const dialog = page.locator('.jp-Dialog');
-    if ((await dialog.count()) > 0) throw new ZsdError('internal', `JupyterLab asked instead of running: "${((await dialog.first().textContent()) ?? '').trim().slice(0, 200)}"`);
+    if ((await dialog.count()) > 0)
+      throw new ZsdError('internal', `JupyterLab asked instead of running: "${((await dialog.first().textContent()) ?? '').trim().slice(0, 200)}"`);
     const texts = (await prompts.allTextContents()).map((text) => text.trim());
     const done = texts.filter((text) => /^\[\d+\]:$/.test(text)).length;
     if (done !== reported) {
@@ -254,7 +304,10 @@ async function waitForSavedOutputs(file: string, count: number, timeoutMs: numbe
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  throw new ZsdError('internal', `the saved ${path.basename(file)} did not hold all ${count} executed cells within ${timeoutMs / 1000} s (did Ctrl+S save it?)`);
+  throw new ZsdError(
+    'internal',
+    `the saved ${path.basename(file)} did not hold all ${count} executed cells within ${timeoutMs / 1000} s (did Ctrl+S save it?)`,
+  );
 }
 
 function tail(text: string, lines: number): string {

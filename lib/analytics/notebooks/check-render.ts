@@ -73,7 +73,17 @@ export async function checkNotebookRender(options: RenderCheckOptions = {}): Pro
     log(`render check: starting jupyter notebook on ${base}`);
     server = spawn(
       fs.existsSync(SYSTEM_JUPYTER) ? SYSTEM_JUPYTER : 'jupyter',
-      ['notebook', '--no-browser', '--ip=127.0.0.1', `--port=${port}`, '--port-retries=0', `--notebook-dir=${executed}`, '--NotebookApp.token=', '--NotebookApp.password=', ...(process.getuid?.() === 0 ? ['--allow-root'] : [])],
+      [
+        'notebook',
+        '--no-browser',
+        '--ip=127.0.0.1',
+        `--port=${port}`,
+        '--port-retries=0',
+        `--notebook-dir=${executed}`,
+        '--NotebookApp.token=',
+        '--NotebookApp.password=',
+        ...(process.getuid?.() === 0 ? ['--allow-root'] : []),
+      ],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const serverLog = collectOutput(server);
@@ -88,7 +98,11 @@ export async function checkNotebookRender(options: RenderCheckOptions = {}): Pro
     const plotDivs = page.locator('.output_area .js-plotly-plot');
     let failure: string | undefined;
     try {
-      await plotDivs.nth(EXPECTED_PLOTS - 1).locator('.plot-container .trace').first().waitFor({ state: 'attached', timeout });
+      await plotDivs
+        .nth(EXPECTED_PLOTS - 1)
+        .locator('.plot-container .trace')
+        .first()
+        .waitFor({ state: 'attached', timeout });
     } catch {
       failure = `${EXPECTED_PLOTS} plots not drawn within ${timeout / 1000} s`;
     }

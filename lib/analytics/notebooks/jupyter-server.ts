@@ -26,7 +26,13 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls url until it answers 200; throws with the server's output if the server exits or the time runs out. */
-export async function waitForServer(url: string, server: ChildProcess, serverLog: { text: string }, timeoutMs: number, name = 'jupyter notebook'): Promise<void> {
+export async function waitForServer(
+  url: string,
+  server: ChildProcess,
+  serverLog: { text: string },
+  timeoutMs: number,
+  name = 'jupyter notebook',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (server.exitCode !== null) throw new ZsdError('internal', `${name} exited (${server.exitCode}) before serving:\n${serverLog.text}`);

@@ -47,7 +47,9 @@ export function ensureJupyterLab(options: { log?: (line: string) => void; env?: 
       if (pending) log(pending);
       const jupyter = stdout.trim().split('\n').pop() ?? '';
       if (status !== 0 || !fs.existsSync(jupyter)) {
-        reject(new ZsdError('not-found', `JupyterLab is not installed and could not be (install-jupyterlab.sh exit ${status}): ${stderr.trim() || 'no message'}`));
+        reject(
+          new ZsdError('not-found', `JupyterLab is not installed and could not be (install-jupyterlab.sh exit ${status}): ${stderr.trim() || 'no message'}`),
+        );
         return;
       }
       resolve({ jupyter, seconds: (Date.now() - started) / 1000 });

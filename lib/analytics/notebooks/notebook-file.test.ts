@@ -5,7 +5,12 @@ import { REPO_ROOT, temporaryDirectory, thrownBy, writeFile } from '../../test-s
 import { createNotebook, executionLeftovers, readNotebook, ZSD_KERNELSPEC } from './notebook-file';
 
 const NOTEBOOKS = path.join(REPO_ROOT, 'notebooks');
-const committed = fs.existsSync(NOTEBOOKS) ? fs.readdirSync(NOTEBOOKS).filter((name) => name.endsWith('.ipynb')).sort() : [];
+const committed = fs.existsSync(NOTEBOOKS)
+  ? fs
+      .readdirSync(NOTEBOOKS)
+      .filter((name) => name.endsWith('.ipynb'))
+      .sort()
+  : [];
 
 describe('committed notebooks', () => {
   // Outputs belong in analytics/notebooks/ (npm run notebooks); `npm run notebooks:clear` strips them.
@@ -33,7 +38,10 @@ describe('executionLeftovers', () => {
 describe('readNotebook', () => {
   it('refuses a file that is not an nbformat-4 notebook, naming it', () => {
     const directory = temporaryDirectory();
-    for (const [name, content] of [['broken.ipynb', '{"cells": ['], ['old.ipynb', '{"nbformat": 3, "worksheets": []}']]) {
+    for (const [name, content] of [
+      ['broken.ipynb', '{"cells": ['],
+      ['old.ipynb', '{"nbformat": 3, "worksheets": []}'],
+    ]) {
       const file = writeFile(path.join(directory, name), content);
       const error = thrownBy(() => readNotebook(file));
       expect(isZsdError(error) && error.kind).toBe('invalid-file');

@@ -64,7 +64,10 @@ describe('npm run notebooks (run_notebooks.py)', () => {
     const bundles = displayed.cells.slice(1).map((cell) => (cell.outputs as { output_type: string; data: Record<string, unknown> }[])[0]);
     expect(bundles.map((bundle) => bundle.output_type)).toEqual(['display_data', 'display_data', 'display_data']);
     expect(Object.keys(bundles[0].data).sort()).toEqual(['application/vnd.plotly.v1+json', 'text/html', 'text/plain']);
-    expect(bundles[0].data['application/vnd.plotly.v1+json']).toEqual({ data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }], layout: { title: { text: 'first' } } });
+    expect(bundles[0].data['application/vnd.plotly.v1+json']).toEqual({
+      data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }],
+      layout: { title: { text: 'first' } },
+    });
     // plotly.js is inlined once per kernel: in the first figure only.
     expect((bundles[0].data['text/html'] as string).length).toBeGreaterThan(1_000_000);
     expect((bundles[1].data['text/html'] as string).length).toBeLessThan(10_000);
@@ -74,7 +77,11 @@ describe('npm run notebooks (run_notebooks.py)', () => {
     // Signed with the notary of the Jupyter data directory in use, so the classic notebook runs its scripts.
     const check = spawnSync(
       SYSTEM_PYTHON,
-      ['-c', 'import sys, nbformat; from nbformat.sign import NotebookNotary; print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], 4)))', path.join(out, '02-display.ipynb')],
+      [
+        '-c',
+        'import sys, nbformat; from nbformat.sign import NotebookNotary; print(NotebookNotary().check_signature(nbformat.read(sys.argv[1], 4)))',
+        path.join(out, '02-display.ipynb'),
+      ],
       { env: { ...process.env, ...env }, encoding: 'utf8' },
     );
     expect(check.stdout.trim()).toBe('True');
@@ -90,7 +97,11 @@ describe('npm run notebooks (run_notebooks.py)', () => {
   it('--clear strips outputs, execution counts and timing in place and keeps the sources', async () => {
     const directory = temporaryDirectory();
     const dirty = createNotebook(["console.log('x')", { markdown: 'text' }]);
-    Object.assign(dirty.cells[0], { outputs: [{ name: 'stdout', output_type: 'stream', text: 'x\n' }], execution_count: 3, metadata: { execution: { 'iopub.status.busy': 'now' }, tags: ['keep'] } });
+    Object.assign(dirty.cells[0], {
+      outputs: [{ name: 'stdout', output_type: 'stream', text: 'x\n' }],
+      execution_count: 3,
+      metadata: { execution: { 'iopub.status.busy': 'now' }, tags: ['keep'] },
+    });
     fs.writeFileSync(path.join(directory, 'dirty.ipynb'), JSON.stringify(dirty));
     expect(executionLeftovers(readNotebook(path.join(directory, 'dirty.ipynb')))).toHaveLength(3);
 

@@ -29,7 +29,11 @@ beforeAll(async () => {
 });
 
 function int64Tensor(rows: number[][]): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(rows.flat(), (value) => BigInt(value)), [rows.length, rows[0].length]);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(rows.flat(), (value) => BigInt(value)),
+    [rows.length, rows[0].length],
+  );
 }
 
 interface OnnxT5 {
@@ -107,11 +111,24 @@ function argmaxRows(values: Float32Array, vocab: number): number[] {
 
 /** A small random student saved by zsd's checkpoint writer: untied lm_head, erf gelu, more encoder than decoder layers. */
 function randomStudent(directory: string): string {
-  const config = presetConfig('zsd-scratch', { dModel: 32, dKv: 8, numHeads: 4, dFf: 48, numLayers: 2, numDecoderLayers: 1, feedForwardProj: 'gelu', tieWordEmbeddings: false, dropoutRate: 0 });
+  const config = presetConfig('zsd-scratch', {
+    dModel: 32,
+    dKv: 8,
+    numHeads: 4,
+    dFf: 48,
+    numLayers: 2,
+    numDecoderLayers: 1,
+    feedForwardProj: 'gelu',
+    tieWordEmbeddings: false,
+    dropoutRate: 0,
+  });
   const model = T5Model.randomInit(config, 18);
   saveT5Model(model, directory);
   model.dispose();
-  fs.writeFileSync(path.join(directory, PREPROCESSING_FILE), JSON.stringify({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: false }));
+  fs.writeFileSync(
+    path.join(directory, PREPROCESSING_FILE),
+    JSON.stringify({ formatVersion: 1, task: 'svamp', inputPrefix: 'predict: ', numberMapping: false }),
+  );
   return directory;
 }
 
@@ -150,7 +167,12 @@ describeOnce.each([
     expect(onnx.encoder.outputNames).toEqual(['last_hidden_state']);
     expect(onnx.decoder.inputNames).toEqual(['encoder_attention_mask', 'input_ids', 'encoder_hidden_states', ...pastNames, 'use_cache_branch']);
     expect(onnx.decoder.outputNames).toEqual(['logits', ...pastKeyValueNames(onnx.config, 'present')]);
-    expect(pastNames.slice(0, 4)).toEqual(['past_key_values.0.decoder.key', 'past_key_values.0.decoder.value', 'past_key_values.0.encoder.key', 'past_key_values.0.encoder.value']);
+    expect(pastNames.slice(0, 4)).toEqual([
+      'past_key_values.0.decoder.key',
+      'past_key_values.0.decoder.value',
+      'past_key_values.0.encoder.key',
+      'past_key_values.0.encoder.value',
+    ]);
   });
 
   test('encoder states and logits match zsd (whole vocabulary) and PyTorch (reference) within 1e-4', async () => {
@@ -172,13 +194,14 @@ describeOnce.each([
       expect(maxAbsoluteDifference(hidden.data as Float32Array, reference.encoder_last_hidden_state.flat(2))).toBeLessThanOrEqual(1e-4);
       const [batch, length] = [inputIds.length, decoderInputIds[0].length];
       const firstEntries: number[] = [];
-      for (let b = 0; b < batch; b++) for (let t = 0; t < length; t++) firstEntries.push(...onnxLogits.subarray((b * length + t) * vocab, (b * length + t) * vocab + 16));
+      for (let b = 0; b < batch; b++)
+        for (let t = 0; t < length; t++) firstEntries.push(...onnxLogits.subarray((b * length + t) * vocab, (b * length + t) * vocab + 16));
       expect(maxAbsoluteDifference(firstEntries, reference.logits.flat(2))).toBeLessThanOrEqual(1e-4);
       expect(argmaxRows(onnxLogits, vocab)).toEqual(reference.logits_argmax.flat());
     }
   });
 
-  test('decoding one token at a time through the cache (use_cache_branch) gives the full pass\'s logits', async () => {
+  test("decoding one token at a time through the cache (use_cache_branch) gives the full pass's logits", async () => {
     const { input_ids: inputIds, attention_mask: attentionMask } = reference;
     const decoderInputIds = shiftRight(reference.labels, onnx.config.decoderStartTokenId, onnx.config.padTokenId);
     const hidden = await encode(onnx, inputIds, attentionMask);
@@ -188,7 +211,13 @@ describeOnce.each([
     let past: Record<string, ort.Tensor> | undefined;
     let worst = 0;
     for (let t = 0; t < length; t++) {
-      const step = await decode(onnx, hidden, attentionMask, decoderInputIds.map((row) => [row[t]]), past);
+      const step = await decode(
+        onnx,
+        hidden,
+        attentionMask,
+        decoderInputIds.map((row) => [row[t]]),
+        past,
+      );
       expect(step.present['present.0.decoder.key'].dims).toEqual([inputIds.length, onnx.config.numHeads, t + 1, onnx.config.dKv]);
       expect(step.present['present.0.encoder.key'].dims).toEqual([inputIds.length, onnx.config.numHeads, inputIds[0].length, onnx.config.dKv]);
       const stepLogits = step.logits.data as Float32Array;
@@ -209,7 +238,9 @@ describeOnce('int8 weights (--quantize)', () => {
     expect(Array.from(scales)).toEqual([1 / 127, 1, 3 / 127].map(Math.fround));
     expect(Array.from(quantized.subarray(0, 3))).toEqual([64, -127, 32]);
     expect(Array.from(quantized.subarray(3, 6))).toEqual([0, 0, 0]);
-    values.forEach((value, index) => expect(Math.abs(quantized[index] * scales[Math.floor(index / 3)] - value)).toBeLessThanOrEqual(scales[Math.floor(index / 3)] / 2 + 1e-7));
+    values.forEach((value, index) =>
+      expect(Math.abs(quantized[index] * scales[Math.floor(index / 3)] - value)).toBeLessThanOrEqual(scales[Math.floor(index / 3)] / 2 + 1e-7),
+    );
     const byColumn = quantizeInt8(values, 3, 3, 1);
     expect(byColumn.scales.length).toBe(3);
     expect(byColumn.quantized[6]).toBe(127);

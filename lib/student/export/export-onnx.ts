@@ -80,10 +80,16 @@ export interface ExportOnnxResult {
  * and back after it; transformers.js would feed raw numbers to a model that never saw any).
  */
 export function checkExportable(config: T5Config, configFile: string, checkpoint: string, options: { allowNumberMapping?: boolean } = {}): void {
-  for (const [key, expected] of [['is_encoder_decoder', true], ['is_decoder', false]] as const) {
+  for (const [key, expected] of [
+    ['is_encoder_decoder', true],
+    ['is_decoder', false],
+  ] as const) {
     const value = config.raw[key];
     if (value !== undefined && value !== expected) {
-      throw new ZsdError('invalid-file', `is ${JSON.stringify(value)}; the ONNX export writes an encoder-decoder T5 (expected ${expected} or absent)`, { file: configFile, key });
+      throw new ZsdError('invalid-file', `is ${JSON.stringify(value)}; the ONNX export writes an encoder-decoder T5 (expected ${expected} or absent)`, {
+        file: configFile,
+        key,
+      });
     }
   }
   const preprocessing = readCheckpointPreprocessing(checkpoint);
@@ -113,7 +119,9 @@ export function exportOnnx(options: ExportOnnxOptions): ExportOnnxResult {
   const tokenizerFile = resolveTokenizer(options, checkpoint);
   const tokenizer = loadT5Tokenizer(tokenizerFile);
   if (tokenizer.vocabSize > config.vocabSize) {
-    throw new ZsdError('invalid-file', `the tokenizer has ${tokenizer.vocabSize} entries but the model only ${config.vocabSize} (vocab_size) rows`, { file: tokenizerFile });
+    throw new ZsdError('invalid-file', `the tokenizer has ${tokenizer.vocabSize} entries but the model only ${config.vocabSize} (vocab_size) rows`, {
+      file: tokenizerFile,
+    });
   }
   const prefix = options.prefix ?? preprocessing?.inputPrefix ?? 'predict: ';
 
@@ -172,7 +180,8 @@ function checkOutput(out: string, overwrite: boolean): void {
   if (fs.readdirSync(out).length === 0) return;
   if (!overwrite) throw new ZsdError('usage', `${out} is not empty; choose a new directory or pass --overwrite`);
   // --overwrite replaces the folder as a whole: only one that an export wrote
-  if (!fs.existsSync(path.join(out, EXPORTED_FILES.encoder))) throw new ZsdError('usage', `${out} is not an exported model (no ${EXPORTED_FILES.encoder}); --overwrite replaces only those`);
+  if (!fs.existsSync(path.join(out, EXPORTED_FILES.encoder)))
+    throw new ZsdError('usage', `${out} is not an exported model (no ${EXPORTED_FILES.encoder}); --overwrite replaces only those`);
 }
 
 function resolveTokenizer(options: ExportOnnxOptions, checkpoint: string): string {
@@ -206,7 +215,10 @@ function tokenizerConfig(tokenizerFile: string): Record<string, unknown> {
 function writeOnnxModel(directory: string, name: string, graph: OnnxGraph): ExportedFile {
   const bytes = graph.initializers.reduce((sum, tensor) => sum + tensor.rawData.length, 0);
   if (bytes >= PROTOBUF_LIMIT) {
-    throw new ZsdError('usage', `${name} would hold ${(bytes / 2 ** 30).toFixed(2)} GiB of weights, over protobuf's 2 GiB; the export does not write ONNX external data yet`);
+    throw new ZsdError(
+      'usage',
+      `${name} would hold ${(bytes / 2 ** 30).toFixed(2)} GiB of weights, over protobuf's 2 GiB; the export does not write ONNX external data yet`,
+    );
   }
   const chunks = onnxModelChunks({
     graph,
@@ -225,7 +237,7 @@ function writeFile(directory: string, name: string, chunks: Uint8Array[]): Expor
   let bytes = 0;
   try {
     for (const chunk of chunks) {
-      for (let offset = 0; offset < chunk.length; ) offset += fs.writeSync(descriptor, chunk, offset);
+      for (let offset = 0; offset < chunk.length;) offset += fs.writeSync(descriptor, chunk, offset);
       bytes += chunk.length;
     }
   } finally {
@@ -233,4 +245,3 @@ function writeFile(directory: string, name: string, chunks: Uint8Array[]): Expor
   }
   return { path: name, bytes };
 }
-

@@ -3,7 +3,16 @@
  * initializers shared by value, and names stay unique across a graph and its subgraphs (If branches), which
  * share one name counter.
  */
-import { float32Bytes, int64Bytes, type OnnxAttributeValue, type OnnxDataType, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './onnx-protobuf';
+import {
+  float32Bytes,
+  int64Bytes,
+  type OnnxAttributeValue,
+  type OnnxDataType,
+  type OnnxGraph,
+  type OnnxNode,
+  type OnnxTensor,
+  type OnnxValueInfo,
+} from './onnx-protobuf';
 
 export type Attributes = Record<string, OnnxAttributeValue>;
 

@@ -267,7 +267,10 @@ class T5GraphOps {
     const normed = this.rmsNorm(builder, hidden, `${prefix}.layer_norm.weight`);
     const dense = `${prefix}.DenseReluDense`;
     const inner = this.config.isGatedAct
-      ? builder.op('Mul', [this.activation(builder, this.linear(builder, normed, `${dense}.wi_0.weight`)), this.linear(builder, normed, `${dense}.wi_1.weight`)])
+      ? builder.op('Mul', [
+          this.activation(builder, this.linear(builder, normed, `${dense}.wi_0.weight`)),
+          this.linear(builder, normed, `${dense}.wi_1.weight`),
+        ])
       : this.activation(builder, this.linear(builder, normed, `${dense}.wi.weight`));
     return this.linear(builder, inner, `${dense}.wo.weight`);
   }
@@ -304,7 +307,10 @@ class T5GraphOps {
    * (int64 [k]), from a [2 clamp + 1, h] table indexed by clamp(key - query) + clamp.
    */
   positionBias(builder: GraphBuilder, table: string, clamp: number, queryPositions: string, keyPositions: string): string {
-    const relative = builder.op('Sub', [builder.op('Unsqueeze', [keyPositions, builder.int64([0])]), builder.op('Unsqueeze', [queryPositions, builder.int64([1])])]);
+    const relative = builder.op('Sub', [
+      builder.op('Unsqueeze', [keyPositions, builder.int64([0])]),
+      builder.op('Unsqueeze', [queryPositions, builder.int64([1])]),
+    ]);
     const clamped = builder.op('Min', [builder.op('Max', [relative, builder.int64([-clamp], [])]), builder.int64([clamp], [])]);
     const bias = builder.op('Gather', [table, builder.op('Add', [clamped, builder.int64([clamp], [])])], { axis: attribute.int(0) }); // [q, k, h]
     return builder.op('Unsqueeze', [builder.op('Transpose', [bias], { perm: attribute.ints([2, 0, 1]) }), builder.int64([0])]);
@@ -324,7 +330,11 @@ export function buildT5EncoderGraph(config: T5Config, tensors: ReadonlyMap<strin
   const clamp = bucketClampDistance(config, file);
   const heads = config.numHeads;
   const relativeBias = 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight';
-  const table = weights.table('encoder.position_bias_by_relative_position', [2 * clamp + 1, heads], positionBiasTable(config, tensors.get(relativeBias)!, true, clamp));
+  const table = weights.table(
+    'encoder.position_bias_by_relative_position',
+    [2 * clamp + 1, heads],
+    positionBiasTable(config, tensors.get(relativeBias)!, true, clamp),
+  );
 
   let hidden = weights.embedding(builder, 'shared.weight', 'input_ids');
   const length = ops.dimension(builder, 'input_ids', 1);
@@ -342,10 +352,14 @@ export function buildT5EncoderGraph(config: T5Config, tensors: ReadonlyMap<strin
   }
   const normed = ops.rmsNorm(builder, hidden, 'encoder.final_layer_norm.weight');
   builder.op('Identity', [normed], undefined, 'last_hidden_state');
-  return builder.graph('zsd_t5_encoder', [
-    { name: 'input_ids', dataType: 'int64', shape: [BATCH, ENCODER_LENGTH] },
-    { name: 'attention_mask', dataType: 'int64', shape: [BATCH, ENCODER_LENGTH] },
-  ], [{ name: 'last_hidden_state', dataType: 'float', shape: [BATCH, ENCODER_LENGTH, config.dModel] }]);
+  return builder.graph(
+    'zsd_t5_encoder',
+    [
+      { name: 'input_ids', dataType: 'int64', shape: [BATCH, ENCODER_LENGTH] },
+      { name: 'attention_mask', dataType: 'int64', shape: [BATCH, ENCODER_LENGTH] },
+    ],
+    [{ name: 'last_hidden_state', dataType: 'float', shape: [BATCH, ENCODER_LENGTH, config.dModel] }],
+  );
 }
 
 /** The merged decoder graph with past key values (decoder_model_merged.onnx). */
@@ -357,7 +371,11 @@ export function buildT5DecoderGraph(config: T5Config, tensors: ReadonlyMap<strin
   const heads = config.numHeads;
   const layers = config.numDecoderLayers;
   const relativeBias = 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight';
-  const table = weights.table('decoder.position_bias_by_relative_position', [2 * clamp + 1, heads], positionBiasTable(config, tensors.get(relativeBias)!, false, clamp));
+  const table = weights.table(
+    'decoder.position_bias_by_relative_position',
+    [2 * clamp + 1, heads],
+    positionBiasTable(config, tensors.get(relativeBias)!, false, clamp),
+  );
   const past = (layer: number, part: string) => `past_key_values.${layer}.${part}`;
   const present = (layer: number, part: string) => `present.${layer}.${part}`;
 
@@ -434,7 +452,11 @@ export function buildT5DecoderGraph(config: T5Config, tensors: ReadonlyMap<strin
     for (const part of ['decoder.key', 'decoder.value', 'encoder.key', 'encoder.value']) {
       const isDecoder = part.startsWith('decoder');
       inputs.push({ name: past(layer, part), dataType: 'float', shape: [BATCH, heads, isDecoder ? PAST_DECODER_LENGTH : ENCODER_LENGTH_OUT, config.dKv] });
-      outputs.push({ name: present(layer, part), dataType: 'float', shape: [BATCH, heads, isDecoder ? PRESENT_DECODER_LENGTH : ENCODER_LENGTH_OUT, config.dKv] });
+      outputs.push({
+        name: present(layer, part),
+        dataType: 'float',
+        shape: [BATCH, heads, isDecoder ? PRESENT_DECODER_LENGTH : ENCODER_LENGTH_OUT, config.dKv],
+      });
     }
   }
   inputs.push({ name: 'use_cache_branch', dataType: 'bool', shape: [1] });

@@ -27,12 +27,19 @@ const MAX_NEW_TOKENS = 12;
 
 /** The first 50 questions of svamp's test split. */
 function svampTestInputs(): string[] {
-  const lines = fs.readFileSync(path.join(DATA_ROOT, 'datasets', 'svamp', 'svamp_test.json'), 'utf8').split('\n').filter(Boolean);
+  const lines = fs
+    .readFileSync(path.join(DATA_ROOT, 'datasets', 'svamp', 'svamp_test.json'), 'utf8')
+    .split('\n')
+    .filter(Boolean);
   return lines.slice(0, 50).map((line) => (JSON.parse(line) as { input: string }).input);
 }
 
 function int64Tensor(rows: number[][]): Tensor {
-  return new Tensor('int64', BigInt64Array.from(rows.flat(), (value) => BigInt(value)), [rows.length, rows[0].length]);
+  return new Tensor(
+    'int64',
+    BigInt64Array.from(rows.flat(), (value) => BigInt(value)),
+    [rows.length, rows[0].length],
+  );
 }
 
 /** Token ids up to the first eos (1), inclusive: what greedy decoding means whatever follows in a batch. */
@@ -59,7 +66,16 @@ describeOnce.each([
     'random zsd student (gated-silu, 1 encoder / 3 decoder layers)',
     () => {
       const directory = temporaryDirectory('zsd-export-student-');
-      const config = presetConfig('zsd-scratch', { dModel: 32, dKv: 8, numHeads: 2, dFf: 48, numLayers: 1, numDecoderLayers: 3, feedForwardProj: 'gated-silu', dropoutRate: 0 });
+      const config = presetConfig('zsd-scratch', {
+        dModel: 32,
+        dKv: 8,
+        numHeads: 2,
+        dFf: 48,
+        numLayers: 1,
+        numDecoderLayers: 3,
+        feedForwardProj: 'gated-silu',
+        dropoutRate: 0,
+      });
       const model = T5Model.randomInit(config, 7);
       saveT5Model(model, directory);
       model.dispose();
@@ -70,8 +86,15 @@ describeOnce.each([
     'random zsd student with a task vocabulary (its own pruned tokenizer.json)',
     () => {
       const directory = temporaryDirectory('zsd-export-student-');
-      const train = fs.readFileSync(path.join(DATA_ROOT, 'datasets', 'svamp', 'svamp_train.json'), 'utf8').split('\n').filter(Boolean).slice(0, 200);
-      const vocabulary = buildTaskVocabulary(t5TokenizerFile(DATA_ROOT), train.map((line) => `predict: ${(JSON.parse(line) as { input: string }).input}`));
+      const train = fs
+        .readFileSync(path.join(DATA_ROOT, 'datasets', 'svamp', 'svamp_train.json'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .slice(0, 200);
+      const vocabulary = buildTaskVocabulary(
+        t5TokenizerFile(DATA_ROOT),
+        train.map((line) => `predict: ${(JSON.parse(line) as { input: string }).input}`),
+      );
       const config = presetConfig('zsd-scratch', { vocabSize: vocabulary.size, dModel: 32, dKv: 8, numHeads: 4, dFf: 64, numLayers: 2, dropoutRate: 0 });
       const model = T5Model.randomInit(config, 11);
       saveT5Model(model, directory);
@@ -118,10 +141,12 @@ describeOnce.each([
     // students never produce eos within MAX_NEW_TOKENS, which the ids above show.
     expect(expected.every((ids) => !ids.includes(zsd.config.eosTokenId))).toBe(true);
     const texts = (await generator(inputs, { max_new_tokens: MAX_NEW_TOKENS })) as { generated_text: string }[];
-    expect(texts.map((text) => text.generated_text)).toEqual(expected.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: true })));
+    expect(texts.map((text) => text.generated_text)).toEqual(
+      expected.map((ids) => tokenizer.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: true })),
+    );
   });
 
-  test('greedy generation on the reference inputs equals zsd\'s (and PyTorch\'s, where recorded)', async () => {
+  test("greedy generation on the reference inputs equals zsd's (and PyTorch's, where recorded)", async () => {
     const reference = readModelReference(path.join(REFERENCE, variant.startsWith('random') ? 'orig' : variant, 'reference.json'));
     const inVocabulary = (rows: number[][]) => rows.map((row) => row.map((id) => (id < zsd.config.vocabSize ? id : 2)));
     reference.input_ids = inVocabulary(reference.input_ids);

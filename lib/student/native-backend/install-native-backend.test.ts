@@ -13,7 +13,12 @@ describe('LIBTENSORFLOW_DIR (an unpacked libtensorflow) laid out for the binding
     expect(isZsdError(error) && error.kind).toBe('not-found');
     const message = (error as Error).message;
     expect(message).toContain(`LIBTENSORFLOW_DIR=${source}`);
-    for (const missing of ['include/tensorflow/c/c_api.h', 'include/tensorflow/c/eager/c_api.h', 'lib/libtensorflow.so.2', 'lib/libtensorflow_framework.so.2']) {
+    for (const missing of [
+      'include/tensorflow/c/c_api.h',
+      'include/tensorflow/c/eager/c_api.h',
+      'lib/libtensorflow.so.2',
+      'lib/libtensorflow_framework.so.2',
+    ]) {
       expect(message).toContain(missing);
     }
     expect(fs.existsSync(deps)).toBe(false);
@@ -21,7 +26,12 @@ describe('LIBTENSORFLOW_DIR (an unpacked libtensorflow) laid out for the binding
 
   test("the official tarball's layout: libraries and headers copied, linker names made as symlinks to the sonames", () => {
     const source = temporaryDirectory();
-    for (const file of ['include/tensorflow/c/c_api.h', 'include/tensorflow/c/eager/c_api.h', 'lib/libtensorflow.so.2.9.1', 'lib/libtensorflow_framework.so.2.9.1']) {
+    for (const file of [
+      'include/tensorflow/c/c_api.h',
+      'include/tensorflow/c/eager/c_api.h',
+      'lib/libtensorflow.so.2.9.1',
+      'lib/libtensorflow_framework.so.2.9.1',
+    ]) {
       fs.mkdirSync(path.dirname(path.join(source, file)), { recursive: true });
       fs.writeFileSync(path.join(source, file), file);
     }

@@ -175,7 +175,10 @@ export function layOutLibtensorflowDir(source: string, depsDir: string): void {
 
 /** libtensorflow.so and libtensorflow_framework.so for `-ltensorflow -ltensorflow_framework`, as symlinks. */
 function linkForTheLinker(libDir: string, main: string, framework: string): void {
-  for (const [link, target] of [['libtensorflow.so', main], ['libtensorflow_framework.so', framework]]) {
+  for (const [link, target] of [
+    ['libtensorflow.so', main],
+    ['libtensorflow_framework.so', framework],
+  ]) {
     if (link === target) continue;
     fs.rmSync(path.join(libDir, link), { force: true });
     fs.symlinkSync(target, path.join(libDir, link));
@@ -211,7 +214,10 @@ function findPython(): string {
   for (const candidate of [process.env.PYTHON, 'python3', 'python']) {
     if (candidate !== undefined && candidate !== '' && spawnSync(candidate, ['-m', 'pip', '--version'], { encoding: 'utf8' }).status === 0) return candidate;
   }
-  throw new ZsdError('not-found', 'no TensorFlow C library: the official download failed, and no python3 with pip is on PATH to fetch the tensorflow-cpu wheel; set LIBTENSORFLOW_DIR to an unpacked libtensorflow (include/, lib/)');
+  throw new ZsdError(
+    'not-found',
+    'no TensorFlow C library: the official download failed, and no python3 with pip is on PATH to fetch the tensorflow-cpu wheel; set LIBTENSORFLOW_DIR to an unpacked libtensorflow (include/, lib/)',
+  );
 }
 
 /** Unpacks the two shared libraries and the headers of a tensorflow wheel (a zip) into deps/. */
@@ -253,12 +259,23 @@ function buildBinding(packageDir: string, options: NativeBackendOptions): void {
   const modulePath = path.resolve(packageDir, manifest.binary.module_path.replace('{napi_build_version}', String(napi)));
   const nodeGyp = findNodeGyp();
   const nodeDir = path.resolve(path.dirname(process.execPath), '..');
-  const args = [nodeGyp, 'rebuild', `--module_name=${manifest.binary.module_name}`, `--module_path=${modulePath}`, `--napi_build_version=${napi}`, '-j', String(os.cpus().length)];
+  const args = [
+    nodeGyp,
+    'rebuild',
+    `--module_name=${manifest.binary.module_name}`,
+    `--module_path=${modulePath}`,
+    `--napi_build_version=${napi}`,
+    '-j',
+    String(os.cpus().length),
+  ];
   if (fs.existsSync(path.join(nodeDir, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${nodeDir}`);
   options.log(`building the binding with node-gyp (N-API ${napi}; needs make, a C++ compiler and python3)`);
   const result = spawnSync(process.execPath, args, { cwd: packageDir, encoding: 'utf8' });
   if (result.status !== 0) {
-    const errors = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /error|ERR!/.test(line)).slice(0, 8);
+    const errors = `${result.stdout}\n${result.stderr}`
+      .split('\n')
+      .filter((line) => /error|ERR!/.test(line))
+      .slice(0, 8);
     throw new ZsdError('internal', `node-gyp could not build ${path.basename(packageDir)}'s binding (needs make, g++ and python3):\n${errors.join('\n')}`);
   }
   // node-gyp copies the addon relative to build/; put it where find() looks, whatever node-gyp did.

@@ -135,7 +135,12 @@ async function main(): Promise<void> {
     try {
       reply(handle(request));
     } catch (error) {
-      reply({ kind: 'error', id: request.id, message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined });
+      reply({
+        kind: 'error',
+        id: request.id,
+        message: error instanceof Error ? error.message : String(error),
+        stack: error instanceof Error ? error.stack : undefined,
+      });
     }
   });
   reply({ kind: 'ready', backend: tf.getBackend() });

@@ -100,7 +100,10 @@ test('two workers: summed gradients equal the single-thread gradients of the sam
     const next = singleThreadGradients(model, batch);
     const liveBefore = [...engine.lastTimings.liveTensors];
     const [nextLoss] = await engine.computeGradients([{ batch, factor: 1, dropoutSeed: 0 }]);
-    await engine.computeGradients([{ batch, factor: 0.5, dropoutSeed: 1 }, { batch, factor: 0, dropoutSeed: 2 }]);
+    await engine.computeGradients([
+      { batch, factor: 0.5, dropoutSeed: 1 },
+      { batch, factor: 0, dropoutSeed: 2 },
+    ]);
     await engine.parametersChanged();
     expect(engine.lastTimings.liveTensors).toEqual(liveBefore);
     expect(liveBefore.every((count) => count > 0)).toBe(true);
@@ -118,13 +121,23 @@ test("as the trainer's GradientEngine: the same losses and accumulated gradients
   const config = smallConfig();
   const model = T5Model.randomInit(config, 5);
   const predict: EncodedBatch = { ...paddedBatch(), task: 'predict', rows: [0, 1, 2, 3, 4] };
-  const explain: EncodedBatch = { ...paddedBatch(), labels: paddedBatch().labels.map((row) => [...row].reverse()), task: 'explain', source: 'palm', weight: 1, rows: [0, 1, 2, 3, 4] };
+  const explain: EncodedBatch = {
+    ...paddedBatch(),
+    labels: paddedBatch().labels.map((row) => [...row].reverse()),
+    task: 'explain',
+    source: 'palm',
+    weight: 1,
+    rows: [0, 1, 2, 3, 4],
+  };
   // label smoothing travels to the workers: without it the losses would differ
   const options = { alpha: 0.3, scale: 0.5, dropoutSeeds: [11, 12], labelSmoothing: 0.1 };
   // eval-mode models on both sides: with dropout the masks differ by design (each worker has its own)
   const local = new LocalGradientEngine(model);
   const localSums = new GradientAccumulator();
-  model.lossFn = ((original) => (batch, runOptions) => original(batch, { ...runOptions, training: false }))(model.lossFn.bind(model));
+  model.lossFn = (
+    (original) => (batch, runOptions) =>
+      original(batch, { ...runOptions, training: false })
+  )(model.lossFn.bind(model));
   const expected = await local.step([predict, explain], options, localSums);
   const engine = await ParallelGradientEngine.start(model, { workers: 2, training: false });
   const parallelSums = new GradientAccumulator();

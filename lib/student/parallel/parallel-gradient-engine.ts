@@ -24,7 +24,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ZsdError } from '../../core/errors';
 import type { T5Model } from '../t5-model';
 import { IGNORE_INDEX } from '../t5-model';
-import { lossCoefficients, microStepLoss, rationaleShares, type GradientAccumulator, type GradientEngine, type MicroStepLoss, type MicroStepOptions } from '../trainer';
+import {
+  lossCoefficients,
+  microStepLoss,
+  rationaleShares,
+  type GradientAccumulator,
+  type GradientEngine,
+  type MicroStepLoss,
+  type MicroStepOptions,
+} from '../trainer';
 import type { EncodedBatch } from '../batches';
 import { flatLayout, flatViews, sharedFloats, splitRange, type FlatLayout } from './flat-parameters';
 import type { FusedAdamWOptions } from './fused-adamw';
@@ -166,7 +174,9 @@ export class ParallelGradientEngine implements GradientEngine {
       shares.push(pieceShares);
     }
     const responses = await Promise.all(
-      this.workers.map((_, worker) => this.request(worker, { kind: 'gradients', id: 0, pieces: perWorker[worker], training: this.training, labelSmoothing: options.labelSmoothing ?? 0 })),
+      this.workers.map((_, worker) =>
+        this.request(worker, { kind: 'gradients', id: 0, pieces: perWorker[worker], training: this.training, labelSmoothing: options.labelSmoothing ?? 0 }),
+      ),
     );
     this.gradientsSummed = false;
     this.lastTimings.workerMilliseconds = responses.map((response) => response.milliseconds);
@@ -275,7 +285,8 @@ export class ParallelGradientEngine implements GradientEngine {
     if (this.adamState === undefined) return { step: 0, tensors };
     const moments = { exp_avg: flatViews(this.layout, this.adamState.expAvg), exp_avg_sq: flatViews(this.layout, this.adamState.expAvgSq) };
     for (const entry of this.layout.entries) {
-      for (const [slot, views] of Object.entries(moments)) tensors.set(`${entry.name}/${slot}`, { shape: [...entry.shape], data: Float32Array.from(views.get(entry.name)!) });
+      for (const [slot, views] of Object.entries(moments))
+        tensors.set(`${entry.name}/${slot}`, { shape: [...entry.shape], data: Float32Array.from(views.get(entry.name)!) });
     }
     return { step: this.adamState.step, tensors };
   }
@@ -285,9 +296,13 @@ export class ParallelGradientEngine implements GradientEngine {
     const expAvg = sharedFloats(this.layout.total, 1);
     const expAvgSq = sharedFloats(this.layout.total, 2);
     for (const entry of this.layout.entries) {
-      for (const [slot, target] of [['exp_avg', expAvg], ['exp_avg_sq', expAvgSq]] as const) {
+      for (const [slot, target] of [
+        ['exp_avg', expAvg],
+        ['exp_avg_sq', expAvgSq],
+      ] as const) {
         const host = tensors.get(`${entry.name}/${slot}`);
-        if (host === undefined || host.data.length !== entry.size) throw new ZsdError('invalid-file', `optimizer state: ${entry.name}/${slot} missing or of the wrong size`, { key: `${entry.name}/${slot}` });
+        if (host === undefined || host.data.length !== entry.size)
+          throw new ZsdError('invalid-file', `optimizer state: ${entry.name}/${slot} missing or of the wrong size`, { key: `${entry.name}/${slot}` });
         target.set(host.data, entry.offset);
       }
     }
@@ -430,9 +445,17 @@ function slicePiece(batch: HostBatch, from: number, to: number, factor: number, 
   let targetLength = 0;
   for (let row = from; row < to; row++) {
     const mask = batch.attentionMask[row];
-    for (let t = mask.length - 1; t >= sourceLength; t--) if (mask[t] !== 0) { sourceLength = t + 1; break; }
+    for (let t = mask.length - 1; t >= sourceLength; t--)
+      if (mask[t] !== 0) {
+        sourceLength = t + 1;
+        break;
+      }
     const labels = batch.labels[row];
-    for (let t = labels.length - 1; t >= targetLength; t--) if (labels[t] !== IGNORE_INDEX) { targetLength = t + 1; break; }
+    for (let t = labels.length - 1; t >= targetLength; t--)
+      if (labels[t] !== IGNORE_INDEX) {
+        targetLength = t + 1;
+        break;
+      }
   }
   sourceLength = Math.max(sourceLength, 1);
   const inputIds = new Int32Array(rows * sourceLength);

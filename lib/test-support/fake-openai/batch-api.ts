@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { HttpError, invalidRequest, nowSeconds, parseJsonBody, validateBody, type Completion, type Exchange, type ReplayResponder } from '../../teacher/replay-server';
+import {
+  HttpError,
+  invalidRequest,
+  nowSeconds,
+  parseJsonBody,
+  validateBody,
+  type Completion,
+  type Exchange,
+  type ReplayResponder,
+} from '../../teacher/replay-server';
 
 /**
  * OpenAI's Files and Batch APIs, imitated in memory for the fake OpenAI server:
@@ -71,7 +80,8 @@ export function batchApi(responder: ReplayResponder, completionPolls: number): (
 
   function createBatch(json: unknown): BatchRecord {
     const request = validateBody(batchRequestSchema, json);
-    if (!BATCH_ENDPOINTS.includes(request.endpoint)) throw invalidRequest(`endpoint must be one of ${BATCH_ENDPOINTS.join(', ')}, got ${request.endpoint}`, 'endpoint');
+    if (!BATCH_ENDPOINTS.includes(request.endpoint))
+      throw invalidRequest(`endpoint must be one of ${BATCH_ENDPOINTS.join(', ')}, got ${request.endpoint}`, 'endpoint');
     if (request.completion_window !== '24h') throw invalidRequest(`completion_window must be '24h', got '${request.completion_window}'`, 'completion_window');
     const input = files.get(request.input_file_id);
     if (!input) throw new HttpError(404, 'invalid_request_error', 'file_not_found', `No such File object: ${request.input_file_id}`, 'input_file_id');
@@ -91,7 +101,8 @@ export function batchApi(responder: ReplayResponder, completionPolls: number): (
       requestCounts: { total: 0, completed: 0, failed: 0 },
       usage: { input: 0, output: 0 },
     };
-    if (input.purpose !== 'batch') batch.errors.push({ code: 'invalid_file', line: null, message: `input file has purpose '${input.purpose}', expected 'batch'`, param: 'input_file_id' });
+    if (input.purpose !== 'batch')
+      batch.errors.push({ code: 'invalid_file', line: null, message: `input file has purpose '${input.purpose}', expected 'batch'`, param: 'input_file_id' });
     const seen = new Set<string>();
     const rows = input.data.toString('utf8').split('\n');
     rows.forEach((row, index) => {
@@ -107,7 +118,12 @@ export function batchApi(responder: ReplayResponder, completionPolls: number): (
       const parsed = batchLineSchema.safeParse(value);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        batch.errors.push({ code: 'invalid_request', line, message: `${issue.path.map(String).join('.') || 'line'}: ${issue.message}`, param: issue.path.map(String).join('.') || null });
+        batch.errors.push({
+          code: 'invalid_request',
+          line,
+          message: `${issue.path.map(String).join('.') || 'line'}: ${issue.message}`,
+          param: issue.path.map(String).join('.') || null,
+        });
         return;
       }
       if (parsed.data.url !== batch.endpoint) {
@@ -121,7 +137,8 @@ export function batchApi(responder: ReplayResponder, completionPolls: number): (
       seen.add(parsed.data.custom_id);
       batch.lines.push({ customId: parsed.data.custom_id, body: parsed.data.body });
     });
-    if (batch.lines.length === 0 && batch.errors.length === 0) batch.errors.push({ code: 'empty_file', line: null, message: 'the input file holds no requests', param: 'input_file_id' });
+    if (batch.lines.length === 0 && batch.errors.length === 0)
+      batch.errors.push({ code: 'empty_file', line: null, message: 'the input file holds no requests', param: 'input_file_id' });
     batch.requestCounts.total = batch.errors.length > 0 ? 0 : batch.lines.length;
     if (completionPolls === 0) advanceBatch(batch);
     return batch;
@@ -143,11 +160,23 @@ export function batchApi(responder: ReplayResponder, completionPolls: number): (
         batch.requestCounts.completed++;
         batch.usage.input += completion.body.usage.prompt_tokens;
         batch.usage.output += completion.body.usage.completion_tokens;
-        output.push(JSON.stringify({ id: responder.nextId('batch_req_fake'), custom_id: customId, response: { status_code: 200, request_id: requestId, body: completion.body }, error: null }));
+        output.push(
+          JSON.stringify({
+            id: responder.nextId('batch_req_fake'),
+            custom_id: customId,
+            response: { status_code: 200, request_id: requestId, body: completion.body },
+            error: null,
+          }),
+        );
       } else {
         batch.requestCounts.failed++;
         output.push(
-          JSON.stringify({ id: responder.nextId('batch_req_fake'), custom_id: customId, response: { status_code: completion.error.status, request_id: requestId, body: completion.error.body() }, error: null }),
+          JSON.stringify({
+            id: responder.nextId('batch_req_fake'),
+            custom_id: customId,
+            response: { status_code: completion.error.status, request_id: requestId, body: completion.error.body() },
+            error: null,
+          }),
         );
       }
     }
@@ -217,7 +246,8 @@ export function batchApi(responder: ReplayResponder, completionPolls: number): (
     }
     if (method === 'POST' && at('v1', 'batches', '*', 'cancel')) {
       const batch = getBatch(segments[2]);
-      if (batch.status !== 'validating' && batch.status !== 'in_progress') throw invalidRequest(`Cannot cancel a batch with status '${batch.status}'.`, null, 'batch_not_cancellable');
+      if (batch.status !== 'validating' && batch.status !== 'in_progress')
+        throw invalidRequest(`Cannot cancel a batch with status '${batch.status}'.`, null, 'batch_not_cancellable');
       batch.status = 'cancelled';
       batch.timestamps.cancelling_at = nowSeconds();
       batch.timestamps.cancelled_at = nowSeconds();
@@ -239,7 +269,16 @@ async function formDataOf(exchange: Exchange): Promise<FormData> {
 }
 
 function fileObject(file: StoredFile): Record<string, unknown> {
-  return { id: file.id, object: 'file', bytes: file.data.length, created_at: file.createdAt, filename: file.filename, purpose: file.purpose, status: 'processed', status_details: null };
+  return {
+    id: file.id,
+    object: 'file',
+    bytes: file.data.length,
+    created_at: file.createdAt,
+    filename: file.filename,
+    purpose: file.purpose,
+    status: 'processed',
+    status_details: null,
+  };
 }
 
 function list(data: ReadonlyArray<Record<string, unknown>>): Record<string, unknown> {

@@ -89,18 +89,26 @@ describe('replay with stats and echo', () => {
     expect(echo.stats()).toMatchObject({ completions: 2, misses: 2, byPrompt: { [UNKNOWN_PROMPT]: 2 } });
     expect((await echoClient.models.list()).data.map((model) => model.id)).toEqual(['zsd-test-model', 'gpt-3.5-turbo']);
   });
-
 });
 
 describe('faults', () => {
   const prompt = recorded[0];
   // A workspace holding a few recorded lines: a server per fault kind without indexing the whole study each time.
   const smallWorkspace = temporaryDirectory();
-  writeFile(path.join(smallWorkspace, 'query-results', 'cqa', 'test', '3', 'responses.json'), recorded.slice(0, 5).map((line) => `${JSON.stringify(line)}\n`).join(''));
+  writeFile(
+    path.join(smallWorkspace, 'query-results', 'cqa', 'test', '3', 'responses.json'),
+    recorded
+      .slice(0, 5)
+      .map((line) => `${JSON.stringify(line)}\n`)
+      .join(''),
+  );
   const ask = (server: FakeOpenAIServer, options: { timeout?: number } = {}) =>
     clientFor(server, options)
       .chat.completions.create({ model: 'gpt-3.5-turbo', messages: messagesOf(prompt.complete_prompt) })
-      .then((completion) => ({ completion }), (error: unknown) => ({ error }));
+      .then(
+        (completion) => ({ completion }),
+        (error: unknown) => ({ error }),
+      );
   const faulted = async (kind: string, extra: FakeOpenAIOptions = {}, clientOptions: { timeout?: number } = {}) => {
     const server = await start({ replay: [smallWorkspace], faults: `${kind}:1`, ...extra });
     const outcome = await ask(server, clientOptions);
@@ -252,7 +260,14 @@ describe('files and batches', () => {
     const results = output
       .trimEnd()
       .split('\n')
-      .map((line) => JSON.parse(line) as { custom_id: string; error: null; response: { status_code: number; body: { choices?: Array<{ message: { content: string } }>; error?: { code: string } } } });
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            custom_id: string;
+            error: null;
+            response: { status_code: number; body: { choices?: Array<{ message: { content: string } }>; error?: { code: string } } };
+          },
+      );
     expect(results.map((result) => result.custom_id)).toEqual(requests.map((request) => request.custom_id));
     lines.forEach((line, index) => {
       expect(results[index].response.status_code).toBe(200);
@@ -274,7 +289,12 @@ describe('files and batches', () => {
   });
 
   test('a batch can be cancelled before it completes', async () => {
-    const line = JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: 'gpt-3.5-turbo', messages: messagesOf(recorded[0].complete_prompt) } });
+    const line = JSON.stringify({
+      custom_id: 'a',
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'gpt-3.5-turbo', messages: messagesOf(recorded[0].complete_prompt) },
+    });
     const input = await client.files.create({ file: await toFile(Buffer.from(`${line}\n`), 'one.jsonl'), purpose: 'batch' });
     const created = await client.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     expect((await client.batches.cancel(created.id)).status).toBe('cancelled');
@@ -282,7 +302,11 @@ describe('files and batches', () => {
   });
 
   test('uploads are binary-safe: bytes that look like CRLF and boundaries come back unchanged', async () => {
-    const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, index) => index)), Buffer.from('\r\n--\r\n\r\n--boundary--\r\n'), Buffer.alloc(70_000, 0xff)]);
+    const bytes = Buffer.concat([
+      Buffer.from(Array.from({ length: 256 }, (_, index) => index)),
+      Buffer.from('\r\n--\r\n\r\n--boundary--\r\n'),
+      Buffer.alloc(70_000, 0xff),
+    ]);
     const uploaded = await client.files.create({ file: await toFile(bytes, 'blob.bin'), purpose: 'user_data' });
     expect((await client.files.retrieve(uploaded.id)).bytes).toBe(bytes.length);
     const downloaded = Buffer.from(await (await client.files.content(uploaded.id)).arrayBuffer());
@@ -300,7 +324,9 @@ test('latency is added before each completion response', async () => {
 });
 
 describe('scripted mode (OPRO tests)', () => {
-  const cqaTrain = readJsonLines<{ question: string; choices: string[]; answer: string }>(path.join(DATA_ROOT, 'datasets', 'cqa', 'cqa_train.json')).lines.map((line) => line.value);
+  const cqaTrain = readJsonLines<{ question: string; choices: string[]; answer: string }>(path.join(DATA_ROOT, 'datasets', 'cqa', 'cqa_train.json')).lines.map(
+    (line) => line.value,
+  );
   const promptFor = (instruction: string, row: (typeof cqaTrain)[number]) =>
     `${instruction} ${row.question}\n${row.choices.map((choice, index) => `${'abcde'[index]}) ${choice}`).join('\n')}`;
   const script = {
@@ -358,13 +384,21 @@ describe('scripted mode (OPRO tests)', () => {
   });
 
   test('parseFakeScript names the bad key', () => {
-    expect(() => parseFakeScript({ scorer: { task: 'cqa', split: 'train', rules: [{ contains: 'x', accuracy: 2 }] } }, 'script.json')).toThrow(/script\.json, key scorer\.rules\.0\.accuracy/);
+    expect(() => parseFakeScript({ scorer: { task: 'cqa', split: 'train', rules: [{ contains: 'x', accuracy: 2 }] } }, 'script.json')).toThrow(
+      /script\.json, key scorer\.rules\.0\.accuracy/,
+    );
     expect(() => parseFakeScript({ optimiser: {} }, 'script.json')).toThrow(/script\.json/);
   });
 });
 
 test('a multipart body the platform cannot parse is a 400 naming it', async () => {
-  const response = await fetch(`${study.url}/files`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=xyz' }, body: '--xyz\r\nno headers here' });
+  const response = await fetch(`${study.url}/files`, {
+    method: 'POST',
+    headers: { 'content-type': 'multipart/form-data; boundary=xyz' },
+    body: '--xyz\r\nno headers here',
+  });
   expect(response.status).toBe(400);
-  expect(await response.json()).toMatchObject({ error: { type: 'invalid_request_error', message: expect.stringMatching(/^malformed multipart\/form-data body/) } });
+  expect(await response.json()).toMatchObject({
+    error: { type: 'invalid_request_error', message: expect.stringMatching(/^malformed multipart\/form-data body/) },
+  });
 });

@@ -64,7 +64,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const hangMs = options.hangMs ?? 30_000;
   const latencyMs = options.latencyMs ?? 0;
   const completionPolls = options.batchCompletionPolls ?? 2;
-  for (const [name, value] of [['latencyMs', latencyMs], ['hangMs', hangMs], ['batchCompletionPolls', completionPolls]] as const) {
+  for (const [name, value] of [
+    ['latencyMs', latencyMs],
+    ['hangMs', hangMs],
+    ['batchCompletionPolls', completionPolls],
+  ] as const) {
     if (!Number.isFinite(value) || value < 0) throw new ZsdError('usage', `fake OpenAI server option ${name} must be a non-negative number, got ${value}`);
   }
   const responder = createReplayResponder({

@@ -119,9 +119,16 @@ export function sendFault(kind: FaultKind, exchange: Exchange, would: Completion
     exchange.sendJson(status, new HttpError(status, type, code, `${message}${quoted}`).body(), headers);
   switch (kind) {
     case 'rate-limit':
-      return error(429, 'rate_limit_exceeded', 'rate_limit_exceeded', 'Rate limit reached (injected fault). Please try again later.', { ...options.rateLimitHeaders });
+      return error(429, 'rate_limit_exceeded', 'rate_limit_exceeded', 'Rate limit reached (injected fault). Please try again later.', {
+        ...options.rateLimitHeaders,
+      });
     case 'quota':
-      return error(429, 'insufficient_quota', 'insufficient_quota', 'You exceeded your current quota, please check your plan and billing details (injected fault).');
+      return error(
+        429,
+        'insufficient_quota',
+        'insufficient_quota',
+        'You exceeded your current quota, please check your plan and billing details (injected fault).',
+      );
     case 'server-error':
       return error(500, 'server_error', null, 'The server had an error while processing your request (injected fault).');
     case 'unavailable':
@@ -148,7 +155,10 @@ export function sendFault(kind: FaultKind, exchange: Exchange, would: Completion
       return exchange.sendBytes(200, whole.subarray(0, Math.floor(whole.length / 2)), { 'content-type': 'application/json' });
     }
     case 'empty': {
-      const body = would.kind === 'answer' ? would.body : { id: options.nextId('chatcmpl-fake'), object: 'chat.completion', created: nowSeconds(), model: options.defaultModel };
+      const body =
+        would.kind === 'answer'
+          ? would.body
+          : { id: options.nextId('chatcmpl-fake'), object: 'chat.completion', created: nowSeconds(), model: options.defaultModel };
       const promptTokens = would.kind === 'answer' ? would.body.usage.prompt_tokens : 0;
       return exchange.sendJson(200, { ...body, choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: promptTokens } });
     }

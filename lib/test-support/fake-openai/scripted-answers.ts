@@ -68,10 +68,14 @@ export function parseFakeScript(value: unknown, file = 'script'): FakeScript {
   const parsed = fakeScriptSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw new ZsdError('invalid-file', `${issue.message}; expected {optimizer?: {marker?, answers: [string]}, scorer?: {task, split, rules?: [{contains, accuracy, explanationRate?}], accuracy?, explanationRate?, labelWords?}}`, {
-    file,
-    key: issue.path.map(String).join('.') || undefined,
-  });
+  throw new ZsdError(
+    'invalid-file',
+    `${issue.message}; expected {optimizer?: {marker?, answers: [string]}, scorer?: {task, split, rules?: [{contains, accuracy, explanationRate?}], accuracy?, explanationRate?, labelWords?}}`,
+    {
+      file,
+      key: issue.path.map(String).join('.') || undefined,
+    },
+  );
 }
 
 /** fnv1a of a text with murmur3's finaliser (texts that differ in their last character land far apart), in [0, 1). */
@@ -152,7 +156,14 @@ function rowFields(task: TaskDefinition): string[] {
   }
 }
 
-function scriptedAnswer(task: TaskDefinition, row: ExampleRow, correct: boolean, draw: number, explanation: string | undefined, words: Readonly<Record<string, string>>): string {
+function scriptedAnswer(
+  task: TaskDefinition,
+  row: ExampleRow,
+  correct: boolean,
+  draw: number,
+  explanation: string | undefined,
+  words: Readonly<Record<string, string>>,
+): string {
   const tail = explanation === undefined ? '' : ` ${explanation}`;
   switch (task.kind) {
     case 'multiple-choice': {

@@ -210,7 +210,12 @@ export function buildReferencePlan(options: ReferencePlanOptions): BuiltPlan {
     },
     model: t5ConfigToJson(student.config),
     modelName: student.name,
-    vocabulary: { kind: options.vocabulary, size: vocabulary?.size ?? student.config.vocabSize, fullSize: vocabulary?.fullSize ?? tokenizer.vocabSize, file: PLAN_TOKENIZER_FILE },
+    vocabulary: {
+      kind: options.vocabulary,
+      size: vocabulary?.size ?? student.config.vocabSize,
+      fullSize: vocabulary?.fullSize ?? tokenizer.vocabSize,
+      file: PLAN_TOKENIZER_FILE,
+    },
     trainer: config,
     totalSteps: batchPlan.totalSteps,
     microStepsPerEpoch: batchPlan.microStepsPerEpoch,
@@ -275,7 +280,14 @@ export function planEpochs(
   return { rows: rows as PlannedTrainRow[], epochs, totalSteps, microStepsPerEpoch, updatesPerEpoch };
 }
 
-function recordRow(rows: (PlannedTrainRow | undefined)[], examples: readonly StudentExample[], position: number, batch: EncodedBatch, at: number, epoch: number): void {
+function recordRow(
+  rows: (PlannedTrainRow | undefined)[],
+  examples: readonly StudentExample[],
+  position: number,
+  batch: EncodedBatch,
+  at: number,
+  epoch: number,
+): void {
   const inputIds = batch.inputIds[at].filter((_, column) => batch.attentionMask[at][column] === 1);
   const labels = batch.labels[at].filter((id) => id !== IGNORED_LABEL_ID);
   const row = (rows[position] ??= { index: examples[position].index, predict: { inputIds: [], labels: [] }, explain: {} });
@@ -293,7 +305,12 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /** As evaluateStudent reads a row: the prefix, the input with the problem's numbers mapped when the run maps them, truncated. */
-export function encodeEvaluationRows(examples: readonly StudentExample[], tokenizer: T5Tokenizer, config: TrainerConfig, prefix: string): PlannedEvaluationRow[] {
+export function encodeEvaluationRows(
+  examples: readonly StudentExample[],
+  tokenizer: T5Tokenizer,
+  config: TrainerConfig,
+  prefix: string,
+): PlannedEvaluationRow[] {
   return examples.map((example) => {
     const input = config.numberMapping ? mapNumbers(example.input, numberMappingOf(example.input)) : example.input;
     const inputIds = tokenizer.encodeBatch([prefix + input], { maxLength: config.maxInputLength, truncation: true }).inputIds[0];
@@ -305,7 +322,10 @@ function studentConfig(options: ReferencePlanOptions, taskVocabularySize?: numbe
   const suffix = taskVocabularySize === undefined ? '' : '-task-vocab';
   if (options.config) {
     const config = readT5Config(options.config);
-    return { config: taskVocabularySize === undefined ? config : { ...config, vocabSize: taskVocabularySize }, name: path.basename(path.dirname(path.resolve(options.config))) + suffix };
+    return {
+      config: taskVocabularySize === undefined ? config : { ...config, vocabSize: taskVocabularySize },
+      name: path.basename(path.dirname(path.resolve(options.config))) + suffix,
+    };
   }
   const name = options.model ?? 't5-efficient-tiny';
   return { config: presetConfig(name, { vocabSize: taskVocabularySize }), name: name + suffix };
@@ -342,7 +362,8 @@ function parseWeights(value: string): Map<string, number> {
   for (const part of value.split(',')) {
     const match = /^\s*([A-Za-z0-9_-]+)\s*=\s*([^,]+)$/.exec(part);
     const weight = match ? Number(match[2]) : Number.NaN;
-    if (!match || !Number.isFinite(weight) || weight < 0) throw new InvalidArgumentError(`expected name=weight pairs such as palm=0.5,gpt35=0.5, got "${value}"`);
+    if (!match || !Number.isFinite(weight) || weight < 0)
+      throw new InvalidArgumentError(`expected name=weight pairs such as palm=0.5,gpt35=0.5, got "${value}"`);
     weights.set(match[1], weight);
   }
   return weights;
@@ -355,14 +376,19 @@ export function exportPlanCommand(): Command {
     .requiredOption('--out <dir>', 'directory for plan.json and tokenizer.json')
     .requiredOption('--task <task>', 'the task')
     .addOption(new Option('--mode <mode>', 'task_prefix or standard').choices(['task_prefix', 'standard']).default('task_prefix'))
-    .option('--rationales <names>', 'rationale sources, comma-separated (palm, gpt35, flan, llama)', (value: string) => value.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+    .option('--rationales <names>', 'rationale sources, comma-separated (palm, gpt35, flan, llama)', (value: string) =>
+      value
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    )
     .option('--rationale-weights <weights>', 'weight per source, e.g. palm=0.5,gpt35=0.5', parseWeights)
     .option('--mix <id>', 'prompt mix of the gpt35 rationales')
     .option('--teacher-model <model>', 'the model that wrote the gpt35 rationales', STUDY_MODEL)
     .addOption(new Option('--label-source <source>', 'gold or teacher labels').choices(['gold', 'teacher']).default('gold'))
     .option('--subsample <fraction>', 'fraction of the train split', numberFlag('--subsample', { min: 0 }), 1)
     .option('--drop-missing-rationales', 'leave rows without a rationale out of the rationale loss')
-    .option('--number-mapping', 'the problem\'s numbers as n0, n1, ... (equation tasks)')
+    .option('--number-mapping', "the problem's numbers as n0, n1, ... (equation tasks)")
     .option('--label-smoothing <epsilon>', 'label smoothing of the training loss', numberFlag('--label-smoothing', { min: 0 }), 0)
     .option('--no-group-by-length', 'random batches instead of batches of similar input lengths')
     .option('--model <name>', 'random init of a named size')

@@ -89,11 +89,17 @@ describe('the PyTorch reference plan', () => {
       expect(steps).toHaveLength(expected.length);
       steps.forEach((step, index) => {
         const coefficients = lossCoefficients(expected[index], 0.5);
-        expect(step.map((batch) => [batch.task, batch.source, batch.coefficient])).toEqual(expected[index].map((batch, at) => [batch.task, batch.source, coefficients[at]]));
+        expect(step.map((batch) => [batch.task, batch.source, batch.coefficient])).toEqual(
+          expected[index].map((batch, at) => [batch.task, batch.source, coefficients[at]]),
+        );
         step.forEach((batch, at) => {
           const reference = expected[index][at];
           expect(batch.rows).toEqual(reference.rows.map((row) => position.get(row)));
-          expect(padded(batch.rows, batch.task, batch.source)).toEqual({ inputIds: reference.inputIds, attentionMask: reference.attentionMask, labels: reference.labels });
+          expect(padded(batch.rows, batch.task, batch.source)).toEqual({
+            inputIds: reference.inputIds,
+            attentionMask: reference.attentionMask,
+            labels: reference.labels,
+          });
         });
       });
     });
@@ -120,7 +126,15 @@ describe('scoring the reference answers', () => {
 
   function predictionsFile(evaluations: ReferencePredictions['evaluations']): string {
     const file = path.join(directory, `predictions-${plan.seed}.json`);
-    const predictions = { formatVersion: 1, kind: 'zsd-pytorch-reference-predictions', arm: plan.arm, seed: plan.seed, totalSteps: 10, timings: { trainSeconds: 4, validationSeconds: 1.5, testSeconds: 2 }, evaluations };
+    const predictions = {
+      formatVersion: 1,
+      kind: 'zsd-pytorch-reference-predictions',
+      arm: plan.arm,
+      seed: plan.seed,
+      totalSteps: 10,
+      timings: { trainSeconds: 4, validationSeconds: 1.5, testSeconds: 2 },
+      evaluations,
+    };
     fs.writeFileSync(file, JSON.stringify(predictions));
     return file;
   }
@@ -137,12 +151,24 @@ describe('scoring the reference answers', () => {
       [10, 1, 0.5],
       [15, 1, 0],
     ]);
-    expect(score.line).toEqual({ framework: 'pytorch', arm: 'task_prefix-palm-number-mapping', seed: 3, validationAccuracy: 1, testAccuracy: 0.5, step: 10, seconds: 5.5, task: 'svamp', steps: 10 });
+    expect(score.line).toEqual({
+      framework: 'pytorch',
+      arm: 'task_prefix-palm-number-mapping',
+      seed: 3,
+      validationAccuracy: 1,
+      testAccuracy: 0.5,
+      step: 10,
+      seconds: 5.5,
+      task: 'svamp',
+      steps: 10,
+    });
   });
 
-  it('refuses answers that do not match the plan\'s rows, naming the key', () => {
+  it("refuses answers that do not match the plan's rows, naming the key", () => {
     const file = predictionsFile([{ step: 5, validation: goldIds(plan.validation).slice(1), test: goldIds(plan.test) }]);
-    expect(() => scoreReference(readPlanForScoring(planFile), readReferencePredictions(file), tokenizer)).toThrow(/evaluations\.0\.validation: \d+ answers for \d+ rows/);
+    expect(() => scoreReference(readPlanForScoring(planFile), readReferencePredictions(file), tokenizer)).toThrow(
+      /evaluations\.0\.validation: \d+ answers for \d+ rows/,
+    );
     fs.writeFileSync(file, JSON.stringify({ formatVersion: 1, kind: 'zsd-pytorch-reference-predictions', arm: plan.arm, seed: 'three' }));
     expect(() => readReferencePredictions(file)).toThrow(ZsdError);
     expect(() => readReferencePredictions(file)).toThrow(/key "seed"/);
@@ -153,8 +179,27 @@ describe('scoring the reference answers', () => {
     fs.mkdirSync(run);
     fs.writeFileSync(
       path.join(run, 'test.json'),
-      JSON.stringify({ step: 180, selectedBy: 'validation-accuracy', accuracy: 0.235, examples: 200, evalAccuracy: 0.3, trainSteps: 1350, trainDurationSeconds: 470.1234, stopReason: 'completed' }),
+      JSON.stringify({
+        step: 180,
+        selectedBy: 'validation-accuracy',
+        accuracy: 0.235,
+        examples: 200,
+        evalAccuracy: 0.3,
+        trainSteps: 1350,
+        trainDurationSeconds: 470.1234,
+        stopReason: 'completed',
+      }),
     );
-    expect(zsdRunLine(run, 'standard', 1, 'svamp')).toEqual({ framework: 'zsd', arm: 'standard', seed: 1, validationAccuracy: 0.3, testAccuracy: 0.235, step: 180, seconds: 470.123, task: 'svamp', steps: 1350 });
+    expect(zsdRunLine(run, 'standard', 1, 'svamp')).toEqual({
+      framework: 'zsd',
+      arm: 'standard',
+      seed: 1,
+      validationAccuracy: 0.3,
+      testAccuracy: 0.235,
+      step: 180,
+      seconds: 470.123,
+      task: 'svamp',
+      steps: 1350,
+    });
   });
 });

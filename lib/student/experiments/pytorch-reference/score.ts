@@ -54,7 +54,13 @@ const predictionsSchema = z.looseObject({
 });
 export type ReferencePredictions = z.infer<typeof predictionsSchema>;
 
-const zsdTestSchema = z.looseObject({ step: z.int(), accuracy: z.number(), evalAccuracy: z.number().nullable(), trainSteps: z.int(), trainDurationSeconds: z.number() });
+const zsdTestSchema = z.looseObject({
+  step: z.int(),
+  accuracy: z.number(),
+  evalAccuracy: z.number().nullable(),
+  trainSteps: z.int(),
+  trainDurationSeconds: z.number(),
+});
 
 function readChecked<T>(file: string, schema: z.ZodType<T>, what: string): T {
   let json: unknown;
@@ -105,7 +111,13 @@ export interface ReferenceScore {
 }
 
 /** The accuracy of generated ids against the rows' gold labels, as evaluateStudent scores its own answers. */
-export function accuracyOf(plan: ScoredPlan, rows: ScoredPlan['validation'], generated: readonly (readonly number[])[], tokenizer: T5Tokenizer, where: string): number {
+export function accuracyOf(
+  plan: ScoredPlan,
+  rows: ScoredPlan['validation'],
+  generated: readonly (readonly number[])[],
+  tokenizer: T5Tokenizer,
+  where: string,
+): number {
   if (generated.length !== rows.length) throw new ZsdError('invalid-file', `${where}: ${generated.length} answers for ${rows.length} rows`, { key: where });
   if (rows.length === 0) return 0;
   let correct = 0;
@@ -129,7 +141,10 @@ export function scoreReference(plan: ScoredPlan, predictions: ReferencePredictio
   }));
   // zsd's selection: strictly better validation accuracy replaces the best; without validation rows, the last weights
   let best = plan.validation.length === 0 ? evaluations.length - 1 : 0;
-  if (plan.validation.length > 0) evaluations.forEach((entry, index) => { if (entry.validationAccuracy > evaluations[best].validationAccuracy) best = index; });
+  if (plan.validation.length > 0)
+    evaluations.forEach((entry, index) => {
+      if (entry.validationAccuracy > evaluations[best].validationAccuracy) best = index;
+    });
   const selected = evaluations[best];
   return {
     line: {
@@ -194,7 +209,11 @@ function main(argv: readonly string[]): void {
     emit(zsdRunLine(zsdRun, arm, seed, flags.get('--task') ?? 'svamp'), append);
     return;
   }
-  if (positional.length !== 2) throw new ZsdError('usage', 'usage: score.js PLAN.json PREDICTIONS.json [--append runs.jsonl] | --zsd-run RUN_DIR --arm ARM --seed S [--task T] [--append runs.jsonl]');
+  if (positional.length !== 2)
+    throw new ZsdError(
+      'usage',
+      'usage: score.js PLAN.json PREDICTIONS.json [--append runs.jsonl] | --zsd-run RUN_DIR --arm ARM --seed S [--task T] [--append runs.jsonl]',
+    );
   const [planFile, predictionsFile] = positional;
   const plan = readPlanForScoring(planFile);
   const tokenizer = loadT5Tokenizer(path.join(path.dirname(planFile), plan.vocabulary.file));
