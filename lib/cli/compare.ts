@@ -4,9 +4,8 @@ import type { Comparison, ComparisonSide } from '../serve/compare';
 import type { BackendPreference } from '../student/backend';
 import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
 import { backendOption } from './check-model';
-import { addCommonOptions, type CommonOptions } from './options';
+import { addCommonOptions, type CommonOptions, numberFlag } from './options';
 import { formatTable } from './table';
-import { numberFlag } from './teacher-run';
 
 export interface CompareCommandOptions extends CommonOptions {
   task: string;

@@ -10,8 +10,9 @@ import { printRanking } from './experiment';
 import { formatTrainingDataFiles } from './generate';
 import { studentEventPrinter } from './student-progress';
 import { formatTable } from './table';
-import { numberFlag, printTeacherRun } from './teacher-run';
+import { printTeacherRun } from './teacher-run';
 import { formatTrainResult } from './train';
+import { numberFlag } from './options';
 
 /**
  * `zsd demo`: the main job, offline, in minutes (lib/pipeline/demo.ts). Phases, decisions and each step's result on

@@ -2,10 +2,10 @@ import { Command } from 'commander';
 import { STUDY_EXPERIMENT_SEED } from '../annotate/experiment';
 import { runPromptExperiment, type PromptExperimentResult } from '../pipeline/prompt-experiment';
 import { printEvents } from './event-printer';
-import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions } from './options';
+import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions, numberFlag } from './options';
 import { withInterrupt } from './progress';
 import { formatTable } from './table';
-import { addTeacherOptions, numberFlag, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
+import { addTeacherOptions, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
 interface ExperimentOptions extends CommonOptions, TeacherFlags {
   task: string;

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { generateTrainingData, type TrainingDataFile } from '../pipeline/generate-training-data';
 import { printEvents } from './event-printer';
-import { addCommonOptions, parseNameList, rootOptionsOf, type CommonOptions } from './options';
+import { addCommonOptions, parseNameList, rootOptionsOf, type CommonOptions, numberFlag } from './options';
 import { withInterrupt } from './progress';
 import { formatTable } from './table';
-import { addTeacherOptions, numberFlag, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
+import { addTeacherOptions, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
 interface GenerateOptions extends CommonOptions, TeacherFlags {
   task: string;

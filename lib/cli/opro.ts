@@ -6,10 +6,10 @@ import { oproProgression } from '../opro/run-log';
 import type { OproPlan, OproResult } from '../opro/search';
 import { runOpro } from '../pipeline/run-opro';
 import { printEvents } from './event-printer';
-import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions } from './options';
+import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions, numberFlag } from './options';
 import { formatCount, withInterrupt } from './progress';
 import { formatTable } from './table';
-import { addTeacherOptions, numberFlag, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
+import { addTeacherOptions, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
 interface OproOptions extends CommonOptions, TeacherFlags {
   task: string;

@@ -41,3 +41,26 @@ export function parseNameList(value: string): string[] {
   }
   return [...new Set(names)];
 }
+
+/** A number flag, range-checked: `--lr 3e-3`; the message names the flag, the range and what was given. */
+export function numberFlag(name: string, range: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean; exclusiveMax?: boolean }) {
+  return (value: string): number => {
+    const number = Number(value);
+    const wanted = `${range.integer ? 'an integer' : 'a number'}${describeRange(range)}`;
+    if (value.trim() === '' || !Number.isFinite(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
+    if (range.integer && !Number.isInteger(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
+    if (range.min !== undefined && (range.exclusiveMin ? number <= range.min : number < range.min))
+      throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
+    if (range.max !== undefined && (range.exclusiveMax ? number >= range.max : number > range.max))
+      throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
+    return number;
+  };
+}
+
+function describeRange(range: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean }): string {
+  if (range.min !== undefined && range.max !== undefined)
+    return ` in ${range.exclusiveMin ? '(' : '['}${range.min}, ${range.max}${range.exclusiveMax ? ')' : ']'}`;
+  if (range.min !== undefined) return range.exclusiveMin ? ` above ${range.min}` : ` of at least ${range.min}`;
+  if (range.max !== undefined) return ` of at most ${range.max}`;
+  return '';
+}

@@ -5,7 +5,7 @@ import { predictStudent, PREDICT_STUDENT_DEFAULTS as D, readPredictInputs } from
 import type { BackendPreference } from '../student/backend';
 import { backendOption } from './check-model';
 import { studentEventPrinter } from './student-progress';
-import { numberFlag } from './teacher-run';
+import { numberFlag } from './options';
 
 interface PredictOptions {
   model: string;

@@ -2,9 +2,9 @@ import { Command } from 'commander';
 import { STUDY_EXPERIMENT_SEED } from '../annotate/experiment';
 import { queryTeacher } from '../pipeline/query-teacher';
 import { printEvents } from './event-printer';
-import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions } from './options';
+import { addCommonOptions, parseIdList, rootOptionsOf, type CommonOptions, numberFlag } from './options';
 import { withInterrupt } from './progress';
-import { addTeacherOptions, numberFlag, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
+import { addTeacherOptions, printTeacherRun, queryingOptionsOf, teacherOptionsOf, type TeacherFlags } from './teacher-run';
 
 interface QueryOptions extends CommonOptions, TeacherFlags {
   task: string;

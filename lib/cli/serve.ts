@@ -3,7 +3,7 @@ import { eventLine } from '../pipeline/event-lines';
 import { serveStudent, SERVE_STUDENT_DEFAULTS as D } from '../pipeline/serve-student';
 import type { BackendPreference } from '../student/backend';
 import { backendOption } from './check-model';
-import { numberFlag } from './teacher-run';
+import { numberFlag } from './options';
 
 interface ServeOptions {
   model: string;

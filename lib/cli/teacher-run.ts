@@ -1,4 +1,4 @@
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { describeHolder } from '../core/file-lock';
 import type { QueryingOptions, TeacherOptions, TeacherRunResult, TeacherRunSummary } from '../pipeline/teacher-session';
 import { STUDY_TEMPERATURE } from '../pipeline/teacher-session';
@@ -7,6 +7,7 @@ import { parsePriceFlag, type ModelPrice } from '../teacher/prices';
 import { STUDY_MODEL } from '../teacher/recorded-responses';
 import type { TeacherEndpoint } from '../teacher/request-key';
 import { DEFAULT_MAX_RETRY_WAIT_MS, type WaitEvent } from '../teacher/scheduler';
+import { numberFlag } from './options';
 import { formatCount } from './progress';
 import { formatTable } from './table';
 
@@ -34,28 +35,6 @@ export interface TeacherFlags {
   dryRun?: boolean;
   batch?: boolean;
   pollInterval: number;
-}
-
-export function numberFlag(name: string, range: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean; exclusiveMax?: boolean }) {
-  return (value: string): number => {
-    const number = Number(value);
-    const wanted = `${range.integer ? 'an integer' : 'a number'}${describeRange(range)}`;
-    if (value.trim() === '' || !Number.isFinite(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
-    if (range.integer && !Number.isInteger(number)) throw new InvalidArgumentError(`${name} expects ${wanted}, got "${value}"`);
-    if (range.min !== undefined && (range.exclusiveMin ? number <= range.min : number < range.min))
-      throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
-    if (range.max !== undefined && (range.exclusiveMax ? number >= range.max : number > range.max))
-      throw new InvalidArgumentError(`${name} expects ${wanted}, got ${value}`);
-    return number;
-  };
-}
-
-function describeRange(range: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean }): string {
-  if (range.min !== undefined && range.max !== undefined)
-    return ` in ${range.exclusiveMin ? '(' : '['}${range.min}, ${range.max}${range.exclusiveMax ? ')' : ']'}`;
-  if (range.min !== undefined) return range.exclusiveMin ? ` above ${range.min}` : ` of at least ${range.min}`;
-  if (range.max !== undefined) return ` of at most ${range.max}`;
-  return '';
 }
 
 export function addTeacherOptions(command: Command): Command {

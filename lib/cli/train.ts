@@ -4,9 +4,8 @@ import { T5_PRESETS } from '../student/t5-config';
 import { RATIONALE_NAMES } from '../student/training-sets';
 import { trainStudent, TRAIN_STUDENT_DEFAULTS as D, type TrainStudentOptions, type TrainStudentResult } from '../pipeline/train-student';
 import { backendOption } from './check-model';
-import { addCommonOptions, parseNameList } from './options';
+import { addCommonOptions, parseNameList, numberFlag } from './options';
 import { studentEventPrinter } from './student-progress';
-import { numberFlag } from './teacher-run';
 
 /**
  * `zsd train`: distilling step-by-step or standard fine-tuning of a T5 student (lib/pipeline/train-student.ts).
