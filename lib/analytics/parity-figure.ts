@@ -87,6 +87,14 @@ export function summarizeParity(runs: readonly ParityRun[]): ArmSummary[] {
   });
 }
 
+/** An arm as a tick label: run-arms.sh's names read as the README's table reads them, on two or three lines. */
+export function armLabel(arm: string): string {
+  const mapping = arm.endsWith('-number-mapping');
+  const base = mapping ? arm.slice(0, -'-number-mapping'.length) : arm;
+  const names: Record<string, string> = { standard: 'standard', 'task_prefix-palm': 'step-by-step<br>PaLM', 'task_prefix-gpt35': 'step-by-step<br>gpt-3.5' };
+  return `${names[base] ?? base}<br>${mapping ? 'number mapping' : 'no mapping'}`;
+}
+
 function armRank(arm: string): number {
   const index = ARM_ORDER.indexOf(arm);
   return index < 0 ? ARM_ORDER.length : index;
@@ -164,7 +172,7 @@ export function parityRows(summaries: readonly ArmSummary[]): Record<string, str
 export function parityFigures(runs: readonly ParityRun[], options: { source: string; baselines?: readonly BaselineScore[] }): NamedFigure[] {
   if (runs.length === 0) return [];
   const summaries = summarizeParity(runs);
-  const arms = summaries.map((summary) => summary.arm);
+  const arms = summaries.map((summary) => armLabel(summary.arm));
   const frameworks = [
     { key: 'zsd' as const, name: 'zsd (TensorFlow.js)', color: PALETTE[0] },
     { key: 'pytorch' as const, name: 'transformers + PyTorch', color: PALETTE[3] },
@@ -177,7 +185,7 @@ export function parityFigures(runs: readonly ParityRun[], options: { source: str
       name: `${framework.name}: mean over seeds (± 1 SD)`,
       legendgroup: framework.key,
       offsetgroup: framework.key,
-      x: shown.map((summary) => summary.arm),
+      x: shown.map((summary) => armLabel(summary.arm)),
       y: shown.map((summary) => summary[framework.key]!.mean),
       text: shown.map((summary) => summary[framework.key]!.mean.toFixed(3)),
       textposition: 'inside',
@@ -191,7 +199,7 @@ export function parityFigures(runs: readonly ParityRun[], options: { source: str
       name: `${framework.name}: one seed`,
       legendgroup: framework.key,
       offsetgroup: framework.key,
-      x: shown.flatMap((summary) => summary[framework.key]!.seeds.map(() => summary.arm)),
+      x: shown.flatMap((summary) => summary[framework.key]!.seeds.map(() => armLabel(summary.arm))),
       y: shown.flatMap((summary) => summary[framework.key]!.seeds.map((seed) => seed.testAccuracy)),
       text: shown.flatMap((summary) => summary[framework.key]!.seeds.map((seed) => `${framework.name}, seed ${seed.seed}`)),
       hovertemplate: '%{text}: %{y:.3f}<extra></extra>',
@@ -209,11 +217,11 @@ export function parityFigures(runs: readonly ParityRun[], options: { source: str
       hovertemplate: `${baseline.name}: %{y:.3f}<extra></extra>`,
     });
   }
-  const title = 'svamp from scratch: zsd vs transformers + PyTorch on the same plan (test accuracy, selected on validation)';
-  const layout = baseLayout(title, 'arm', 'test accuracy', {
+  const title = 'svamp from scratch, zsd vs transformers + PyTorch: test accuracy over 3 seeds';
+  const layout = baseLayout(title, 'student', 'test accuracy (checkpoint selected on validation)', {
     barmode: 'group',
     scattermode: 'group',
-    xaxis: { title: { text: 'arm' }, type: 'category', categoryorder: 'array', categoryarray: arms },
+    xaxis: { title: { text: 'student' }, type: 'category', categoryorder: 'array', categoryarray: arms, tickangle: 0 },
     showlegend: true,
     height: 560,
   });
