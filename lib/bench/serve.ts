@@ -4,7 +4,7 @@
  * in the same run). Each client sends the next svamp test problem as a chat request as soon as its previous answer
  * arrives (closed loop), over loopback HTTP, to a server in this process.
  *
- * The student: ZSD_BENCH_SERVE_MODEL (a run or checkpoint, e.g. the demo's: results/svamp/zsd-scratch-task-vocab/...)
+ * The student: ZSD_BENCH_SERVE_MODEL (a run or checkpoint, e.g. the demo's: results/svamp/zsd-scratch-number-mapping-task-vocab/...)
  * when set; else a random-init student of the demo's shape (preset zsd-scratch: d_model 128, 2 + 2 layers) with the
  * full T5 vocabulary (32128: a larger lm_head than the demo's task vocabulary) and svamp's preprocessing (predict
  * prefix, number mapping). Random weights rarely write </s>, so every answer is the full ZSD_BENCH_SERVE_TOKENS

@@ -178,10 +178,11 @@ export async function trainStudent(options: TrainStudentOptions): Promise<TrainS
   const vocabulary = settings.vocabulary === 'task' ? buildTaskVocabulary(t5TokenizerFile(dataRoot), trainingTexts()) : null;
   const tokenizer = vocabulary?.tokenizer ?? loadT5Tokenizer(t5TokenizerFile(dataRoot));
   if (vocabulary) info(`task vocabulary: ${vocabulary.size} of ${vocabulary.fullSize} pieces`);
-  const student = studentModel(options, settings.model, settings.seed, vocabulary?.size);
-  const { model } = student;
   // a run of its own in the study's layout: the preprocessing is part of the student's name, as the vocabulary is
-  const modelName = config.numberMapping ? `${student.modelName}-number-mapping` : student.modelName;
+  const { model, modelName } = studentModel(options, settings.model, settings.seed, {
+    taskVocabularySize: vocabulary?.size,
+    numberMapping: config.numberMapping,
+  });
   if (config.numberMapping) info("number mapping: on (the problem's numbers are n0, n1, ... for the student)");
   const key = studentRunKey({
     task,
@@ -293,15 +294,21 @@ export function studentRunKey(input: {
   };
 }
 
-/** The student: a checkpoint, or a random init of a config or a named size (`-task-vocab` with a task vocabulary). */
+/**
+ * The student: a checkpoint, or a random init of a config or a named size. Its name carries the preprocessing:
+ * `<name>[-number-mapping][-task-vocab]` (a checkpoint brings its own vocabulary). The vocabulary comes last so that no
+ * name reads `...sk-` followed by a long run of letters, which secret scanners take for an OpenAI key.
+ */
 function studentModel(
   options: Pick<TrainStudentOptions, 'initFrom' | 'config'>,
   presetName: string,
   seed: number,
-  taskVocabularySize?: number,
+  preprocessing: { taskVocabularySize?: number; numberMapping: boolean },
 ): { model: T5Model; modelName: string } {
-  if (options.initFrom) return { model: loadT5Checkpoint(options.initFrom).model, modelName: path.basename(path.resolve(options.initFrom)) };
-  const suffix = taskVocabularySize === undefined ? '' : '-task-vocab';
+  const { taskVocabularySize, numberMapping } = preprocessing;
+  const mapping = numberMapping ? '-number-mapping' : '';
+  if (options.initFrom) return { model: loadT5Checkpoint(options.initFrom).model, modelName: path.basename(path.resolve(options.initFrom)) + mapping };
+  const suffix = mapping + (taskVocabularySize === undefined ? '' : '-task-vocab');
   if (options.config) {
     const config = readT5Config(options.config);
     const sized = taskVocabularySize === undefined ? config : { ...config, vocabSize: taskVocabularySize };
