@@ -7,6 +7,7 @@ import { listRuns, RUN_KEY_FIELDS, runKeySegment, type RunKey, type RunRecord } 
 import type { NamedFigure } from './figure';
 import { baseLayout, figureOf, PALETTE, rounded } from './plotly-layout';
 import { methodName } from './student-figures';
+import { seedStatistics } from './seed-statistics';
 
 /**
  * Figures of zsd's own student runs read straight from a results tree (lib/student/train-results `listRuns`), one
@@ -107,11 +108,7 @@ export function summarizeVariant(variant: RunVariant): VariantSummary {
       trainSeconds: run.test!.trainDurationSeconds,
     }));
   const values = seeds.map((seed) => seed.testAccuracy);
-  const mean = values.length > 0 ? values.reduce((sum, value) => sum + value, 0) / values.length : null;
-  const sem =
-    mean !== null && values.length > 1
-      ? Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1)) / Math.sqrt(values.length)
-      : null;
+  const { mean, standardError: sem } = seedStatistics(values);
   return {
     name: variant.name,
     n: seeds.length,

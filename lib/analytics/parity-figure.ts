@@ -6,6 +6,7 @@ import { readJsonLines } from '../core/jsonl';
 import type { BaselineScore } from '../evaluate/baselines';
 import type { NamedFigure } from './figure';
 import { baseLayout, figureOf, PALETTE, rounded } from './plotly-layout';
+import { seedStatistics } from './seed-statistics';
 
 /**
  * Accuracy parity with Hugging Face (issue 20): the same from-scratch svamp student trained by `zsd train` and by
@@ -104,11 +105,10 @@ function summarizeFramework(runs: readonly ParityRun[]): FrameworkSummary | null
   if (runs.length === 0) return null;
   const seeds = [...runs].sort((a, b) => a.seed - b.seed);
   const values = seeds.map((run) => run.testAccuracy);
-  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
-  const sd = values.length > 1 ? Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1)) : null;
+  const { mean, sd } = seedStatistics(values);
   return {
     n: values.length,
-    mean,
+    mean: mean!,
     sd,
     min: Math.min(...values),
     max: Math.max(...values),
@@ -140,9 +140,8 @@ export function pairedDifference(runs: readonly ParityRun[]): PairedDifference |
   const pairs = runs.filter((run) => run.framework === 'zsd' && pytorch.has(key(run))).map((run) => [run, pytorch.get(key(run))!] as const);
   if (pairs.length === 0) return null;
   const summary = (values: number[]): DifferenceSummary => {
-    const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
-    const sd = values.length > 1 ? Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1)) : null;
-    return { mean, sd, standardError: sd === null ? null : sd / Math.sqrt(values.length) };
+    const { mean, sd, standardError } = seedStatistics(values);
+    return { mean: mean!, sd, standardError };
   };
   return {
     pairs: pairs.length,
